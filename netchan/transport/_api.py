@@ -1,0 +1,255 @@
+"""The endpoint API shared by both SCTP backends (``udp://`` userspace, ``sctp://`` kernel).
+
+An :class:`Endpoint` is a one-to-many SCTP socket for trio: it owns one local port and any
+number of :class:`Association` objects (one per peer). Messages carry a stream id, a PPID and
+an unordered flag. Both backends implement exactly these classes and pass one conformance
+suite (``tests/endpoint_suite.py``), so code above this layer never knows which one it runs on.
+
+Error conventions follow trio: ``trio.ClosedResourceError`` when *we* closed the endpoint or
+association, ``trio.BrokenResourceError`` (``__cause__``: :class:`AssociationAbortedError`)
+when the peer or the network ended the association.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .errors import AssociationAbortedError
+
+_EMPTY: Mapping[str, int] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One SCTP user message as received.
+
+    Attributes:
+        data: the payload, reassembled if it was fragmented.
+        stream: the SCTP stream id it arrived on.
+        ppid: the payload protocol identifier, passed through as the sender gave it.
+        unordered: True if it was sent unordered (U bit).
+        association: the association it came from (reply with ``association.send``).
+    """
+
+    data: bytes
+    stream: int
+    ppid: int
+    unordered: bool
+    association: Association
+
+
+# --- association events (past tense, frozen) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationEvent:
+    """Base class of what happens to an association, as seen by ``Endpoint.next_event``."""
+
+    association: Association
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationEstablished(AssociationEvent):
+    """The association reached ESTABLISHED (we connected, or a peer connected to us)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationRestarted(AssociationEvent):
+    """The peer restarted (RFC 9260 §5.2.4): messages in flight may have been lost."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationClosed(AssociationEvent):
+    """Graceful SHUTDOWN completed (either side started it): everything sent was delivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationAborted(AssociationEvent):
+    """The association ended abnormally: ABORT sent or received, peer dead, ICMP unreachable.
+
+    Attributes:
+        error: why, with ``reason`` and ``by_peer``.
+    """
+
+    error: AssociationAbortedError
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddressChanged(AssociationEvent):
+    """A peer transport address became reachable/unreachable/primary (multihoming).
+
+    Attributes:
+        address: the peer address URL.
+        state: ``"available"``, ``"unreachable"``, ``"primary"``, ``"added"`` or ``"removed"``.
+    """
+
+    address: str
+    state: str
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationStatistics:
+    """A snapshot of one association's counters and congestion state.
+
+    Times are in seconds. A backend that cannot know a value (the kernel hides some) reports
+    ``None`` for gauges and 0 for counters it cannot see.
+    """
+
+    state: str
+    outbound_streams: int
+    inbound_streams: int
+    packets_sent: int = 0
+    packets_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
+    retransmissions: int = 0
+    fast_retransmits: int = 0
+    t3_expiries: int = 0
+    srtt: float | None = None
+    rto: float | None = None
+    cwnd: int | None = None
+    ssthresh: int | None = None
+    peer_rwnd: int | None = None
+    local_rwnd: int | None = None
+    bytes_in_flight: int | None = None
+    send_buffered: int = 0
+    receive_buffered: int = 0
+    drops: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStatistics:
+    """A snapshot of an endpoint: totals and drops of what could not be tied to an association.
+
+    Attributes:
+        associations: associations currently open.
+        datagrams_received / datagrams_sent: UDP datagrams (``udp://``) or SCTP packets seen.
+        drops: packets dropped by reason (``"bad_checksum"``, ``"out_of_the_blue"``,
+            ``"bad_verification_tag"``, ``"malformed"``, ``"bad_cookie"``, ...).
+    """
+
+    associations: int
+    datagrams_received: int = 0
+    datagrams_sent: int = 0
+    drops: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+
+
+# --- the two objects -------------------------------------------------------------------------
+
+
+class Association(abc.ABC):
+    """One SCTP association (a connection to one peer) on an :class:`Endpoint`."""
+
+    @property
+    @abc.abstractmethod
+    def id(self) -> int:
+        """The association id, unique within its endpoint."""
+
+    @property
+    @abc.abstractmethod
+    def peer_addresses(self) -> tuple[str, ...]:
+        """The peer's transport addresses as URLs, primary first."""
+
+    @property
+    @abc.abstractmethod
+    def outbound_streams(self) -> int:
+        """Number of streams we may send on (negotiated)."""
+
+    @property
+    @abc.abstractmethod
+    def inbound_streams(self) -> int:
+        """Number of streams the peer may send on (negotiated)."""
+
+    @abc.abstractmethod
+    async def send(
+        self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
+    ) -> None:
+        """Queue one message; blocks while the association's send buffer is full.
+
+        Raises:
+            trio.ClosedResourceError: we closed or aborted this association or its endpoint.
+            trio.BrokenResourceError: the peer or the network ended it (cause attached).
+            MessageTooLargeError: larger than the maximum message size.
+            ValueError: stream id not below ``outbound_streams``.
+        """
+
+    @abc.abstractmethod
+    async def receive(self) -> Message:
+        """The next message of this association only (``Endpoint.receive`` takes any)."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Graceful SHUTDOWN: returns once everything sent was acknowledged and it is closed.
+
+        Idempotent. If the shutdown cannot complete (peer dead), the association is aborted.
+        """
+
+    @abc.abstractmethod
+    def abort(self, reason: str = "") -> None:
+        """Send ABORT with a user-initiated-abort cause and drop everything queued."""
+
+    @abc.abstractmethod
+    def statistics(self) -> AssociationStatistics:
+        """A snapshot of counters and congestion state."""
+
+
+class Endpoint(abc.ABC):
+    """A one-to-many SCTP socket: one local port, many associations."""
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> str:
+        """The bound address as a URL, e.g. ``"udp://127.0.0.1:40123"`` (port 0 resolved)."""
+
+    @property
+    @abc.abstractmethod
+    def associations(self) -> tuple[Association, ...]:
+        """The associations that are open now."""
+
+    @abc.abstractmethod
+    async def connect(self, address: str) -> Association:
+        """Set up an association to ``address`` (or return the existing one)."""
+
+    @abc.abstractmethod
+    async def send(
+        self,
+        data: bytes,
+        *,
+        to: str,
+        stream: int = 0,
+        ppid: int = 0,
+        unordered: bool = False,
+    ) -> Association:
+        """Send one message to ``to``, setting up an association implicitly if needed."""
+
+    @abc.abstractmethod
+    async def receive(self) -> Message:
+        """The next message from any association (round-robin across associations)."""
+
+    @abc.abstractmethod
+    async def next_event(self) -> AssociationEvent:
+        """The next association event (established, closed, aborted, ...)."""
+
+    @abc.abstractmethod
+    def statistics(self) -> EndpointStatistics:
+        """Endpoint-wide counters."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Abort every association and close the socket. Idempotent."""
+
+    async def __aenter__(self) -> Endpoint:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,108 @@
+"""Every knob of the userspace SCTP stack, in one documented, frozen options object.
+
+Defaults suit LAN and datacenter use: a dead peer is noticed in seconds, not minutes
+(RFC 9260's Internet defaults take about 5 minutes with a 30 s heartbeat and 60 s RTO.max).
+``Options.internet()`` gives the RFC 9260 §16 values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Configuration of an SCTP endpoint and its associations.
+
+    Times are seconds, sizes bytes.
+
+    Attributes:
+        rto_initial: RTO before any RTT measurement (RFC 9260 RTO.Initial, 1 s). LAN: 0.5 s.
+        rto_min: lower bound of the RTO (RFC RTO.Min, 1 s). LAN: 0.1 s; must stay above
+            ``delayed_ack_timeout`` plus the RTT, or delayed SACKs cause spurious timeouts.
+        rto_max: upper bound of the RTO and of its backoff (RFC RTO.Max, 60 s). LAN: 2 s.
+        rto_alpha, rto_beta: SRTT / RTTVAR gains (RFC 9260 §6.3.1: 1/8 and 1/4).
+        max_init_retransmits: INIT / COOKIE ECHO retransmissions before giving up
+            (RFC Max.Init.Retransmits, 8).
+        association_max_retransmissions: consecutive unanswered retransmissions/heartbeats
+            after which the peer is declared dead (RFC Association.Max.Retrans, 10). LAN: 6.
+        path_max_retransmissions: the same per destination address (RFC Path.Max.Retrans, 5).
+        heartbeat_interval: HB.interval on an idle path (RFC 30 s). LAN: 1 s. With the LAN
+            values a silent peer is declared dead in roughly 6 x (1 s + RTO) <= ~18 s, usually
+            well under 10 s. 0 disables heartbeats.
+        delayed_ack_timeout: longest a SACK is delayed (RFC 9260 §6.2: at most 500 ms,
+            200 ms recommended). LAN: 0.02 s.
+        delayed_ack_packets: a SACK goes out at least every this many DATA packets (RFC: 2).
+        valid_cookie_life: how long a State Cookie stays valid (RFC Valid.Cookie.Life, 60 s).
+        cookie_secret_rotation: how often the cookie HMAC secret rotates; a cookie is accepted
+            if signed with the current or the previous secret.
+        pmtu: path MTU of the *SCTP packet* (without the UDP/IP headers of RFC 6951
+            encapsulation). 1200 is safe on any Internet path with encapsulation.
+        max_message_size: the largest user message accepted for sending and for reassembly.
+        receive_window: our advertised receive window (a_rwnd): the bound on data the peer may
+            have outstanding toward us, including delivered messages the application has not
+            read yet. Memory per association is bounded by it.
+        send_buffer: bytes queued and unacknowledged per association before ``send`` blocks.
+        max_burst: packets sent at once in response to one event (RFC Max.Burst, 4);
+            0 disables the limit.
+        initial_cwnd_mtus: initial congestion window in MTUs (RFC 9260 §7.2.1: min(4*MTU,
+            max(2*MTU, 4380))).
+        outbound_streams, inbound_streams: streams offered in INIT / INIT ACK (at most 65535).
+            There is no per-stream fixed cost, so the default is the maximum.
+        max_associations: associations an endpoint accepts (further INITs get ABORT).
+        shutdown_guard: T5-shutdown-guard (RFC: 5 x RTO.Max), bounded here by this value.
+        zero_window_probe: send one packet when the peer's window is zero (RFC 9260 §6.1 A).
+    """
+
+    rto_initial: float = 0.5
+    rto_min: float = 0.1
+    rto_max: float = 2.0
+    rto_alpha: float = 0.125
+    rto_beta: float = 0.25
+    max_init_retransmits: int = 8
+    association_max_retransmissions: int = 6
+    path_max_retransmissions: int = 5
+    heartbeat_interval: float = 1.0
+    delayed_ack_timeout: float = 0.02
+    delayed_ack_packets: int = 2
+    valid_cookie_life: float = 60.0
+    cookie_secret_rotation: float = 60.0
+    pmtu: int = 1200
+    max_message_size: int = 256 * 1024 * 1024
+    receive_window: int = 4 * 1024 * 1024
+    send_buffer: int = 4 * 1024 * 1024
+    max_burst: int = 0
+    initial_cwnd_mtus: int = 4
+    outbound_streams: int = 65535
+    inbound_streams: int = 65535
+    max_associations: int = 4096
+    shutdown_guard: float = 10.0
+    zero_window_probe: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
+            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
+        if not 1 <= self.outbound_streams <= 65535 or not 1 <= self.inbound_streams <= 65535:
+            raise ValueError("stream counts must be in 1..65535")
+        if self.pmtu < 508:
+            raise ValueError("pmtu below 508 cannot carry an INIT with its parameters")
+        if self.receive_window < 1500:
+            raise ValueError("receive_window must be at least 1500 (RFC 9260 §3.3.2)")
+        if self.max_message_size < 1:
+            raise ValueError("max_message_size must be positive")
+
+    @classmethod
+    def internet(cls, **overrides: object) -> Options:
+        """RFC 9260 §16's protocol parameters, for paths across the Internet."""
+        base = cls(
+            rto_initial=1.0,
+            rto_min=1.0,
+            rto_max=60.0,
+            association_max_retransmissions=10,
+            path_max_retransmissions=5,
+            heartbeat_interval=30.0,
+            delayed_ack_timeout=0.2,
+            max_burst=4,
+            shutdown_guard=300.0,
+        )
+        return replace(base, **overrides)  # type: ignore[arg-type]

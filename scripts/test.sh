@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# One command: set up (scripts/setup.sh) and run every check and test: ruff, mypy, pytest on
+# the host (userspace stack, usrsctp interop), and the kernel-SCTP suite inside sctp-vm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PY=.venv/bin/python
+echo "== ruff"; $PY -m ruff check . && $PY -m ruff format --check .
+echo "== mypy"; $PY -m mypy
+echo "== pytest"; $PY -m pytest -q "$@"
