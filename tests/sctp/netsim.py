@@ -1,0 +1,183 @@
+"""An in-memory network for the sans-io SCTP stack: endpoints, virtual time, seeded faults.
+
+Every datagram an endpoint emits is scheduled for delivery after ``delay`` (+ jitter) unless
+the seeded rng decides to lose, duplicate, reorder or corrupt it. Time only moves when the
+simulator jumps to the next event: the earliest datagram arrival or endpoint deadline. Every
+loop is bounded in steps and in virtual time, so a stuck protocol fails a test instead of
+hanging it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+PeerAddr = Hashable
+
+
+class EndpointLike(Protocol):
+    """The driver contract of ``SctpEndpoint`` (docs/architecture.md)."""
+
+    def receive_datagram(self, data: bytes, addr: Any, now: float) -> None: ...
+    def handle_timeout(self, now: float) -> None: ...
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Any]]: ...
+    def next_deadline(self) -> float | None: ...
+    def next_event(self) -> Any: ...
+
+
+@dataclass
+class Link:
+    """Fault model of the network (probabilities are per datagram)."""
+
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    corrupt: float = 0.0
+    delay: float = 0.005
+    jitter: float = 0.0
+
+
+@dataclass(order=True)
+class _InFlight:
+    arrival: float
+    seq: int
+    src: Any = field(compare=False)
+    dst: Any = field(compare=False)
+    data: bytes = field(compare=False)
+
+
+class NetSim:
+    """Joins endpoints by address; ``run*`` methods advance virtual time.
+
+    Args:
+        rng: seeded ``random.Random`` for the faults.
+        link: the fault model (may be changed between phases of a test).
+        now: the starting time.
+
+    Attributes:
+        events: every event drained from each endpoint, by address, in order.
+        sent: (time, src, dst, bytes) of every datagram emitted (before faults), if
+            ``record`` is True.
+        drop_filter: optional ``f(src, dst, data) -> bool``; True drops the datagram
+            (deterministic, targeted loss for timer tests).
+    """
+
+    def __init__(self, rng: random.Random, link: Link | None = None, now: float = 0.0) -> None:
+        self.rng = rng
+        self.link = link or Link()
+        self.now = now
+        self.endpoints: dict[Any, EndpointLike] = {}
+        self.events: dict[Any, list[Any]] = {}
+        self.sent: list[tuple[float, Any, Any, bytes]] = []
+        self.record = True
+        self.drop_filter: Callable[[Any, Any, bytes], bool] | None = None
+        self._queue: list[_InFlight] = []
+        self._seq = 0
+        self.delivered = 0
+        self.lost = 0
+
+    def add(self, addr: Any, endpoint: EndpointLike) -> EndpointLike:
+        """Attach ``endpoint`` at ``addr``; datagrams to ``addr`` reach it."""
+        self.endpoints[addr] = endpoint
+        self.events[addr] = []
+        return endpoint
+
+    def _schedule(self, src: Any, dst: Any, data: bytes) -> None:
+        link = self.link
+        rng = self.rng
+        if self.record:
+            self.sent.append((self.now, src, dst, data))
+        if self.drop_filter is not None and self.drop_filter(src, dst, data):
+            self.lost += 1
+            return
+        if link.loss and rng.random() < link.loss:
+            self.lost += 1
+            return
+        copies = 2 if link.duplicate and rng.random() < link.duplicate else 1
+        for _ in range(copies):
+            payload = data
+            if link.corrupt and rng.random() < link.corrupt and payload:
+                i = rng.randrange(len(payload))
+                payload = (
+                    payload[:i] + bytes([payload[i] ^ (1 << rng.randrange(8))]) + payload[i + 1 :]
+                )
+            delay = link.delay + (rng.random() * link.jitter if link.jitter else 0.0)
+            if link.reorder and rng.random() < link.reorder:
+                delay += link.delay * (1 + 3 * rng.random())
+            self._seq += 1
+            heapq.heappush(self._queue, _InFlight(self.now + delay, self._seq, src, dst, payload))
+
+    def flush(self) -> None:
+        """Collect outgoing datagrams and events of every endpoint (no time passes)."""
+        for addr, ep in self.endpoints.items():
+            for data, dst in ep.datagrams_to_send(self.now):
+                self._schedule(addr, dst, data)
+            events = self.events[addr]
+            while (event := ep.next_event()) is not None:
+                events.append(event)
+
+    def next_time(self) -> float | None:
+        """The earliest arrival or endpoint deadline."""
+        times = [
+            ep_deadline
+            for ep in self.endpoints.values()
+            if (ep_deadline := ep.next_deadline()) is not None
+        ]
+        if self._queue:
+            times.append(self._queue[0].arrival)
+        return min(times) if times else None
+
+    def step(self, until: float) -> bool:
+        """Advance to the next event (not beyond ``until``) and process it.
+
+        Returns False when nothing is left to do before ``until``.
+        """
+        self.flush()
+        t = self.next_time()
+        if t is None or t > until:
+            self.now = max(self.now, until)
+            return False
+        self.now = max(self.now, t)
+        while self._queue and self._queue[0].arrival <= self.now:
+            item = heapq.heappop(self._queue)
+            ep = self.endpoints.get(item.dst)
+            if ep is not None:
+                self.delivered += 1
+                ep.receive_datagram(item.data, item.src, self.now)
+        for ep in self.endpoints.values():
+            deadline = ep.next_deadline()
+            if deadline is not None and deadline <= self.now:
+                ep.handle_timeout(self.now)
+        self.flush()
+        return True
+
+    def run(self, duration: float, max_steps: int = 200_000) -> None:
+        """Run for ``duration`` seconds of virtual time (bounded in steps)."""
+        until = self.now + duration
+        for _ in range(max_steps):
+            if not self.step(until):
+                return
+        raise AssertionError(f"netsim: more than {max_steps} steps in {duration} s")
+
+    def run_until(
+        self, predicate: Callable[[], bool], timeout: float, max_steps: int = 200_000
+    ) -> None:
+        """Run until ``predicate()`` holds; fail after ``timeout`` virtual seconds."""
+        until = self.now + timeout
+        for _ in range(max_steps):
+            self.flush()
+            if predicate():
+                return
+            if not self.step(until):
+                self.flush()
+                if predicate():
+                    return
+                raise AssertionError(f"netsim: condition not met within {timeout} s")
+        raise AssertionError(f"netsim: more than {max_steps} steps")
+
+    def events_of(self, addr: Any, kind: type) -> list[Any]:
+        """Events of type ``kind`` drained so far from the endpoint at ``addr``."""
+        return [e for e in self.events[addr] if isinstance(e, kind)]
