@@ -55,7 +55,7 @@ def test_importing_every_module_loads_no_io_module() -> None:
         "    sys.modules[name] = module\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name.removesuffix('.'))\n"
-        f"print(sorted((set(sys.modules) - baseline) & {sorted(FORBIDDEN)!r}))\n"
+        f"print(sorted((set(sys.modules) - baseline) & set({sorted(FORBIDDEN)!r})))\n"
     )
     # -I keeps user site hooks out of the picture.
     result = subprocess.run(
