@@ -1,0 +1,855 @@
+"""The trio driver of the sans-io SCTP stack over one UDP socket (``udp://``, RFC 6951).
+
+The driver is thin on purpose (docs/architecture.md, "Driver contract"): it feeds received
+datagrams and the clock to one :class:`SctpEndpoint`, sends what the stack wants sent, turns
+the stack's events into per-association queues and public events, and keeps ONE timer task
+armed at the stack's earliest deadline. All protocol decisions stay in the stack.
+
+Tasks (in the endpoint's nursery):
+
+* the reader waits until the socket is readable, then reads every datagram available (up to a
+  batch limit) before handing the results on, so a burst costs one wake-up;
+* the timer sleeps until ``next_deadline()`` or until something new must be sent (application
+  sends are queued in the stack and flushed here, so back-to-back small sends bundle);
+* the writer only runs when the kernel's socket buffer was full (EAGAIN) and sends the rest.
+
+Memory is bounded by the stack: delivered-but-unread messages count against the receive window
+we advertise until the application takes them (``message_consumed``); sends block while the
+association's send buffer is full (``SendBufferAvailable`` wakes them).
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import ipaddress
+import logging
+import math
+import random
+import socket
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from .._address import Address, format_address, parse_address
+from .._api import (
+    Association,
+    AssociationAborted,
+    AssociationClosed,
+    AssociationEstablished,
+    AssociationEvent,
+    AssociationRestarted,
+    AssociationStatistics,
+    Endpoint,
+    EndpointStatistics,
+    Message,
+    PeerAddressChanged,
+)
+from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
+from ..sctp import events as ev
+from ..sctp.options import Options
+from ._socket import (
+    PENDING_ICMP_ERRNOS,
+    IcmpReport,
+    PeerAddr,
+    open_udp_socket,
+    read_error_queue,
+)
+
+log = logging.getLogger("netchan.transport.udp")
+
+#: Datagrams read per wake-up before the stack's output is flushed (bounds latency of ACKs).
+RECV_BATCH = 256
+#: Largest UDP payload we accept; an SCTP packet never exceeds the path MTU, but a peer may be
+#: configured for jumbo frames on loopback.
+RECV_SIZE = 65535
+#: Public events kept for ``next_event`` when nobody reads them (oldest dropped beyond this).
+EVENT_QUEUE = 4096
+
+# Association life cycle as the driver sees it (the stack holds the RFC 9260 states).
+_CONNECTING = "connecting"
+_OPEN = "open"
+_CLOSING = "closing"
+_ENDED = "ended"
+
+
+class UdpAssociation(Association):
+    """One association of a :class:`UdpEndpoint`: a thin handle on the stack's association.
+
+    It owns the queue of messages delivered but not yet read by the application; taking one
+    tells the stack (``message_consumed``), which reopens the receive window.
+    """
+
+    def __init__(self, endpoint: UdpEndpoint, sctp_assoc: Any, remote_sctp_port: int) -> None:
+        self._endpoint = endpoint
+        self._sctp = sctp_assoc
+        self._id: int = sctp_assoc.id
+        self._remote_sctp_port = remote_sctp_port
+        self._phase = _CONNECTING
+        self._closed_by_us = False
+        # Why it ended when the peer or the network ended it; None for a graceful close.
+        self._error: AssociationAbortedError | None = None
+        self._graceful_end = False
+        self._queue: collections.deque[Message] = collections.deque()
+        self._receivers = trio.lowlevel.ParkingLot()
+        self._senders = trio.lowlevel.ParkingLot()
+        self._phase_waiters = trio.lowlevel.ParkingLot()
+        self._outbound = 0
+        self._inbound = 0
+        self._last_stats: AssociationStatistics | None = None
+
+    # --- public API ---------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """The association id, unique within its endpoint (the stack's id)."""
+        return self._id
+
+    @property
+    def peer_addresses(self) -> tuple[str, ...]:
+        """The peer's transport addresses as ``udp://`` URLs, primary first."""
+        try:
+            addrs: Iterable[PeerAddr] = self._sctp.peer_addresses
+        except Exception:  # the stack may drop state of an ended association
+            addrs = ()
+        return tuple(
+            format_address("udp", [host], port, self._remote_sctp_port) for host, port in addrs
+        )
+
+    @property
+    def outbound_streams(self) -> int:
+        """Streams we may send on (negotiated in INIT / INIT ACK, RFC 9260 §5.1.1)."""
+        return self._outbound
+
+    @property
+    def inbound_streams(self) -> int:
+        """Streams the peer may send on."""
+        return self._inbound
+
+    async def send(
+        self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
+    ) -> None:
+        """Queue one message; blocks while the association's send buffer is full.
+
+        The message is handed to the stack at once when there is room; the datagrams go out
+        from the endpoint's timer task a moment later, so consecutive sends share packets.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._phase == _CONNECTING:
+            await self._wait_established()
+        while True:
+            self._check_sendable()
+            if not 0 <= stream < self._outbound:
+                raise ValueError(
+                    f"stream {stream} is not below the {self._outbound} outbound streams"
+                )
+            try:
+                self._sctp.send(
+                    data,
+                    stream=stream,
+                    ppid=ppid,
+                    unordered=unordered,
+                    now=trio.current_time(),
+                )
+            except BufferError:
+                # Send buffer full: wait for SendBufferAvailable (or the end).
+                await self._senders.park()
+                continue
+            except ValueError:
+                raise
+            except TransportError:
+                raise
+            except Exception as exc:  # the stack refused: not sendable in its state
+                self._check_sendable()
+                raise trio.BrokenResourceError(f"association cannot send: {exc}") from exc
+            break
+        self._endpoint._request_flush()
+        # Queued: from here on a cancellation must not pretend it was not sent.
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def receive(self) -> Message:
+        """The next message of this association only.
+
+        Raises:
+            trio.ClosedResourceError: we closed the association or the endpoint.
+            trio.BrokenResourceError: the peer aborted or shut it down (or died), raised once
+                every message delivered before that was read.
+        """
+        while True:
+            if self._closed_by_us or self._endpoint._closed:
+                raise trio.ClosedResourceError("association was closed")
+            if self._queue:
+                message = self._queue.popleft()
+                if not self._queue:
+                    self._endpoint._ready.pop(self, None)
+                self._consumed(message)
+                await trio.lowlevel.checkpoint()
+                return message
+            self._raise_if_ended()
+            await self._receivers.park()
+
+    async def aclose(self) -> None:
+        """Graceful SHUTDOWN (RFC 9260 §9.2); returns once it completed or the peer died.
+
+        Everything queued is delivered and acknowledged first. Idempotent. If cancelled
+        while waiting, the association is aborted so nothing is left half-open.
+        """
+        if self._phase == _ENDED or self._closed_by_us:
+            self._closed_by_us = True
+            await trio.lowlevel.checkpoint()
+            return
+        if self._phase == _CONNECTING:
+            self.abort("closed before established")
+            await trio.lowlevel.checkpoint()
+            return
+        self._phase = _CLOSING
+        self._closed_by_us = True
+        self._wake_all()
+        try:
+            self._sctp.shutdown(trio.current_time())
+            self._endpoint._flush()
+            while self._phase != _ENDED:
+                await self._phase_waiters.park()
+        except BaseException:
+            if self._phase != _ENDED:
+                self.abort("shutdown interrupted")
+            raise
+
+    def abort(self, reason: str = "") -> None:
+        """Send ABORT with a User-Initiated Abort cause (RFC 9260 §9.1, cause 12)."""
+        self._closed_by_us = True
+        if self._phase != _ENDED:
+            try:
+                self._sctp.abort(reason, trio.current_time())
+            except Exception:  # already gone in the stack: nothing left to abort
+                log.debug("abort of association %d ignored by the stack", self._id)
+            self._end(None)
+            error = AssociationAbortedError(f"aborted locally: {reason}", by_peer=False)
+            self._endpoint._publish(AssociationAborted(self, error))
+            self._endpoint._flush()
+        self._wake_all()
+
+    def statistics(self) -> AssociationStatistics:
+        """A snapshot of the stack's counters and congestion state for this association."""
+        if self._phase == _ENDED and self._last_stats is not None:
+            return self._last_stats
+        try:
+            counters = self._sctp.statistics()
+        except Exception:
+            counters = None
+        stats = _association_statistics(self, counters)
+        if self._phase == _ENDED:
+            self._last_stats = stats
+        return stats
+
+    def __repr__(self) -> str:
+        peers = ",".join(self.peer_addresses) or "?"
+        return f"<UdpAssociation id={self._id} {self._phase} peer={peers}>"
+
+    # --- driver side --------------------------------------------------------------------
+
+    def _check_sendable(self) -> None:
+        if self._closed_by_us or self._endpoint._closed or self._phase == _CLOSING:
+            raise trio.ClosedResourceError("association was closed")
+        self._raise_if_ended()
+
+    def _raise_if_ended(self) -> None:
+        if self._phase != _ENDED:
+            return
+        if self._closed_by_us:
+            raise trio.ClosedResourceError("association was closed")
+        error = self._error or AssociationAbortedError(
+            "the peer shut the association down", by_peer=True
+        )
+        raise trio.BrokenResourceError(str(error)) from error
+
+    async def _wait_established(self) -> None:
+        while self._phase == _CONNECTING:
+            await self._phase_waiters.park()
+        if self._phase == _ENDED and self._error is not None and not self._closed_by_us:
+            raise trio.BrokenResourceError(str(self._error)) from self._error
+        if self._phase != _OPEN:
+            raise trio.ClosedResourceError("association was closed")
+
+    def _established(self, outbound: int, inbound: int) -> None:
+        self._outbound = outbound
+        self._inbound = inbound
+        if self._phase == _CONNECTING:
+            self._phase = _OPEN
+        self._phase_waiters.unpark_all()
+
+    def _end(self, error: AssociationAbortedError | None) -> None:
+        if self._phase == _ENDED:
+            return
+        try:
+            self._last_stats = _association_statistics(self, self._sctp.statistics())
+        except Exception:
+            self._last_stats = None
+        self._last_stats = self._last_stats
+        self._phase = _ENDED
+        self._error = error
+        self._graceful_end = error is None
+        self._endpoint._forget(self)
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        self._receivers.unpark_all()
+        self._senders.unpark_all()
+        self._phase_waiters.unpark_all()
+        self._endpoint._receivers.unpark_all()
+
+    def _deliver(self, message: Message) -> None:
+        self._queue.append(message)
+        if len(self._queue) == 1:
+            self._endpoint._ready[self] = None
+        self._receivers.unpark()
+        self._endpoint._receivers.unpark()
+
+    def _consumed(self, message: Message) -> None:
+        """The application took ``message``: reopen our receive window (RFC 9260 §6.2)."""
+        if self._phase == _ENDED:
+            return
+        try:
+            self._sctp.message_consumed(len(message.data), trio.current_time())
+        except Exception:  # the stack already dropped the association
+            return
+        self._endpoint._request_flush()
+
+
+def _association_statistics(assoc: UdpAssociation, counters: Any) -> AssociationStatistics:
+    """Map the stack's counters onto the backend-neutral record."""
+
+    def get(name: str, default: Any = None) -> Any:
+        return getattr(counters, name, default) if counters is not None else default
+
+    state = get("state", None)
+    if state is None:
+        try:
+            state = assoc._sctp.state
+        except Exception:
+            state = None
+    state_text = getattr(state, "name", None) or (str(state) if state is not None else "CLOSED")
+    if assoc._phase == _ENDED:
+        state_text = "CLOSED"
+    drops = get("drops", None)
+    return AssociationStatistics(
+        state=state_text,
+        outbound_streams=assoc._outbound,
+        inbound_streams=assoc._inbound,
+        packets_sent=int(get("packets_sent", 0)),
+        packets_received=int(get("packets_received", 0)),
+        bytes_sent=int(get("bytes_sent", 0)),
+        bytes_received=int(get("bytes_received", 0)),
+        messages_sent=int(get("messages_sent", 0)),
+        messages_received=int(get("messages_received", 0)),
+        retransmissions=int(get("retransmissions", 0)),
+        fast_retransmits=int(get("fast_retransmits", 0)),
+        t3_expiries=int(get("t3_expiries", 0)),
+        srtt=get("srtt"),
+        rto=get("rto"),
+        cwnd=get("cwnd"),
+        ssthresh=get("ssthresh"),
+        peer_rwnd=get("peer_rwnd"),
+        local_rwnd=get("local_rwnd"),
+        bytes_in_flight=get("bytes_in_flight", get("in_flight")),
+        send_buffered=int(get("send_buffered", 0) or 0),
+        receive_buffered=sum(len(m.data) for m in assoc._queue),
+        drops=dict(drops) if drops else {},
+    )
+
+
+class UdpEndpoint(Endpoint):
+    """A one-to-many SCTP endpoint on one UDP socket (``udp://HOST:PORT``).
+
+    Create it with :func:`open_udp_endpoint` (or ``netchan.transport.open_endpoint``), which
+    also runs its background tasks. One socket serves any number of associations.
+    """
+
+    def __init__(
+        self,
+        address: Address,
+        options: Options,
+        *,
+        rng: random.Random | None = None,
+        stack_factory: Any = None,
+    ) -> None:
+        if address.scheme != "udp":
+            raise InvalidAddressError(f"{address} is not a udp:// address")
+        if len(address.hosts) != 1:
+            raise TransportError(
+                f"udp:// endpoints bind one address; multihoming is not supported yet ({address})"
+            )
+        self._options = options
+        self._sock = open_udp_socket(address.host, address.port)
+        self._family = self._sock.family
+        bound = self._sock.getsockname()
+        self._host: str = bound[0]
+        self._port: int = bound[1]
+        # RFC 6951: the SCTP port is independent of the UDP port; it defaults to the same
+        # number, also when that number was chosen by the kernel (port 0).
+        self._sctp_port = address.sctp_port or self._port
+        if stack_factory is None:
+            from ..sctp.endpoint import SctpEndpoint
+
+            stack_factory = SctpEndpoint
+        self._sctp: Any = stack_factory(
+            options,
+            local_port=self._sctp_port,
+            rng=rng if rng is not None else random.SystemRandom(),
+            now=trio.current_time(),
+        )
+        self._closed = False
+        self._assocs: dict[int, UdpAssociation] = {}
+        self._by_peer: dict[tuple[PeerAddr, int], UdpAssociation] = {}
+        self._ready: dict[UdpAssociation, None] = {}
+        self._receivers = trio.lowlevel.ParkingLot()
+        self._events: collections.deque[AssociationEvent] = collections.deque()
+        self._event_waiters = trio.lowlevel.ParkingLot()
+        self._timer_lot = trio.lowlevel.ParkingLot()
+        self._writer_lot = trio.lowlevel.ParkingLot()
+        self._flush_requested = False
+        self._armed_deadline = math.inf
+        self._outgoing: collections.deque[tuple[bytes, PeerAddr]] = collections.deque()
+        self._icmp_pending = False
+        self._flushing = False
+        self._counters: collections.Counter[str] = collections.Counter()
+        self._drops: collections.Counter[str] = collections.Counter()
+        self._cancel_scope: trio.CancelScope | None = None
+
+    # --- public API ---------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """The bound address, e.g. ``udp://127.0.0.1:40123`` (ephemeral port resolved)."""
+        return format_address("udp", [self._host], self._port, self._sctp_port)
+
+    @property
+    def associations(self) -> tuple[Association, ...]:
+        """Associations that are established and not yet closed or aborted."""
+        return tuple(a for a in self._assocs.values() if a._phase in (_OPEN, _CLOSING))
+
+    async def connect(self, address: str) -> Association:
+        """Set up an association to ``address`` (or return the one that exists).
+
+        ``address`` is ``udp://HOST:UDP_PORT[?sctp_port=N]``; the SCTP port defaults to the
+        UDP port. Raises BrokenResourceError (cause attached) if the peer never answers
+        within Max.Init.Retransmits or refuses.
+        """
+        self._check_open()
+        target = parse_address(address)
+        if target.scheme != "udp":
+            raise InvalidAddressError(f"a udp:// endpoint cannot reach {address!r}")
+        peer = await self._resolve(target.host, target.port)
+        key = (peer, target.sctp_port)
+        assoc = self._by_peer.get(key)
+        if assoc is None or assoc._phase == _ENDED:
+            self._check_open()
+            sctp_assoc = self._sctp.connect(peer, target.sctp_port, trio.current_time())
+            assoc = UdpAssociation(self, sctp_assoc, target.sctp_port)
+            self._assocs[assoc.id] = assoc
+            self._by_peer[key] = assoc
+            self._flush()
+        try:
+            await assoc._wait_established()
+        except trio.Cancelled:
+            if assoc._phase == _CONNECTING and not assoc._phase_waiters:
+                assoc.abort("connect cancelled")
+            raise
+        return assoc
+
+    async def send(
+        self,
+        data: bytes,
+        *,
+        to: str,
+        stream: int = 0,
+        ppid: int = 0,
+        unordered: bool = False,
+    ) -> Association:
+        """Send one message to ``to``, setting up the association first if needed."""
+        assoc = await self.connect(to)
+        await assoc.send(data, stream=stream, ppid=ppid, unordered=unordered)
+        return assoc
+
+    async def receive(self) -> Message:
+        """The next message from any association, taking them round-robin.
+
+        A slow or chatty peer cannot starve the others: each association with messages waiting
+        gives one message per turn.
+        """
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("endpoint was closed")
+            while self._ready:
+                assoc = next(iter(self._ready))
+                del self._ready[assoc]
+                if not assoc._queue:
+                    continue
+                message = assoc._queue.popleft()
+                if assoc._queue:
+                    self._ready[assoc] = None  # back of the ring
+                assoc._consumed(message)
+                await trio.lowlevel.checkpoint()
+                return message
+            await self._receivers.park()
+
+    async def next_event(self) -> AssociationEvent:
+        """The next association event (established, closed, aborted, restarted, ...)."""
+        while True:
+            if self._events:
+                event = self._events.popleft()
+                await trio.lowlevel.checkpoint()
+                return event
+            if self._closed:
+                raise trio.ClosedResourceError("endpoint was closed")
+            await self._event_waiters.park()
+
+    def statistics(self) -> EndpointStatistics:
+        """Datagrams in/out and drops by reason (the stack's and the driver's)."""
+        drops: collections.Counter[str] = collections.Counter(self._drops)
+        sctp_stats = self._sctp.statistics()
+        received = self._counters["datagrams_received"]
+        sent = self._counters["datagrams_sent"]
+        if isinstance(sctp_stats, dict):
+            for name, value in sctp_stats.items():
+                if name == "drops" and isinstance(value, dict):
+                    drops.update({str(k): int(v) for k, v in value.items()})
+                elif isinstance(name, str) and name.startswith("drop_") and isinstance(value, int):
+                    drops[name[5:]] += value
+        else:
+            stack_drops = getattr(sctp_stats, "drops", None)
+            if stack_drops:
+                drops.update({str(k): int(v) for k, v in dict(stack_drops).items()})
+        return EndpointStatistics(
+            associations=len(self.associations),
+            datagrams_received=received,
+            datagrams_sent=sent,
+            drops={k: v for k, v in drops.items() if v},
+        )
+
+    async def aclose(self) -> None:
+        """Abort every association, close the socket and stop the background tasks."""
+        self._close()
+        await trio.lowlevel.checkpoint()
+
+    def __repr__(self) -> str:
+        return f"<UdpEndpoint {self.address} associations={len(self._assocs)}>"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def _run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        with trio.CancelScope() as scope:
+            self._cancel_scope = scope
+            if self._closed:
+                scope.cancel()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._timer)
+                nursery.start_soon(self._writer)
+                task_status.started()
+
+    def _close(self) -> None:
+        if self._closed:
+            return
+        for assoc in list(self._assocs.values()):
+            if assoc._phase != _ENDED:
+                assoc._closed_by_us = True
+                try:
+                    assoc._sctp.abort("endpoint closed", trio.current_time())
+                except Exception:
+                    log.debug("abort of association %d ignored by the stack", assoc.id)
+                assoc._end(None)
+        try:
+            self._flush()
+        except Exception:  # pragma: no cover - best effort on the way out
+            log.exception("flush on close failed")
+        self._closed = True
+        for assoc in list(self._assocs.values()):
+            assoc._wake_all()
+        self._receivers.unpark_all()
+        self._event_waiters.unpark_all()
+        trio.lowlevel.notify_closing(self._sock)
+        self._sock.close()
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("endpoint was closed")
+
+    async def _resolve(self, host: str, port: int) -> PeerAddr:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            infos = await trio.socket.getaddrinfo(host, port, self._family, socket.SOCK_DGRAM)
+            if not infos:
+                raise InvalidAddressError(f"cannot resolve {host!r}") from None
+            resolved = infos[0][4][0]
+            assert isinstance(resolved, str)
+            ip = ipaddress.ip_address(resolved)
+        if self._family == socket.AF_INET6 and ip.version == 4:
+            return (f"::ffff:{ip}", port)
+        if self._family == socket.AF_INET and ip.version == 6:
+            raise InvalidAddressError(f"an IPv4 endpoint cannot reach IPv6 address {host!r}")
+        return (str(ip), port)
+
+    # --- background tasks ----------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        sock = self._sock
+        sctp = self._sctp
+        counters = self._counters
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            now = trio.current_time()
+            count = 0
+            for _ in range(RECV_BATCH):
+                try:
+                    data, addr = sock.recvfrom(RECV_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    if exc.errno in PENDING_ICMP_ERRNOS:
+                        self._icmp_pending = True
+                        continue
+                    raise
+                count += 1
+                try:
+                    sctp.receive_datagram(data, (addr[0], addr[1]), now)
+                except Exception:
+                    # A bug in the stack; the socket keeps serving the other associations.
+                    log.exception("SCTP stack raised on a datagram from %s", addr)
+                    self._drops["stack_error"] += 1
+            counters["datagrams_received"] += count
+            if count == 0:
+                # Woken without data: the error queue has entries (EPOLLERR).
+                self._icmp_pending = True
+            self._flush()
+            if count == RECV_BATCH:
+                await trio.lowlevel.checkpoint()
+
+    async def _timer(self) -> None:
+        """The one timer: sleeps until the stack's next deadline or a flush request."""
+        sctp = self._sctp
+        while True:
+            if not self._flush_requested:
+                deadline = sctp.next_deadline()
+                self._armed_deadline = math.inf if deadline is None else deadline
+                with trio.move_on_at(self._armed_deadline):
+                    await self._timer_lot.park()
+            self._flush_requested = False
+            now = trio.current_time()
+            self._armed_deadline = math.inf
+            deadline = sctp.next_deadline()
+            if deadline is not None and deadline <= now:
+                sctp.handle_timeout(now)
+            self._flush()
+            # Let application tasks queue more before the next flush (bundling, RFC 9260
+            # §6.10), and never spin.
+            await trio.lowlevel.checkpoint()
+
+    async def _writer(self) -> None:
+        """Sends what the kernel refused with EAGAIN, once the socket is writable again."""
+        while True:
+            while not self._outgoing:
+                await self._writer_lot.park()
+            await trio.lowlevel.wait_writable(self._sock)
+            while self._outgoing:
+                data, addr = self._outgoing[0]
+                if not self._sendto(data, addr):
+                    break
+                self._outgoing.popleft()
+
+    # --- glue -------------------------------------------------------------------------------
+
+    def _request_flush(self) -> None:
+        """Ask the timer task to flush soon (after the current burst of application calls)."""
+        if not self._flush_requested:
+            self._flush_requested = True
+            self._timer_lot.unpark_all()
+
+    def _sendto(self, data: bytes, addr: PeerAddr) -> bool:
+        """One datagram; False when the kernel buffer is full (caller keeps it)."""
+        for _attempt in range(2):
+            try:
+                self._sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError as exc:
+                if exc.errno in PENDING_ICMP_ERRNOS:
+                    # An earlier ICMP report surfaced as this call's error and the datagram
+                    # was not sent: read the error queue later, try this datagram once more.
+                    self._icmp_pending = True
+                    continue
+                if exc.errno == errno.EBADF:
+                    return True
+                self._drops["send_failed"] += 1
+                log.debug("sendto %s failed: %s", addr, exc)
+                return True
+            self._counters["datagrams_sent"] += 1
+            return True
+        self._drops["send_failed"] += 1
+        return True
+
+    def _flush(self) -> None:
+        """Send what the stack wants sent, dispatch its events, re-arm the timer."""
+        if self._flushing or self._sock.fileno() < 0:
+            return
+        self._flushing = True
+        try:
+            for _round in range(4):
+                now = trio.current_time()
+                for data, addr in self._sctp.datagrams_to_send(now):
+                    if self._outgoing or not self._sendto(data, addr):
+                        self._outgoing.append((data, addr))
+                        self._writer_lot.unpark_all()
+                self._dispatch_events()
+                if not self._icmp_pending:
+                    break
+                self._icmp_pending = False
+                self._handle_icmp(read_error_queue(self._sock), now)
+        finally:
+            self._flushing = False
+        deadline = self._sctp.next_deadline()
+        if deadline is not None and deadline < self._armed_deadline:
+            self._timer_lot.unpark_all()
+
+    def _handle_icmp(self, reports: list[IcmpReport], now: float) -> None:
+        for report in reports:
+            if not report.unreachable:
+                self._drops["icmp_ignored"] += 1
+                continue
+            self._counters["icmp_unreachable"] += 1
+            # RFC 9260 Appendix C / RFC 6951 §5: the stack checks the quoted verification tag.
+            self._sctp.icmp_unreachable(report.destination, report.quoted, now)
+
+    def _dispatch_events(self) -> None:
+        sctp = self._sctp
+        while True:
+            event = sctp.next_event()
+            if event is None:
+                return
+            if isinstance(event, ev.MessageReceived):
+                assoc = self._wrapper(event.association_id)
+                if assoc is None:
+                    continue
+                assoc._deliver(
+                    Message(event.data, event.stream, event.ppid, event.unordered, assoc)
+                )
+            elif isinstance(event, ev.SendBufferAvailable):
+                assoc = self._assocs.get(event.association_id)
+                if assoc is not None:
+                    assoc._senders.unpark_all()
+            elif isinstance(event, ev.AssociationEstablished):
+                assoc = self._wrapper(event.association_id)
+                if assoc is None:
+                    continue
+                assoc._established(event.outbound_streams, event.inbound_streams)
+                self._publish(AssociationEstablished(assoc))
+            elif isinstance(event, ev.AssociationClosed):
+                assoc = self._assocs.get(event.association_id)
+                if assoc is None:
+                    continue
+                assoc._end(None)
+                self._publish(AssociationClosed(assoc))
+            elif isinstance(event, ev.AssociationAborted):
+                assoc = self._assocs.get(event.association_id)
+                if assoc is None:
+                    continue
+                error = AssociationAbortedError(event.reason, by_peer=event.by_peer)
+                if assoc._closed_by_us and not event.by_peer:
+                    assoc._end(None)
+                else:
+                    assoc._end(error)
+                self._publish(AssociationAborted(assoc, error))
+            elif isinstance(event, ev.AssociationRestarted):
+                assoc = self._assocs.get(event.association_id)
+                if assoc is not None:
+                    self._publish(AssociationRestarted(assoc))
+            elif isinstance(event, ev.PeerAddressChanged):
+                assoc = self._assocs.get(event.association_id)
+                if assoc is not None:
+                    host, port = event.address
+                    url = format_address("udp", [host], port, assoc._remote_sctp_port)
+                    self._publish(PeerAddressChanged(assoc, url, event.state))
+
+    def _wrapper(self, association_id: int) -> UdpAssociation | None:
+        """The handle of a stack association, created on first sight (passive side)."""
+        assoc = self._assocs.get(association_id)
+        if assoc is not None:
+            return assoc
+        sctp_assoc = self._sctp.associations.get(association_id)
+        if sctp_assoc is None:
+            return None
+        remote_port = getattr(sctp_assoc, "remote_port", None)
+        if not isinstance(remote_port, int):
+            remote_port = self._sctp_port
+        assoc = UdpAssociation(self, sctp_assoc, remote_port)
+        self._assocs[association_id] = assoc
+        try:
+            primary = next(iter(sctp_assoc.peer_addresses))
+            self._by_peer.setdefault(((primary[0], primary[1]), remote_port), assoc)
+        except (StopIteration, TypeError, AttributeError):
+            pass
+        return assoc
+
+    def _forget(self, assoc: UdpAssociation) -> None:
+        """An association ended: drop it from the lookup tables (its handle lives on)."""
+        self._assocs.pop(assoc.id, None)
+        for key, value in list(self._by_peer.items()):
+            if value is assoc:
+                del self._by_peer[key]
+        if not assoc._queue:
+            self._ready.pop(assoc, None)
+
+    def _publish(self, event: AssociationEvent) -> None:
+        if len(self._events) >= EVENT_QUEUE:
+            self._events.popleft()
+            self._drops["event_overflow"] += 1
+        self._events.append(event)
+        self._event_waiters.unpark()
+
+
+def _make_options(options: dict[str, Any]) -> Options:
+    given = options.pop("options", None)
+    if given is not None and not isinstance(given, Options):
+        raise TypeError(f"options= must be an Options instance, not {type(given).__name__}")
+    base = given if given is not None else Options()
+    if not options:
+        return base
+    fields = set(Options.__dataclass_fields__)
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise TypeError(f"unknown udp:// endpoint option(s): {', '.join(unknown)}")
+    from dataclasses import replace
+
+    return replace(base, **options)
+
+
+@asynccontextmanager
+async def open_udp_endpoint(address: Address | str, **options: Any) -> AsyncIterator[UdpEndpoint]:
+    """Open a ``udp://`` endpoint: userspace SCTP over one UDP socket (RFC 6951).
+
+    Args:
+        address: where to bind, e.g. ``udp://127.0.0.1:0`` (port 0: ephemeral) or
+            ``udp://[::1]:9000?sctp_port=5001``.
+        **options: fields of :class:`netchan.transport.sctp.Options` (``rto_min=0.05``...),
+            or ``options=Options(...)`` plus overrides; ``rng=random.Random(seed)`` makes the
+            stack's choices (tags, TSNs, cookie secrets) reproducible in tests.
+
+    Leaving the block aborts every association still open and closes the socket.
+    """
+    addr = parse_address(address) if isinstance(address, str) else address
+    rng = options.pop("rng", None)
+    ep = UdpEndpoint(addr, _make_options(dict(options)), rng=rng)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ep._run)
+            try:
+                yield ep
+            finally:
+                ep._close()
+    finally:
+        ep._close()

@@ -1,0 +1,144 @@
+"""The UDP socket under ``udp://``: opening it, batched I/O and ICMP reports.
+
+RFC 6951 carries each SCTP packet as the payload of one UDP datagram. Everything here is about
+the socket, never about SCTP: the driver (``_endpoint.py``) hands the payloads to the sans-io
+stack.
+
+ICMP: a peer process that died on a live host answers our datagrams with ICMP port
+unreachable. With ``IP_RECVERR`` / ``IPV6_RECVERR`` set, Linux queues such reports on the
+socket's error queue (``MSG_ERRQUEUE``) together with the start of the datagram we sent, which
+begins with our SCTP common header and its verification tag. RFC 6951 §5 and RFC 9260
+Appendix C require that tag to be checked before the report may end an association; the
+sans-io endpoint does that check (``SctpEndpoint.icmp_unreachable``), this module only
+extracts the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+
+# Linux values (<linux/in.h>, <linux/in6.h>, <linux/errqueue.h>); Python's socket module does
+# not export all of them on every version.
+IP_RECVERR = 11
+IPV6_RECVERR = 25
+SOL_IP = 0
+SOL_IPV6 = 41
+MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
+SO_EE_ORIGIN_ICMP = 2
+SO_EE_ORIGIN_ICMP6 = 3
+
+# struct sock_extended_err { u32 ee_errno; u8 ee_origin, ee_type, ee_code, ee_pad;
+#                            u32 ee_info; u32 ee_data; }  (followed by the offender's address)
+_EXTENDED_ERR = struct.Struct("=IBBBBII")
+
+# ICMP destination unreachable: type 3, codes 2 (protocol) and 3 (port) (RFC 792).
+# ICMPv6 destination unreachable: type 1, code 4 (port) (RFC 4443). RFC 6951 §5: a port
+# unreachable for the encapsulating UDP is treated like a protocol unreachable for SCTP.
+_ICMP_UNREACHABLE = {(SO_EE_ORIGIN_ICMP, 3, 2), (SO_EE_ORIGIN_ICMP, 3, 3)}
+_ICMP6_UNREACHABLE = {(SO_EE_ORIGIN_ICMP6, 1, 4)}
+
+#: Errors ``sendto``/``recvfrom`` return when an ICMP report is pending on the socket (Linux
+#: reports the last one once as the socket error); the details are on the error queue.
+PENDING_ICMP_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPROTO}
+)
+
+#: Socket buffer size asked for; the kernel caps it at net.core.[rw]mem_max.
+SOCKET_BUFFER = 4 * 1024 * 1024
+
+PeerAddr = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpReport:
+    """One error-queue entry, decoded.
+
+    Attributes:
+        destination: where the datagram that caused it was going (the peer), as ``(host, port)``.
+        quoted: the start of that datagram's payload (our SCTP packet) as the kernel kept it.
+        unreachable: True for a destination/port unreachable report (the only kind that may
+            end an association); False for anything else (fragmentation needed, local errors).
+        errno: the error the kernel associated with the report.
+    """
+
+    destination: PeerAddr
+    quoted: bytes
+    unreachable: bool
+    errno: int
+
+
+def parse_error_queue_entry(
+    data: bytes, ancdata: list[tuple[int, int, bytes]], address: object
+) -> IcmpReport | None:
+    """Decode what ``recvmsg(..., MSG_ERRQUEUE)`` returned, or None if it is not a report.
+
+    Never raises on odd input: the kernel wrote it, but the code stays defensive because a
+    driver crash would take every association of the socket down with it.
+    """
+    if not isinstance(address, tuple) or len(address) < 2:
+        return None
+    host, port = address[0], address[1]
+    if not isinstance(host, str) or not isinstance(port, int):
+        return None
+    for level, kind, payload in ancdata:
+        if (level, kind) not in ((SOL_IP, IP_RECVERR), (SOL_IPV6, IPV6_RECVERR)):
+            continue
+        if len(payload) < _EXTENDED_ERR.size:
+            continue
+        ee_errno, origin, icmp_type, icmp_code, _pad, _info, _data = _EXTENDED_ERR.unpack_from(
+            payload
+        )
+        key = (origin, icmp_type, icmp_code)
+        unreachable = key in _ICMP_UNREACHABLE or key in _ICMP6_UNREACHABLE
+        return IcmpReport((host, port), bytes(data), unreachable, ee_errno)
+    return None
+
+
+def open_udp_socket(host: str, port: int) -> socket.socket:
+    """Bind a non-blocking UDP socket with ICMP error reporting and large buffers.
+
+    The family follows the host literal (IPv6 when it contains a colon). Resolution of names
+    is the caller's job (bind needs an address; ``localhost`` is accepted and means IPv4).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bind_host = "127.0.0.1" if host == "localhost" else host
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            # Some systems refuse large buffers; the default then has to do.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+        if sys.platform.startswith("linux"):
+            if family == socket.AF_INET6:
+                sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
+            else:
+                sock.setsockopt(SOL_IP, IP_RECVERR, 1)
+        sock.bind((bind_host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def read_error_queue(sock: socket.socket, limit: int = 64) -> list[IcmpReport]:
+    """Drain up to ``limit`` entries of the socket's error queue (Linux); [] elsewhere."""
+    reports: list[IcmpReport] = []
+    if not sys.platform.startswith("linux"):
+        return reports
+    for _ in range(limit):
+        try:
+            data, ancdata, _flags, address = sock.recvmsg(2048, 1024, MSG_ERRQUEUE)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            break
+        report = parse_error_queue_entry(data, ancdata, address)
+        if report is not None:
+            reports.append(report)
+    return reports
