@@ -1,0 +1,623 @@
+"""The value codec: Python values <-> msgpack bytes, with ext types and limits.
+
+msgpack's C extension does the work; our hooks only see what msgpack has no native format
+for (``default=`` on the way out, ``ext_hook=`` on the way in), so plain dicts, lists, strings
+and numbers cost what msgpack costs. The ext type table is in ``_ext.py`` and docs/codec.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from functools import partial
+from typing import Any, NoReturn
+
+import msgpack
+
+from . import _registry
+from ._errors import CodecError, DecodeError, EncodeError, EncodeLimitError
+from ._ext import (
+    BIN_HEADERS,
+    COMPLEX,
+    CONTAINER_HEADER_BYTES,
+    DATE,
+    DATETIME_NAIVE,
+    TIME_NAIVE,
+    TIMEDELTA,
+    UTC_OFFSET,
+    ExtCode,
+)
+from ._limits import CodecLimits
+
+_ExtType = msgpack.ExtType
+
+# Types whose instances contain no other values: the depth walk never looks inside them.
+_LEAVES: frozenset[type] = frozenset({str, int, float, bool, bytes, type(None)})
+
+_BUILTIN_BASES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set)
+
+
+class _TooDeepError(Exception):
+    """Internal: the depth walk found a value nested deeper than ``max_depth``."""
+
+
+class _HookError(Exception):
+    """Internal: carries an exception raised by ``encode_ref`` through msgpack unchanged."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _ByteArray:
+    """Internal: stands in for a bytearray so msgpack hands it to ``default`` (msgpack packs
+    real bytearrays natively as bin, which would arrive as bytes)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytearray) -> None:
+        self.data = data
+
+
+def _offset_us(offset: timedelta) -> int:
+    return (offset.days * 86400 + offset.seconds) * 1_000_000 + offset.microseconds
+
+
+def _tz_from_us(us: int) -> timezone:
+    # datetime.timezone refuses offsets of 24 h or more (ValueError -> DecodeError).
+    return UTC if us == 0 else timezone(timedelta(microseconds=us))
+
+
+def _bigint_bytes(n: int) -> bytes:
+    # Shortest two's complement: enough bits for the magnitude plus the sign bit.
+    bits = (~n).bit_length() if n < 0 else n.bit_length()
+    return n.to_bytes(bits // 8 + 1, "big", signed=True)
+
+
+def _describe_type(t: type) -> str:
+    return t.__qualname__ if t.__module__ == "builtins" else _registry.default_name(t)
+
+
+class Codec:
+    """Turns values into bytes and back, for one sender or receiver (not thread-safe).
+
+    A Codec reuses its msgpack packers between calls, which makes it cheap (a small dict
+    encodes in about a microsecond) and also means one Codec serves one thread; trio
+    programs use it from their single thread. See docs/codec.md for the wire format.
+
+    Args:
+        limits: size, depth and item limits (defaults: :class:`CodecLimits`).
+        ref_types: classes whose instances travel as references (ext ``REF``) instead of by
+            value; the channel layer passes channel end classes here.
+        encode_ref: turns such an object into a msgpack-able description (list, bytes...).
+            Exceptions it raises propagate from :meth:`encode` unchanged.
+        decode_ref: turns a received description back into an object. Exceptions it raises
+            become :class:`DecodeError`. Without it, a value holding a reference fails to
+            decode.
+
+    Raises:
+        TypeError: bad argument types.
+        ValueError: ``ref_types`` given without ``encode_ref``.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: CodecLimits | None = None,
+        ref_types: tuple[type, ...] = (),
+        encode_ref: Callable[[Any], object] | None = None,
+        decode_ref: Callable[[Any], object] | None = None,
+    ) -> None:
+        if limits is None:
+            limits = CodecLimits()
+        elif not isinstance(limits, CodecLimits):
+            raise TypeError(f"limits must be a CodecLimits, got {type(limits).__name__}")
+        ref_types = tuple(ref_types)
+        for t in ref_types:
+            if not isinstance(t, type):
+                raise TypeError(f"ref_types must hold classes, got {t!r}")
+        if ref_types and encode_ref is None:
+            raise ValueError("ref_types given without encode_ref: nothing would encode them")
+        if encode_ref is not None and not callable(encode_ref):
+            raise TypeError("encode_ref must be callable")
+        if decode_ref is not None and not callable(decode_ref):
+            raise TypeError("decode_ref must be callable")
+        self.limits = limits
+        self._max_size = limits.max_size
+        self._max_depth = limits.max_depth
+        self._ref_types = ref_types
+        self._encode_ref = encode_ref
+        self._decode_ref = decode_ref
+        self._ref_cache: dict[type, bool] = {}
+        # Packer per ext nesting level: msgpack.Packer is not re-entrant, and ext payloads
+        # (tuple, dataclass, ...) are packed from inside ``default`` while the outer packer
+        # is mid-way.
+        self._packers: list[msgpack.Packer] = []
+        self._level = -1
+        self._converting = False
+        self._decode_level = 0
+        items = -1 if limits.max_items is None else limits.max_items
+        # max_str/bin/ext lengths default to len(data): a declared length can never make
+        # msgpack allocate more than it received.
+        self._unpackb: Callable[[bytes], Any] = partial(
+            msgpack.unpackb,
+            ext_hook=self._ext_hook,
+            raw=False,
+            strict_map_key=False,
+            use_list=True,
+            max_array_len=items,
+            max_map_len=items,
+        )
+        self._encoders: dict[type, Callable[[Any], msgpack.ExtType]] = {
+            tuple: self._enc_tuple,
+            set: self._enc_set,
+            frozenset: self._enc_frozenset,
+            bytearray: self._enc_bytearray,
+            _ByteArray: self._enc_boxed_bytearray,
+            int: self._enc_bigint,
+            datetime: self._enc_datetime,
+            date: self._enc_date,
+            time: self._enc_time,
+            timedelta: self._enc_timedelta,
+            uuid.UUID: self._enc_uuid,
+            Decimal: self._enc_decimal,
+            complex: self._enc_complex,
+        }
+        self._decoders: dict[int, Callable[[bytes], Any]] = {
+            ExtCode.TUPLE: self._dec_tuple,
+            ExtCode.SET: self._dec_set,
+            ExtCode.FROZENSET: self._dec_frozenset,
+            ExtCode.BYTEARRAY: bytearray,
+            ExtCode.BIGINT: self._dec_bigint,
+            ExtCode.DATETIME: self._dec_datetime,
+            ExtCode.DATE: self._dec_date,
+            ExtCode.TIME: self._dec_time,
+            ExtCode.TIMEDELTA: self._dec_timedelta,
+            ExtCode.UUID: self._dec_uuid,
+            ExtCode.DECIMAL: self._dec_decimal,
+            ExtCode.COMPLEX: self._dec_complex,
+            ExtCode.DATACLASS: self._dec_dataclass,
+            ExtCode.ENUM: self._dec_enum,
+            ExtCode.REF: self._dec_ref,
+        }
+
+    def __repr__(self) -> str:
+        return f"Codec(limits={self.limits!r}, ref_types={self._ref_types!r})"
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(self, value: object) -> bytes:
+        """Encode ``value`` to bytes.
+
+        Raises:
+            EncodeError: a type the codec does not carry (the message says which and how to
+                register it).
+            EncodeLimitError: larger than ``max_size`` or deeper than ``max_depth``.
+            Exception: whatever ``encode_ref`` raised, unchanged.
+        """
+        data = self._pack_top(value)
+        if self._needs_walk(data) and self._walk(value, encoding=True):
+            # A bytearray somewhere: msgpack packed it natively as bin. Encode again with
+            # bytearrays boxed so they travel as ext BYTEARRAY (rare, so slow).
+            self._converting = True
+            try:
+                data = self._pack_top(self._convert(value))
+            finally:
+                self._converting = False
+        if len(data) > self._max_size:
+            raise EncodeLimitError(
+                f"encoded value is {len(data)} bytes, over max_size={self._max_size}"
+            )
+        return data
+
+    def _needs_walk(self, data: bytes) -> bool:
+        # Cheap C-speed scans decide whether the Python walk over the value is needed:
+        # a bin header may be a bytearray, and enough container headers may mean too deep.
+        n = len(data)
+        if n > self._max_depth and (
+            n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
+        ):
+            return True
+        return BIN_HEADERS[0] in data or BIN_HEADERS[1] in data or BIN_HEADERS[2] in data
+
+    def _pack_top(self, value: object) -> bytes:
+        try:
+            return self._pack_nested(value)
+        except CodecError:
+            raise
+        except _HookError as exc:
+            raise exc.error from None
+        except RecursionError as exc:
+            raise EncodeLimitError(
+                "value is nested too deeply (or contains itself) to encode"
+            ) from exc
+        except ValueError as exc:
+            if "recursion limit" in str(exc):
+                raise EncodeLimitError(
+                    f"value is nested deeper than max_depth={self._max_depth} (or contains itself)"
+                ) from exc
+            raise EncodeError(f"cannot encode value: {exc}") from exc
+        except (TypeError, OverflowError) as exc:
+            raise EncodeError(f"cannot encode value: {exc}") from exc
+
+    def _pack_nested(self, obj: object) -> bytes:
+        level = self._level + 1
+        if level > self._max_depth:
+            raise EncodeLimitError(
+                f"value is nested deeper than max_depth={self._max_depth} (or contains itself)"
+            )
+        packers = self._packers
+        if level == len(packers):
+            packers.append(
+                msgpack.Packer(
+                    default=self._default,
+                    use_bin_type=True,
+                    strict_types=True,  # tuples and subclasses reach ``default``
+                    autoreset=True,
+                    datetime=False,
+                )
+            )
+        self._level = level
+        try:
+            return packers[level].pack(obj)
+        finally:
+            self._level = level - 1
+
+    def _default(self, obj: object) -> msgpack.ExtType:
+        t = type(obj)
+        enc = self._encoders.get(t)
+        if enc is not None:
+            return enc(obj)
+        is_ref = self._ref_cache.get(t)
+        if is_ref is None:
+            is_ref = self._ref_cache[t] = bool(self._ref_types) and issubclass(t, self._ref_types)
+        if is_ref:
+            return self._enc_ref(obj)
+        entry = _registry.by_class.get(t)
+        if entry is not None:
+            return self._enc_registered(obj, entry)
+        raise self._unsupported(obj)
+
+    def _unsupported(self, obj: object) -> EncodeError:
+        t = type(obj)
+        name = _describe_type(t)
+        if dataclasses.is_dataclass(t):
+            return EncodeError(
+                f"cannot encode {name}: dataclass not registered; decorate it with "
+                "@netchan.codec.register (on the sending and the receiving side)"
+            )
+        if isinstance(obj, enum.Enum):
+            return EncodeError(
+                f"cannot encode {name}: Enum not registered; decorate it with "
+                "@netchan.codec.register (on the sending and the receiving side)"
+            )
+        for base in _BUILTIN_BASES:
+            if isinstance(obj, base):
+                return EncodeError(
+                    f"cannot encode {name}: subclasses of {base.__name__} do not travel as "
+                    f"themselves; convert it to a plain {base.__name__} or use a registered "
+                    "dataclass"
+                )
+        return EncodeError(
+            f"cannot encode object of type {name}: supported are None, bool, int, float, "
+            "complex, str, bytes, bytearray, list, tuple, dict, set, frozenset, datetime, "
+            "date, time, timedelta, UUID, Decimal, channel ends, and dataclasses and Enums "
+            "registered with netchan.codec.register"
+        )
+
+    def _convert(self, obj: Any) -> Any:
+        # Copy of the containers on the path to bytearrays, with those boxed. Sets and dict
+        # keys cannot hold bytearrays (unhashable); dataclass fields are converted when the
+        # dataclass is encoded. Depth was checked by the walk before.
+        t = type(obj)
+        if t is bytearray:
+            return _ByteArray(obj)
+        if t is list:
+            return [self._convert(x) for x in obj]
+        if t is tuple:
+            return tuple(self._convert(x) for x in obj)
+        if t is dict:
+            return {k: self._convert(v) for k, v in obj.items()}
+        return obj
+
+    def _enc_tuple(self, obj: tuple[Any, ...]) -> msgpack.ExtType:
+        return _ExtType(ExtCode.TUPLE, self._pack_nested(list(obj)))
+
+    def _enc_set(self, obj: set[Any]) -> msgpack.ExtType:
+        return _ExtType(ExtCode.SET, self._pack_nested(list(obj)))
+
+    def _enc_frozenset(self, obj: frozenset[Any]) -> msgpack.ExtType:
+        return _ExtType(ExtCode.FROZENSET, self._pack_nested(list(obj)))
+
+    def _enc_bytearray(self, obj: bytearray) -> msgpack.ExtType:
+        return _ExtType(ExtCode.BYTEARRAY, bytes(obj))
+
+    def _enc_boxed_bytearray(self, obj: _ByteArray) -> msgpack.ExtType:
+        return _ExtType(ExtCode.BYTEARRAY, bytes(obj.data))
+
+    def _enc_bigint(self, obj: int) -> msgpack.ExtType:
+        # msgpack calls ``default`` for ints outside int64/uint64 only.
+        return _ExtType(ExtCode.BIGINT, _bigint_bytes(obj))
+
+    def _enc_datetime(self, obj: datetime) -> msgpack.ExtType:
+        head = DATETIME_NAIVE.pack(
+            obj.year, obj.month, obj.day, obj.hour, obj.minute, obj.second, obj.fold,
+            obj.microsecond,
+        )  # fmt: skip
+        offset = obj.utcoffset()
+        if offset is None:
+            return _ExtType(ExtCode.DATETIME, head)
+        return _ExtType(ExtCode.DATETIME, head + UTC_OFFSET.pack(_offset_us(offset)))
+
+    def _enc_date(self, obj: date) -> msgpack.ExtType:
+        return _ExtType(ExtCode.DATE, DATE.pack(obj.year, obj.month, obj.day))
+
+    def _enc_time(self, obj: time) -> msgpack.ExtType:
+        head = TIME_NAIVE.pack(obj.hour, obj.minute, obj.second, obj.fold, obj.microsecond)
+        offset = obj.utcoffset()
+        if offset is None:
+            return _ExtType(ExtCode.TIME, head)
+        return _ExtType(ExtCode.TIME, head + UTC_OFFSET.pack(_offset_us(offset)))
+
+    def _enc_timedelta(self, obj: timedelta) -> msgpack.ExtType:
+        return _ExtType(ExtCode.TIMEDELTA, TIMEDELTA.pack(obj.days, obj.seconds, obj.microseconds))
+
+    def _enc_uuid(self, obj: uuid.UUID) -> msgpack.ExtType:
+        return _ExtType(ExtCode.UUID, obj.bytes)
+
+    def _enc_decimal(self, obj: Decimal) -> msgpack.ExtType:
+        return _ExtType(ExtCode.DECIMAL, str(obj).encode("ascii"))
+
+    def _enc_complex(self, obj: complex) -> msgpack.ExtType:
+        return _ExtType(ExtCode.COMPLEX, COMPLEX.pack(obj.real, obj.imag))
+
+    def _enc_registered(self, obj: Any, entry: _registry.Registered) -> msgpack.ExtType:
+        if entry.kind == "dataclass":
+            fields = {name: getattr(obj, name) for name in entry.fields}
+            if self._converting:
+                fields = {name: self._convert(v) for name, v in fields.items()}
+            return _ExtType(ExtCode.DATACLASS, self._pack_nested([entry.name, fields]))
+        if entry.kind == "flag":
+            return _ExtType(ExtCode.ENUM, self._pack_nested([entry.name, int(obj.value)]))
+        return _ExtType(ExtCode.ENUM, self._pack_nested([entry.name, obj.name]))
+
+    def _enc_ref(self, obj: object) -> msgpack.ExtType:
+        encode_ref = self._encode_ref
+        if encode_ref is None:  # __init__ refuses ref_types without encode_ref
+            raise EncodeError(f"no encode_ref to encode {_describe_type(type(obj))}")
+        try:
+            description = encode_ref(obj)
+        except Exception as exc:
+            raise _HookError(exc) from exc
+        return _ExtType(ExtCode.REF, self._pack_nested(description))
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode(self, data: bytes | bytearray | memoryview) -> Any:
+        """Decode one value from ``data`` (which must hold exactly one value).
+
+        Bytes from a peer can be anything: every failure, whatever msgpack or a registered
+        class raised, comes out as :class:`DecodeError` (cause attached).
+
+        Raises:
+            DecodeError: malformed or truncated msgpack, trailing bytes, unknown ext code or
+                registered name, a limit exceeded, a registered class refusing its fields,
+                or ``decode_ref`` failing.
+            TypeError: ``data`` is not bytes-like (a programming error, not bad input).
+        """
+        if type(data) is not bytes:
+            if not isinstance(data, (bytearray, memoryview)):
+                raise TypeError(f"decode() takes bytes, got {type(data).__name__}")
+            data = bytes(data)
+        n = len(data)
+        if n > self._max_size:
+            raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
+        try:
+            value = self._unpackb(data)
+            if n > self._max_depth and (
+                n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
+            ):
+                self._walk(value, encoding=False)
+        except DecodeError:
+            raise
+        except _TooDeepError as exc:
+            raise DecodeError(f"value is nested deeper than max_depth={self._max_depth}") from exc
+        except Exception as exc:
+            raise DecodeError(f"undecodable value: {type(exc).__name__}: {exc}") from exc
+        return value
+
+    def _ext_hook(self, code: int, payload: bytes) -> Any:
+        decoder = self._decoders.get(code)
+        if decoder is None:
+            raise DecodeError(f"unknown ext type code {code}")
+        return decoder(payload)
+
+    def _unpack_nested(self, payload: bytes) -> Any:
+        level = self._decode_level + 1
+        if level > self._max_depth:
+            raise DecodeError(f"value is nested deeper than max_depth={self._max_depth}")
+        self._decode_level = level
+        try:
+            return self._unpackb(payload)
+        finally:
+            self._decode_level = level - 1
+
+    def _items(self, payload: bytes, what: str) -> list[Any]:
+        items = self._unpack_nested(payload)
+        if type(items) is not list:
+            raise DecodeError(f"{what} payload is not an array")
+        return items
+
+    def _dec_tuple(self, payload: bytes) -> tuple[Any, ...]:
+        return tuple(self._items(payload, "tuple"))
+
+    def _dec_set(self, payload: bytes) -> set[Any]:
+        return set(self._items(payload, "set"))
+
+    def _dec_frozenset(self, payload: bytes) -> frozenset[Any]:
+        return frozenset(self._items(payload, "frozenset"))
+
+    @staticmethod
+    def _bad(what: str, payload: bytes) -> NoReturn:
+        raise DecodeError(f"malformed {what} payload ({len(payload)} bytes)")
+
+    def _dec_bigint(self, payload: bytes) -> int:
+        if not payload:
+            self._bad("bigint", payload)
+        return int.from_bytes(payload, "big", signed=True)
+
+    def _dec_datetime(self, payload: bytes) -> datetime:
+        n = len(payload)
+        if n != DATETIME_NAIVE.size and n != DATETIME_NAIVE.size + UTC_OFFSET.size:
+            self._bad("datetime", payload)
+        y, mo, d, h, mi, s, fold, us = DATETIME_NAIVE.unpack_from(payload)
+        tz = None
+        if n > DATETIME_NAIVE.size:
+            tz = _tz_from_us(UTC_OFFSET.unpack_from(payload, DATETIME_NAIVE.size)[0])
+        return datetime(y, mo, d, h, mi, s, us, tzinfo=tz, fold=fold)
+
+    def _dec_date(self, payload: bytes) -> date:
+        if len(payload) != DATE.size:
+            self._bad("date", payload)
+        return date(*DATE.unpack(payload))
+
+    def _dec_time(self, payload: bytes) -> time:
+        n = len(payload)
+        if n != TIME_NAIVE.size and n != TIME_NAIVE.size + UTC_OFFSET.size:
+            self._bad("time", payload)
+        h, mi, s, fold, us = TIME_NAIVE.unpack_from(payload)
+        tz = None
+        if n > TIME_NAIVE.size:
+            tz = _tz_from_us(UTC_OFFSET.unpack_from(payload, TIME_NAIVE.size)[0])
+        return time(h, mi, s, us, tzinfo=tz, fold=fold)
+
+    def _dec_timedelta(self, payload: bytes) -> timedelta:
+        if len(payload) != TIMEDELTA.size:
+            self._bad("timedelta", payload)
+        days, seconds, us = TIMEDELTA.unpack(payload)
+        return timedelta(days=days, seconds=seconds, microseconds=us)
+
+    def _dec_uuid(self, payload: bytes) -> uuid.UUID:
+        if len(payload) != 16:
+            self._bad("UUID", payload)
+        return uuid.UUID(bytes=payload)
+
+    def _dec_decimal(self, payload: bytes) -> Decimal:
+        return Decimal(payload.decode("ascii"))
+
+    def _dec_complex(self, payload: bytes) -> complex:
+        if len(payload) != COMPLEX.size:
+            self._bad("complex", payload)
+        real, imag = COMPLEX.unpack(payload)
+        return complex(real, imag)
+
+    def _named(self, payload: bytes, what: str) -> tuple[_registry.Registered, Any]:
+        obj = self._unpack_nested(payload)
+        if type(obj) is not list or len(obj) != 2 or type(obj[0]) is not str:
+            raise DecodeError(f"malformed {what} payload")
+        name, body = obj
+        entry = _registry.by_name.get(name)
+        if entry is None:
+            raise DecodeError(
+                f"unknown registered type {name!r}: the receiving side must register the "
+                "same class under the same name (netchan.codec.register)"
+            )
+        return entry, body
+
+    def _dec_dataclass(self, payload: bytes) -> Any:
+        entry, fields = self._named(payload, "dataclass")
+        if entry.kind != "dataclass":
+            raise DecodeError(f"{entry.name!r} is registered as an Enum, not a dataclass")
+        if type(fields) is not dict:
+            raise DecodeError(f"{entry.name}: fields are not a map")
+        if not entry.field_set.issuperset(fields):
+            unknown = sorted(repr(k) for k in fields if k not in entry.field_set)
+            raise DecodeError(f"{entry.name}: unknown fields {', '.join(unknown)}")
+        try:
+            return entry.cls(**fields)
+        except Exception as exc:
+            raise DecodeError(
+                f"{entry.name}: {entry.cls.__qualname__}(...) refused the received fields: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _dec_enum(self, payload: bytes) -> Any:
+        entry, member = self._named(payload, "enum")
+        cls: Any = entry.cls
+        if entry.kind == "enum" and type(member) is str:
+            try:
+                return cls[member]
+            except KeyError:
+                raise DecodeError(f"{entry.name} has no member {member!r}") from None
+        if entry.kind == "flag" and type(member) is int:
+            try:
+                return cls(member)
+            except ValueError as exc:
+                raise DecodeError(f"{entry.name}: invalid flag value {member}") from exc
+        raise DecodeError(f"{entry.name!r}: bad member {member!r} for a {entry.kind}")
+
+    def _dec_ref(self, payload: bytes) -> object:
+        if self._decode_ref is None:
+            raise DecodeError("value holds a channel reference but this codec has no decode_ref")
+        description = self._unpack_nested(payload)
+        try:
+            self._walk(description, encoding=False)
+        except _TooDeepError as exc:
+            raise DecodeError("channel reference description nested too deeply") from exc
+        try:
+            return self._decode_ref(description)
+        except Exception as exc:
+            raise DecodeError(f"bad channel reference: {type(exc).__name__}: {exc}") from exc
+
+    # ------------------------------------------------------------------ depth walk
+
+    def _walk(self, value: object, *, encoding: bool) -> bool:
+        """Check ``value`` nests at most ``max_depth`` containers; True if it holds a
+        bytearray. Iterative (no recursion), depth-first so self-containing values stop at
+        ``max_depth`` quickly."""
+        max_depth = self._max_depth
+        leaves = _LEAVES
+        by_class = _registry.by_class
+        found = False
+        stack: list[tuple[Any, int]] = [(value, 1)]
+        pop = stack.pop
+        push = stack.append
+        while stack:
+            obj, level = pop()
+            t = type(obj)
+            children: Any
+            if t is list or t is tuple or t is set or t is frozenset:
+                children = obj
+            elif t is dict:
+                if level > max_depth:
+                    break
+                for k, v in obj.items():
+                    if type(k) not in leaves:
+                        push((k, level + 1))
+                    if type(v) not in leaves:
+                        push((v, level + 1))
+                continue
+            elif t is bytearray:
+                found = True
+                continue
+            else:
+                entry = by_class.get(t)
+                if entry is None or entry.kind != "dataclass":
+                    continue
+                children = [getattr(obj, name) for name in entry.fields]
+            if level > max_depth:
+                break
+            for child in children:
+                if type(child) not in leaves:
+                    push((child, level + 1))
+        else:
+            return found
+        if encoding:
+            raise EncodeLimitError(
+                f"value is nested deeper than max_depth={max_depth} (or contains itself)"
+            )
+        raise _TooDeepError

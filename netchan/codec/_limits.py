@@ -1,0 +1,45 @@
+"""Limits of the value codec (sizes, nesting, items), enforced on both encode and decode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Nesting is bounded by the C stacks of msgpack (its packer refuses ~511 levels, its unpacker
+# ~1024) and, for ext types that contain values (tuple, set, dataclass...), by Python
+# recursion: every such level costs a few Python frames when decoding. 200 levels stay well
+# inside the default recursion limit even when called deep inside a trio task.
+MAX_DEPTH_CEILING = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodecLimits:
+    """How big a value may be, so that a peer cannot make us allocate or recurse without bound.
+
+    Checked when decoding (the bytes come from the network) and when encoding (so the sender
+    gets a clear :class:`EncodeLimitError` instead of the receiver a silent drop).
+
+    Attributes:
+        max_size: largest encoded value in bytes. Decoded objects can take more memory than
+            their encoding (an empty list is 1 byte on the wire and ~56 bytes in CPython), so
+            this also bounds memory at roughly 60 x ``max_size`` in the worst case.
+        max_depth: deepest nesting of containers. A scalar has depth 0, ``[1, 2]`` depth 1,
+            ``{"a": [1]}`` depth 2. Containers are list, dict, tuple, set, frozenset and
+            registered dataclass instances. At most ``MAX_DEPTH_CEILING`` (200).
+        max_items: most items in any one container (elements of a list/tuple/set, entries of a
+            dict). ``None``: bounded only by ``max_size`` (msgpack's own check that a declared
+            length fits in the bytes received).
+    """
+
+    max_size: int = 16 * 1024 * 1024
+    max_depth: int = 64
+    max_items: int | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.max_size) is not int or self.max_size < 1:
+            raise ValueError(f"max_size must be a positive int, got {self.max_size!r}")
+        if type(self.max_depth) is not int or not 1 <= self.max_depth <= MAX_DEPTH_CEILING:
+            raise ValueError(
+                f"max_depth must be an int in 1..{MAX_DEPTH_CEILING}, got {self.max_depth!r}"
+            )
+        if self.max_items is not None and (type(self.max_items) is not int or self.max_items < 0):
+            raise ValueError(f"max_items must be None or an int >= 0, got {self.max_items!r}")
