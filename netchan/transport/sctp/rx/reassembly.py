@@ -1,0 +1,277 @@
+"""Reassembly of fragmented messages and in-order delivery per stream (RFC 9260 §6.5, §6.6, §6.9).
+
+How the association uses it:
+
+1. A DATA chunk that :meth:`DataTracker.observe` accepted as new goes to
+   :meth:`ReassemblyQueue.add` with its *unwrapped* TSN (``tracker.unwrap(tsn)``, taken
+   before ``observe``) and its fields. ``add`` returns False when the chunk made a message
+   exceed ``max_message_size``: the association then aborts (or reports an error); the
+   partial message has already been discarded.
+2. Complete messages appear in :attr:`ReassemblyQueue.delivered` as
+   ``(stream, ppid, data, unordered)`` tuples, in the order the application must see them
+   (per stream: SSN order for ordered messages; unordered ones as soon as complete). The
+   association pops them (``popleft``) and emits ``MessageReceived``.
+3. :attr:`ReassemblyQueue.held_bytes` is the user data held here (fragments and complete
+   messages waiting for an earlier SSN). The association advertises
+   ``a_rwnd = receive_window - held_bytes - delivered-but-unread bytes`` (§6.2).
+
+Ordered fragments are grouped by (stream, SSN); unordered fragments are found by their
+consecutive TSNs between a B and an E fragment (§6.9: fragments of one message carry
+consecutive TSNs). Peer mistakes (fragments that do not fit together, an SSN already
+delivered) never raise: the chunks are dropped and counted in :attr:`protocol_errors`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..tsn import SSN_MASK, ssn_lt
+
+__all__ = ["ReassemblyQueue"]
+
+# A stored fragment: (ssn, ppid, data, beginning, end).
+_Fragment = tuple[int, int, bytes, bool, bool]
+# An unordered fragment: (stream, ppid, data, beginning, end).
+_UFragment = tuple[int, int, bytes, bool, bool]
+
+
+class _Partial:
+    """Fragments of one ordered message (same stream and SSN) received so far."""
+
+    __slots__ = ("begin_tsn", "end_tsn", "fragments", "nbytes", "ppid")
+
+    def __init__(self) -> None:
+        self.fragments: dict[int, bytes] = {}
+        self.begin_tsn: int | None = None
+        self.end_tsn: int | None = None
+        self.nbytes = 0
+        self.ppid = 0
+
+
+class _InStream:
+    """Receive state of one stream: next SSN to deliver and what waits for it."""
+
+    __slots__ = ("next_ssn", "partial", "ready")
+
+    def __init__(self) -> None:
+        self.next_ssn = 0
+        # SSN -> fragments of an ordered message not yet complete.
+        self.partial: dict[int, _Partial] = {}
+        # SSN -> (ppid, data) of a complete ordered message waiting for an earlier SSN.
+        self.ready: dict[int, tuple[int, bytes]] = {}
+
+
+class ReassemblyQueue:
+    """Per-stream reassembly and ordering for one association.
+
+    Args:
+        max_message_size: largest message accepted (``Options.max_message_size``).
+
+    Attributes:
+        delivered: complete messages ``(stream, ppid, data, unordered)`` ready for the
+            application, oldest first.
+        held_bytes: user-data bytes held (fragments and messages waiting for order).
+        oversize_messages: messages rejected for exceeding ``max_message_size``.
+        protocol_errors: chunks dropped because they contradict what was received.
+    """
+
+    __slots__ = (
+        "_max_message_size",
+        "_streams",
+        "_unordered",
+        "delivered",
+        "held_bytes",
+        "oversize_messages",
+        "protocol_errors",
+    )
+
+    def __init__(self, *, max_message_size: int) -> None:
+        if max_message_size < 1:
+            raise ValueError("max_message_size must be positive")
+        self._max_message_size = max_message_size
+        self._streams: dict[int, _InStream] = {}
+        # Unwrapped TSN -> unordered fragment (both single-chunk ones never land here).
+        self._unordered: dict[int, _UFragment] = {}
+        self.delivered: deque[tuple[int, int, bytes, bool]] = deque()
+        self.held_bytes = 0
+        self.oversize_messages = 0
+        self.protocol_errors = 0
+
+    def add(
+        self,
+        tsn: int,
+        stream: int,
+        ssn: int,
+        ppid: int,
+        data: bytes,
+        *,
+        unordered: bool,
+        beginning: bool,
+        end: bool,
+    ) -> bool:
+        """Add one new DATA chunk (``tsn`` unwrapped, never a duplicate).
+
+        Returns:
+            False when a message being reassembled exceeds ``max_message_size`` (its
+            fragments are dropped; the association should abort, §6.9 gives no other way
+            out), True otherwise.
+        """
+        if beginning and end:
+            # Single-chunk message: the common case, no storage when deliverable.
+            if len(data) > self._max_message_size:
+                self.oversize_messages += 1
+                return False
+            if unordered:
+                self.delivered.append((stream, ppid, data, True))
+                return True
+            st = self._streams.get(stream)
+            if st is None:
+                st = self._streams[stream] = _InStream()
+            if ssn == st.next_ssn:
+                self.delivered.append((stream, ppid, data, False))
+                st.next_ssn = (ssn + 1) & SSN_MASK
+                if st.ready:
+                    self._drain(stream, st)
+                return True
+            if ssn_lt(ssn, st.next_ssn) or ssn in st.ready or ssn in st.partial:
+                self.protocol_errors += 1
+                return True
+            st.ready[ssn] = (ppid, data)
+            self.held_bytes += len(data)
+            return True
+        if unordered:
+            return self._add_unordered(tsn, stream, ppid, data, beginning, end)
+        return self._add_ordered(tsn, stream, ssn, ppid, data, beginning, end)
+
+    def _drain(self, stream: int, st: _InStream) -> None:
+        # §6.6: deliver waiting messages while the next SSN is there.
+        ready = st.ready
+        nxt = st.next_ssn
+        append = self.delivered.append
+        while True:
+            item = ready.pop(nxt, None)
+            if item is None:
+                break
+            self.held_bytes -= len(item[1])
+            append((stream, item[0], item[1], False))
+            nxt = (nxt + 1) & SSN_MASK
+        st.next_ssn = nxt
+
+    def _add_ordered(
+        self,
+        tsn: int,
+        stream: int,
+        ssn: int,
+        ppid: int,
+        data: bytes,
+        beginning: bool,
+        end: bool,
+    ) -> bool:
+        st = self._streams.get(stream)
+        if st is None:
+            st = self._streams[stream] = _InStream()
+        if ssn_lt(ssn, st.next_ssn) or ssn in st.ready:
+            self.protocol_errors += 1
+            return True
+        part = st.partial.get(ssn)
+        if part is None:
+            part = st.partial[ssn] = _Partial()
+        if (
+            tsn in part.fragments
+            or (beginning and part.begin_tsn is not None)
+            or (end and part.end_tsn is not None)
+            or (part.begin_tsn is not None and tsn < part.begin_tsn)
+            or (part.end_tsn is not None and tsn > part.end_tsn)
+        ):
+            self.protocol_errors += 1
+            return True
+        if beginning:
+            if any(t < tsn for t in part.fragments):
+                self.protocol_errors += 1
+                return True
+            part.begin_tsn = tsn
+            part.ppid = ppid
+        if end:
+            if any(t > tsn for t in part.fragments):
+                self.protocol_errors += 1
+                return True
+            part.end_tsn = tsn
+        part.fragments[tsn] = data
+        part.nbytes += len(data)
+        self.held_bytes += len(data)
+        if part.nbytes > self._max_message_size:
+            self.held_bytes -= part.nbytes
+            del st.partial[ssn]
+            self.oversize_messages += 1
+            return False
+        b = part.begin_tsn
+        e = part.end_tsn
+        if b is None or e is None or len(part.fragments) != e - b + 1:
+            return True
+        # Complete: fragments are exactly b..e (all within the bounds checked above).
+        del st.partial[ssn]
+        frags = part.fragments
+        message = b"".join([frags[t] for t in range(b, e + 1)])
+        if ssn == st.next_ssn:
+            self.held_bytes -= part.nbytes
+            self.delivered.append((stream, part.ppid, message, False))
+            st.next_ssn = (ssn + 1) & SSN_MASK
+            if st.ready:
+                self._drain(stream, st)
+        else:
+            st.ready[ssn] = (part.ppid, message)
+        return True
+
+    def _add_unordered(
+        self,
+        tsn: int,
+        stream: int,
+        ppid: int,
+        data: bytes,
+        beginning: bool,
+        end: bool,
+    ) -> bool:
+        frags = self._unordered
+        if tsn in frags:
+            self.protocol_errors += 1
+            return True
+        frags[tsn] = (stream, ppid, data, beginning, end)
+        self.held_bytes += len(data)
+        # A message through `tsn` can only be complete if its neighbours are here; checking
+        # them first keeps in-order arrival of a long message O(1) per fragment.
+        if not end and tsn + 1 not in frags:
+            return True
+        if not beginning and tsn - 1 not in frags:
+            return True
+        first = tsn
+        while not frags[first][3]:
+            prev = frags.get(first - 1)
+            if prev is None or prev[4]:
+                return True  # hole, or the previous fragment ends another message
+            first -= 1
+        last = tsn
+        while not frags[last][4]:
+            nxt = frags.get(last + 1)
+            if nxt is None or nxt[3]:
+                return True
+            last += 1
+        parts = [frags.pop(t) for t in range(first, last + 1)]
+        nbytes = 0
+        for p in parts:
+            nbytes += len(p[2])
+        self.held_bytes -= nbytes
+        if any(p[0] != parts[0][0] for p in parts):
+            self.protocol_errors += 1
+            return True
+        if nbytes > self._max_message_size:
+            self.oversize_messages += 1
+            return False
+        self.delivered.append((parts[0][0], parts[0][1], b"".join([p[2] for p in parts]), True))
+        return True
+
+    def reset(self) -> None:
+        """Forget all streams and held data (association restart, RFC 9260 §5.2.4 A)."""
+        self._streams.clear()
+        self._unordered.clear()
+        self.delivered.clear()
+        self.held_bytes = 0

@@ -1,0 +1,303 @@
+"""Outgoing messages per stream, fragmentation and the stream scheduler (RFC 9260 §6.1, §6.6, §6.9).
+
+How the association uses it:
+
+* ``assoc.send(...)`` validates the stream and size, then calls
+  :meth:`SendQueue.add` with ``outstanding_bytes=rtx_queue.outstanding_bytes``; ``add``
+  raises ``BufferError`` when the send buffer is full. After every SACK the association
+  calls :meth:`SendQueue.buffer_available` with the new outstanding bytes and emits
+  ``SendBufferAvailable`` when it returns True.
+* The retransmission queue (not the association) pulls fragments with
+  :meth:`SendQueue.produce` when cwnd and rwnd allow sending new data, assigns the TSN and
+  keeps the chunk until it is acknowledged.
+* ``buffered_amount = send_queue.queued_bytes + rtx_queue.outstanding_bytes``.
+
+Scheduling: streams with queued data are served round robin. Fragments of one message must
+carry consecutive TSNs when DATA chunks are used (§6.9), so by default the scheduler moves
+to the next stream only at a message boundary: a small message on another stream waits for
+at most the rest of the one message being sent, never for the backlog of the busy stream.
+With ``interleaving=True`` (for I-DATA, RFC 8260, where fragments of different messages may
+interleave) it moves to the next stream after every fragment.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..tsn import SSN_MASK
+
+__all__ = ["DATA_CHUNK_HEADER", "OutgoingChunk", "SendQueue"]
+
+# DATA chunk header: type, flags, length, TSN, stream id, SSN, PPID (§3.3.1).
+DATA_CHUNK_HEADER = 16
+# SCTP common header (§3.1).
+COMMON_HEADER = 12
+# Do not cut a message into a fragment smaller than this just to fill a packet's tail.
+_MIN_FRAGMENT = 256
+
+
+class OutgoingChunk:
+    """One DATA chunk on the send side, from fragmentation until acknowledged.
+
+    Attributes:
+        stream, ssn, ppid, data, unordered, beginning, end: the DATA chunk's fields
+            (§3.3.1; ``beginning``/``end`` are the B/E bits, SSN is 0 for unordered).
+        tsn: wire TSN, assigned when first sent (-1 before).
+        size: bytes counted in flight and against rwnd/cwnd: chunk header + data +
+            padding (§7.2.2 counts "the chunk header and the padding").
+        sent_at: time of the latest transmission.
+        nsent: number of transmissions (Karn's rule uses only chunks sent once).
+        misses: miss indications (§7.2.4).
+        acked: acknowledged by a Gap Ack Block (cum-acked chunks leave the queue).
+        marked: marked for retransmission.
+        in_flight: counted in bytes in flight.
+        fast_retransmitted: already fast-retransmitted (§7.2.4 step 5).
+        fsn: fragment index within the message (0 for the first).
+    """
+
+    __slots__ = (
+        "acked",
+        "beginning",
+        "data",
+        "end",
+        "fast_retransmitted",
+        "fsn",
+        "in_flight",
+        "key",
+        "marked",
+        "misses",
+        "nsent",
+        "ppid",
+        "sent_at",
+        "size",
+        "ssn",
+        "stream",
+        "tsn",
+        "unordered",
+    )
+
+    def __init__(
+        self,
+        stream: int,
+        ssn: int,
+        ppid: int,
+        data: bytes,
+        unordered: bool,
+        beginning: bool,
+        end: bool,
+        fsn: int = 0,
+    ) -> None:
+        self.stream = stream
+        self.ssn = ssn
+        self.ppid = ppid
+        self.data = data
+        self.unordered = unordered
+        self.beginning = beginning
+        self.end = end
+        self.fsn = fsn
+        self.size = (DATA_CHUNK_HEADER + len(data) + 3) & ~3
+        self.tsn = -1
+        self.key = -1
+        self.sent_at = 0.0
+        self.nsent = 0
+        self.misses = 0
+        self.acked = False
+        self.marked = False
+        self.in_flight = False
+        self.fast_retransmitted = False
+
+    def __repr__(self) -> str:
+        flags = ("B" if self.beginning else "") + ("E" if self.end else "")
+        flags += "U" if self.unordered else ""
+        return (
+            f"OutgoingChunk(tsn={self.tsn}, stream={self.stream}, ssn={self.ssn}, "
+            f"len={len(self.data)}, flags={flags!r}, nsent={self.nsent})"
+        )
+
+
+class _OutStream:
+    """Queued messages of one stream: [ppid, data, unordered] and progress in the first."""
+
+    __slots__ = ("cur_ssn", "fsn", "messages", "next_ssn", "offset", "sid")
+
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
+        self.messages: deque[tuple[int, bytes, bool]] = deque()
+        self.offset = 0  # bytes of messages[0] already produced
+        self.fsn = 0  # fragments of messages[0] already produced
+        self.cur_ssn = 0  # SSN given to messages[0] when its first fragment was produced
+        self.next_ssn = 0
+
+
+class SendQueue:
+    """Per-stream FIFOs of outgoing messages with a round-robin stream scheduler.
+
+    Args:
+        send_buffer: limit on queued plus outstanding user bytes (``Options.send_buffer``).
+        pmtu: SCTP packet size; fragments are sized so one DATA chunk fills a packet.
+        interleaving: switch streams between fragments (only valid with I-DATA); default
+            switches at message boundaries, as §6.9 requires for DATA.
+
+    Attributes:
+        queued_bytes: user bytes not yet handed out by :meth:`produce`.
+        max_fragment: largest user-data size of one DATA chunk.
+    """
+
+    __slots__ = (
+        "_active",
+        "_blocked",
+        "_current",
+        "_interleaving",
+        "_send_buffer",
+        "_streams",
+        "max_fragment",
+        "queued_bytes",
+        "queued_messages",
+    )
+
+    def __init__(self, *, send_buffer: int, pmtu: int = 1200, interleaving: bool = False) -> None:
+        if send_buffer < 1:
+            raise ValueError("send_buffer must be positive")
+        max_fragment = (pmtu - COMMON_HEADER - DATA_CHUNK_HEADER) & ~3
+        if max_fragment < _MIN_FRAGMENT:
+            raise ValueError("pmtu too small for DATA chunks")
+        self._send_buffer = send_buffer
+        self._interleaving = interleaving
+        self.max_fragment = max_fragment
+        self._streams: dict[int, _OutStream] = {}
+        # Streams with queued messages, in service order; the head is served next.
+        self._active: deque[int] = deque()
+        # Stream in the middle of a message (non-interleaved mode), else None.
+        self._current: _OutStream | None = None
+        self._blocked = False
+        self.queued_bytes = 0
+        self.queued_messages = 0
+
+    def __bool__(self) -> bool:
+        return self.queued_messages > 0
+
+    def add(
+        self,
+        stream: int,
+        ppid: int,
+        data: bytes,
+        *,
+        unordered: bool = False,
+        outstanding_bytes: int = 0,
+    ) -> None:
+        """Queue one user message.
+
+        Args:
+            stream: outbound stream id (the association validates it).
+            ppid: payload protocol identifier.
+            data: the message (non-empty: §3.3.1 forbids empty DATA chunks).
+            unordered: send with the U bit (§6.6).
+            outstanding_bytes: user bytes sent and not yet cumulatively acknowledged.
+
+        Raises:
+            ValueError: empty message.
+            BufferError: queued + outstanding + this message would exceed ``send_buffer``.
+                A message larger than the whole buffer is accepted when nothing else is
+                buffered, so any message up to ``max_message_size`` can be sent.
+        """
+        n = len(data)
+        if n == 0:
+            raise ValueError("SCTP cannot send an empty message (RFC 9260 §3.3.1)")
+        buffered = self.queued_bytes + outstanding_bytes
+        if buffered + n > self._send_buffer and buffered > 0:
+            self._blocked = True
+            raise BufferError(f"send buffer full ({buffered} of {self._send_buffer} bytes in use)")
+        st = self._streams.get(stream)
+        if st is None:
+            st = self._streams[stream] = _OutStream(stream)
+        if not st.messages:
+            self._active.append(stream)
+        st.messages.append((ppid, data, unordered))
+        self.queued_bytes += n
+        self.queued_messages += 1
+
+    def buffer_available(self, outstanding_bytes: int) -> bool:
+        """True once after ``add`` failed with BufferError and space is back.
+
+        "Space is back" means buffered bytes fell below the limit; the association turns
+        it into a ``SendBufferAvailable`` event.
+        """
+        if self._blocked and self.queued_bytes + outstanding_bytes < self._send_buffer:
+            self._blocked = False
+            return True
+        return False
+
+    def buffered_amount(self, outstanding_bytes: int) -> int:
+        """Queued plus outstanding user bytes."""
+        return self.queued_bytes + outstanding_bytes
+
+    def free(self, outstanding_bytes: int) -> int:
+        """Bytes that can still be added without BufferError (never negative)."""
+        return max(0, self._send_buffer - self.queued_bytes - outstanding_bytes)
+
+    def produce(self, max_payload: int) -> OutgoingChunk | None:
+        """Cut the next DATA chunk chosen by the scheduler.
+
+        Args:
+            max_payload: user bytes that fit (room left in the packet minus the chunk
+                header, or less when the peer's window is small).
+
+        Returns:
+            The chunk (no TSN yet), or None when nothing is queued or the next fragment
+            would be uselessly small (the caller sends it in the next packet).
+        """
+        st = self._current
+        if st is None:
+            active = self._active
+            if not active:
+                return None
+            st = self._streams[active[0]]
+        ppid, data, unordered = st.messages[0]
+        offset = st.offset
+        remaining = len(data) - offset
+        size = remaining
+        if size > self.max_fragment:
+            size = self.max_fragment
+        if size > max_payload:
+            if max_payload < _MIN_FRAGMENT:
+                return None
+            size = max_payload
+        beginning = offset == 0
+        if beginning and not unordered:
+            st.cur_ssn = st.next_ssn
+            st.next_ssn = (st.next_ssn + 1) & SSN_MASK
+        ssn = 0 if unordered else st.cur_ssn
+        end = size == remaining
+        payload = data if (beginning and end) else data[offset : offset + size]
+        chunk = OutgoingChunk(st.sid, ssn, ppid, payload, unordered, beginning, end, st.fsn)
+        self.queued_bytes -= size
+        if end:
+            st.messages.popleft()
+            st.offset = 0
+            st.fsn = 0
+            self.queued_messages -= 1
+            self._current = None
+            stream_id = self._active.popleft()
+            if st.messages:
+                self._active.append(stream_id)
+        else:
+            st.offset = offset + size
+            st.fsn += 1
+            if self._interleaving:
+                self._active.rotate(-1)
+            else:
+                self._current = st
+        return chunk
+
+    def next_ssn(self, stream: int) -> int:
+        """SSN the next ordered message on ``stream`` will get."""
+        st = self._streams.get(stream)
+        return 0 if st is None else st.next_ssn
+
+    def clear(self) -> None:
+        """Drop everything queued (abort) and forget SSNs (restart, §5.2.4)."""
+        self._streams.clear()
+        self._active.clear()
+        self._current = None
+        self.queued_bytes = 0
+        self.queued_messages = 0
