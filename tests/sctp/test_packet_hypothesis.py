@@ -244,7 +244,11 @@ def _parse_only_parse_error(data: bytes, verify: bool = True) -> Packet | None:
     """Parse; ParseError is fine, any other exception fails the test by propagating."""
     try:
         packet = parse_packet(data, verify_checksum=verify)
-    except ParseError:
+    except ParseError as exc:
+        # A parser bug (IndexError, struct.error...) would be wrapped as a ParseError by the
+        # last-resort guard in parse_chunks; that guard must never be what caught it.
+        assert "unexpected" not in str(exc), exc
+        assert exc.__cause__ is None, exc
         return None
     # Whatever parses must re-serialize into something that parses to the same packet.
     again = parse_packet(packet.serialize())

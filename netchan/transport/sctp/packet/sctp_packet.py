@@ -47,6 +47,7 @@ _HEADER = struct.Struct("!HHI4x")
 _CRC = struct.Struct("<I")
 _CHUNK_HEADER = struct.Struct("!BBH")
 _ZERO_CRC = b"\x00\x00\x00\x00"
+_DATA_VALUE = struct.Struct("!IHHI")
 
 _crc = _crc32c.crc32c
 
@@ -142,6 +143,7 @@ def parse_chunks(data: bytes, start: int = COMMON_HEADER_SIZE) -> list[Chunk]:
     offset = start
     parsers = _PARSERS
     unpack_header = _CHUNK_HEADER.unpack_from
+    unpack_data = _DATA_VALUE.unpack_from
     try:
         while total - offset >= 4:
             chunk_type, flags, length = unpack_header(data, offset)
@@ -152,6 +154,24 @@ def parse_chunks(data: bytes, start: int = COMMON_HEADER_SIZE) -> list[Chunk]:
                 raise ParseError(
                     f"chunk of type {chunk_type} with length {length} overruns the packet"
                 )
+            if chunk_type == 0 and length >= 16:
+                # The hot path, inlined: DATA (RFC 9260 §3.3.1), as DataChunk.parse does it.
+                tsn, sid, ssn, ppid = unpack_data(data, offset + 4)
+                append(
+                    DataChunk(
+                        tsn,
+                        sid,
+                        ssn,
+                        ppid,
+                        data[offset + 16 : end],
+                        flags & 4 != 0,
+                        flags & 2 != 0,
+                        flags & 1 != 0,
+                        flags & 8 != 0,
+                    )
+                )
+                offset += (length + 3) & ~3
+                continue
             parser = parsers.get(chunk_type)
             if parser is None:
                 append(UnknownChunk.parse(data, chunk_type, flags, offset + 4, end))
@@ -163,7 +183,7 @@ def parse_chunks(data: bytes, start: int = COMMON_HEADER_SIZE) -> list[Chunk]:
     except (ValueError, TypeError, IndexError, KeyError, OverflowError, struct.error) as exc:
         # Defence in depth: every parser validates lengths first; anything else is still a
         # malformed packet from the peer's point of view, never a crash of the stack.
-        raise ParseError(f"malformed chunk: {exc}") from exc
+        raise ParseError(f"malformed chunk (unexpected {type(exc).__name__}): {exc}") from exc
     if offset < total:
         raise ParseError(f"{total - offset} stray bytes after the last chunk")
     if not chunks:
