@@ -575,6 +575,10 @@ class UdpEndpoint(Endpoint):
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
+    def _is_closed(self) -> bool:
+        # A call, not an attribute: it changes while a task awaits.
+        return self._closed
+
     def _check_open(self) -> None:
         if self._closed:
             raise trio.ClosedResourceError("endpoint was closed")
@@ -601,8 +605,13 @@ class UdpEndpoint(Endpoint):
         sock = self._sock
         sctp = self._sctp
         counters = self._counters
-        while True:
-            await trio.lowlevel.wait_readable(sock)
+        while not self._closed:
+            try:
+                await trio.lowlevel.wait_readable(sock)
+            except trio.ClosedResourceError:
+                return
+            if self._is_closed():
+                return
             now = trio.current_time()
             count = 0
             for _ in range(RECV_BATCH):
@@ -614,6 +623,8 @@ class UdpEndpoint(Endpoint):
                     if exc.errno in PENDING_ICMP_ERRNOS:
                         self._icmp_pending = True
                         continue
+                    if self._is_closed():
+                        return
                     raise
                 count += 1
                 try:
@@ -633,13 +644,15 @@ class UdpEndpoint(Endpoint):
     async def _timer(self) -> None:
         """The one timer: sleeps until the stack's next deadline or a flush request."""
         sctp = self._sctp
-        while True:
+        while not self._closed:
             if not self._flush_requested:
                 deadline = sctp.next_deadline()
                 self._armed_deadline = math.inf if deadline is None else deadline
                 with trio.move_on_at(self._armed_deadline):
                     await self._timer_lot.park()
             self._flush_requested = False
+            if self._is_closed():
+                return
             now = trio.current_time()
             self._armed_deadline = math.inf
             deadline = sctp.next_deadline()
@@ -652,11 +665,16 @@ class UdpEndpoint(Endpoint):
 
     async def _writer(self) -> None:
         """Sends what the kernel refused with EAGAIN, once the socket is writable again."""
-        while True:
+        while not self._closed:
             while not self._outgoing:
                 await self._writer_lot.park()
-            await trio.lowlevel.wait_writable(self._sock)
-            while self._outgoing:
+            if self._is_closed():
+                return
+            try:
+                await trio.lowlevel.wait_writable(self._sock)
+            except trio.ClosedResourceError:
+                return
+            while self._outgoing and not self._closed:
                 data, addr = self._outgoing[0]
                 if not self._sendto(data, addr):
                     break
@@ -837,13 +855,16 @@ async def open_udp_endpoint(address: Address | str, **options: Any) -> AsyncIter
             ``udp://[::1]:9000?sctp_port=5001``.
         **options: fields of :class:`netchan.transport.sctp.Options` (``rto_min=0.05``...),
             or ``options=Options(...)`` plus overrides; ``rng=random.Random(seed)`` makes the
-            stack's choices (tags, TSNs, cookie secrets) reproducible in tests.
+            stack's choices (tags, TSNs, cookie secrets) reproducible in tests;
+            ``stack_factory=`` replaces the sans-io endpoint class (tests drive the driver with
+            a scripted stack that way).
 
     Leaving the block aborts every association still open and closes the socket.
     """
     addr = parse_address(address) if isinstance(address, str) else address
     rng = options.pop("rng", None)
-    ep = UdpEndpoint(addr, _make_options(dict(options)), rng=rng)
+    stack_factory = options.pop("stack_factory", None)
+    ep = UdpEndpoint(addr, _make_options(dict(options)), rng=rng, stack_factory=stack_factory)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(ep._run)

@@ -1,0 +1,400 @@
+"""The trio driver of ``udp://`` on real loopback sockets.
+
+Every test runs twice: against the real sans-io SCTP stack (``sctp``) and against a scripted
+toy stack (``fake``, tests/udp/fakestack.py) that isolates the driver's own behaviour
+(queues, backpressure, round-robin, close/abort semantics, ICMP path, timer).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from netchan.transport import (
+    AssociationAborted,
+    AssociationAbortedError,
+    AssociationClosed,
+    AssociationEstablished,
+    parse_address,
+)
+from netchan.transport.udp import UdpEndpoint, open_udp_endpoint
+from netchan.transport.udp._socket import IcmpReport
+
+from .fakestack import FakeEndpoint
+
+Opener = Callable[..., AbstractAsyncContextManager[UdpEndpoint]]
+TIMEOUT = 10.0
+
+
+def _real_stack_available() -> bool:
+    try:
+        import netchan.transport.sctp.endpoint  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["sctp", "fake"])
+def stack(request: pytest.FixtureRequest) -> str:
+    if request.param == "sctp" and not _real_stack_available():
+        pytest.skip("netchan.transport.sctp.endpoint is not there yet")
+    return str(request.param)
+
+
+@pytest.fixture
+def open_ep(stack: str) -> Opener:
+    """``open_ep(url, **options)`` with the chosen stack and a seeded rng per endpoint."""
+    seeds = iter(range(1000))
+
+    @asynccontextmanager
+    async def opener(url: str = "udp://127.0.0.1:0", **options: Any) -> AsyncIterator[UdpEndpoint]:
+        options.setdefault("rng", random.Random(next(seeds)))
+        if stack == "fake":
+            options["stack_factory"] = FakeEndpoint
+        async with open_udp_endpoint(url, **options) as ep:
+            yield ep
+
+    return opener
+
+
+def _has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+async def test_ephemeral_port_is_reported(open_ep: Opener) -> None:
+    async with open_ep("udp://127.0.0.1:0") as ep:
+        addr = parse_address(ep.address)
+        assert addr.hosts == ("127.0.0.1",)
+        assert addr.port > 0
+        assert addr.sctp_port == addr.port
+    async with open_ep("udp://127.0.0.1:0?sctp_port=5001") as ep:
+        addr = parse_address(ep.address)
+        assert addr.port > 0 and addr.sctp_port == 5001
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_round_trip(open_ep: Opener, host: str) -> None:
+    if ":" in host and not _has_ipv6():
+        pytest.skip("no IPv6 loopback here")
+    url = f"udp://[{host}]:0" if ":" in host else f"udp://{host}:0"
+    async with open_ep(url) as server, open_ep(url) as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"hello", to=server.address, stream=3, ppid=42)
+            msg = await server.receive()
+            assert (msg.data, msg.stream, msg.ppid, msg.unordered) == (b"hello", 3, 42, False)
+            await msg.association.send(b"world", stream=1, unordered=True)
+            back = await assoc.receive()
+            assert (back.data, back.stream, back.unordered) == (b"world", 1, True)
+            assert back.association is assoc
+            assert parse_address(assoc.peer_addresses[0]).port == parse_address(server.address).port
+            # connect() to the same address returns the same association.
+            assert await client.connect(server.address) is assoc
+            assert client.associations == (assoc,)
+            event = await server.next_event()
+            assert isinstance(event, AssociationEstablished)
+            assert event.association is msg.association
+
+
+async def test_one_server_many_clients(open_ep: Opener) -> None:
+    clients = 6
+    per_client = 15
+    async with open_ep() as server:
+        got: Counter[int] = Counter()
+
+        async def client(index: int) -> None:
+            async with open_ep() as ep:
+                assoc = await ep.connect(server.address)
+                for i in range(per_client):
+                    await assoc.send(f"{index}:{i}".encode(), stream=index)
+                await assoc.aclose()
+
+        with trio.fail_after(TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                for index in range(clients):
+                    nursery.start_soon(client, index)
+                for _ in range(clients * per_client):
+                    msg = await server.receive()
+                    index, _, _ = msg.data.decode().partition(":")
+                    assert msg.stream == int(index)
+                    got[msg.association.id] += 1
+        assert sorted(got.values()) == [per_client] * clients
+
+
+async def test_receive_is_round_robin_across_associations(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep() as a, open_ep() as b:
+        with trio.fail_after(TIMEOUT):
+            assoc_a = await a.connect(server.address)
+            assoc_b = await b.connect(server.address)
+            for i in range(20):
+                await assoc_a.send(b"a%d" % i)
+            for i in range(20):
+                await assoc_b.send(b"b%d" % i)
+            # Wait (bounded, real time) until both associations have delivered everything.
+            for _ in range(200):
+                if sum(len(x._queue) for x in server._assocs.values()) == 40:
+                    break
+                await trio.sleep(0.01)
+            first = [(await server.receive()).data[:1] for _ in range(10)]
+        assert first.count(b"a") == 5 and first.count(b"b") == 5
+        assert all(first[i] != first[i + 1] for i in range(9))
+
+
+async def test_send_blocks_while_the_peer_does_not_read(open_ep: Opener) -> None:
+    window = 16 * 1024
+    small = {"receive_window": window, "send_buffer": 8 * 1024}
+    async with open_ep(**small) as server, open_ep(**small) as client, open_ep() as other:
+        sent = 0
+        done = trio.Event()
+
+        async def sender(assoc: Any) -> None:
+            nonlocal sent
+            for _ in range(200):
+                await assoc.send(b"x" * 1000)
+                sent += 1
+            done.set()
+
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(sender, assoc)
+                await trio.sleep(0.3)
+                # Bounded: what the peer may hold unread plus our send buffer, plus slack for
+                # one message more on each side.
+                assert not done.is_set()
+                assert sent * 1000 <= window + 8 * 1024 + 4 * 1000
+                # A slow reader on one association does not stall another association.
+                other_assoc = await other.send(b"independent", to=server.address)
+                for _ in range(100):
+                    peer_side = [x for x in server._assocs.values() if x._queue and x is not None]
+                    msgs = [m for x in peer_side for m in x._queue if m.data == b"independent"]
+                    if msgs:
+                        break
+                    await trio.sleep(0.01)
+                indep = msgs[0].association
+                got = await indep.receive()
+                assert got.data == b"independent"
+                await other_assoc.aclose()
+                # Now read everything; the sender finishes.
+                total = 0
+                while total < 200:
+                    msg = await server.receive()
+                    assert msg.data == b"x" * 1000
+                    total += 1
+            assert done.is_set()
+
+
+async def test_graceful_close_delivers_everything(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            for i in range(100):
+                await assoc.send(b"%d" % i, stream=i % 4)
+            await assoc.aclose()
+            await assoc.aclose()  # idempotent
+            with pytest.raises(trio.ClosedResourceError):
+                await assoc.send(b"late")
+            with pytest.raises(trio.ClosedResourceError):
+                await assoc.receive()
+            got = sorted([int((await server.receive()).data) for _ in range(100)])
+            assert got == list(range(100))
+            kinds = [type(await server.next_event()) for _ in range(2)]
+            assert kinds == [AssociationEstablished, AssociationClosed]
+            assert server.associations == ()
+            assert assoc.statistics().state == "CLOSED"
+
+
+async def test_abort_is_seen_by_the_peer(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"one", to=server.address)
+            msg = await server.receive()
+            peer = msg.association
+            assoc.abort("enough")
+            with pytest.raises(trio.ClosedResourceError):
+                await assoc.send(b"two")
+            event = await server.next_event()
+            while not isinstance(event, AssociationAborted):
+                event = await server.next_event()
+            assert event.association is peer
+            assert event.error.by_peer
+            with pytest.raises(trio.BrokenResourceError) as info:
+                await peer.receive()
+            assert isinstance(info.value.__cause__, AssociationAbortedError)
+            with pytest.raises(trio.BrokenResourceError):
+                await peer.send(b"reply")
+
+
+async def test_dead_peer_process_is_detected_through_icmp(open_ep: Opener, stack: str) -> None:
+    peer_script = Path(__file__).with_name("_peer.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(peer_script), stack],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert proc.stdout is not None
+        with trio.fail_after(TIMEOUT):
+            line = await trio.to_thread.run_sync(proc.stdout.readline)
+        peer_url = line.decode().strip()
+        # Heartbeats and RTOs far longer than the test: only ICMP can end it this fast.
+        slow = {"heartbeat_interval": 30.0, "rto_initial": 3.0, "rto_min": 3.0, "rto_max": 10.0}
+        async with open_ep(**slow) as ep:
+            with trio.fail_after(TIMEOUT):
+                assoc = await ep.send(b"ping", to=peer_url)
+                assert (await assoc.receive()).data == b"ping"
+            proc.kill()
+            proc.wait(5)
+            start = trio.current_time()
+            with trio.fail_after(5):
+                await assoc.send(b"anyone?")
+                with pytest.raises(trio.BrokenResourceError) as info:
+                    await assoc.receive()
+            assert trio.current_time() - start < 1.0
+            assert isinstance(info.value.__cause__, AssociationAbortedError)
+            assert ep.statistics().associations == 0
+    finally:
+        proc.kill()
+        proc.wait(5)
+
+
+async def test_icmp_report_with_wrong_tag_is_ignored(
+    open_ep: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_ep() as server, open_ep() as client:
+        sent: list[tuple[bytes, tuple[str, int]]] = []
+        original = client._sendto
+
+        def spy(data: bytes, addr: tuple[str, int]) -> bool:
+            sent.append((data, addr))
+            return original(data, addr)
+
+        monkeypatch.setattr(client, "_sendto", spy)
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"ping", to=server.address)
+            await server.receive()
+            await trio.sleep(0.05)
+            data, addr = sent[-1]
+            (tag,) = struct.unpack_from("!I", data, 4)
+            assert tag != 0
+            forged = data[:4] + struct.pack("!I", tag ^ 0x5A5A5A5A) + data[8:]
+            now = trio.current_time()
+            # The driver's ICMP path: the stack must check the quoted tag (RFC 9260 App. C).
+            client._handle_icmp([IcmpReport(addr, forged, True, 111)], now)
+            client._flush()
+            assert client.associations == (assoc,)
+            await assoc.send(b"still alive")
+            assert (await server.receive()).data == b"still alive"
+            # The same report quoting our real tag ends the association.
+            client._handle_icmp([IcmpReport(addr, data, True, 111)], trio.current_time())
+            client._flush()
+            assert client.associations == ()
+            with pytest.raises(trio.BrokenResourceError):
+                await assoc.send(b"gone")
+
+
+@pytest.mark.parametrize("autojump_clock", [trio.testing.MockClock(autojump_threshold=0)])
+async def test_silent_peer_is_declared_dead_within_the_bound(
+    open_ep: Opener, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    opts = {
+        "heartbeat_interval": 0.5,
+        "rto_initial": 0.2,
+        "rto_min": 0.1,
+        "rto_max": 0.4,
+        "association_max_retransmissions": 3,
+        "path_max_retransmissions": 3,
+    }
+    async with open_ep(**opts) as server, open_ep(**opts) as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"ping", to=server.address)
+            await server.receive()
+            # From now on the server hears everything and says nothing (a black hole).
+            monkeypatch.setattr(server, "_sendto", lambda data, addr: True)
+            start = trio.current_time()
+            with pytest.raises(trio.BrokenResourceError) as info:
+                await assoc.receive()
+        elapsed = trio.current_time() - start
+        # (max retransmissions + 1) x (heartbeat interval + RTO.max), with margin for jitter.
+        assert elapsed <= 4 * (0.5 + 0.4) * 1.6
+        assert isinstance(info.value.__cause__, AssociationAbortedError)
+
+
+async def test_garbage_is_counted_and_harmless(open_ep: Opener) -> None:
+    rng = random.Random(7)
+    async with open_ep() as server, open_ep() as client:
+        port = parse_address(server.address).port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as junk:
+            for size in [0, 1, 5, 11, 12, 13, 40, 100, 1200]:
+                junk.sendto(bytes(rng.randrange(256) for _ in range(size)), ("127.0.0.1", port))
+        with trio.fail_after(TIMEOUT):
+            for _ in range(100):
+                if sum(server.statistics().drops.values()) >= 8:
+                    break
+                await trio.sleep(0.01)
+            stats = server.statistics()
+            assert sum(stats.drops.values()) >= 8, stats
+            assert stats.datagrams_received >= 8
+            assoc = await client.send(b"fine", to=server.address)
+            assert (await server.receive()).data == b"fine"
+            assert assoc.statistics().messages_sent == 1
+
+
+async def test_connect_to_a_silent_address_fails(open_ep: Opener) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:
+        hole.bind(("127.0.0.1", 0))
+        port = hole.getsockname()[1]
+        opts = {"rto_initial": 0.05, "rto_min": 0.05, "rto_max": 0.1, "max_init_retransmits": 2}
+        async with open_ep(**opts) as client:
+            with trio.fail_after(TIMEOUT), pytest.raises(trio.BrokenResourceError) as info:
+                await client.connect(f"udp://127.0.0.1:{port}")
+            assert isinstance(info.value.__cause__, AssociationAbortedError)
+            assert client.associations == ()
+
+
+async def test_closed_endpoint_raises_closed(open_ep: Opener) -> None:
+    async with open_ep() as server:
+        async with open_ep() as client:
+            assoc = await client.send(b"x", to=server.address)
+        with pytest.raises(trio.ClosedResourceError):
+            await client.receive()
+        with pytest.raises(trio.ClosedResourceError):
+            await assoc.send(b"y")
+        with pytest.raises(trio.ClosedResourceError):
+            await client.connect(server.address)
+        await client.aclose()
+
+
+async def test_statistics_count_traffic(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"a" * 100, to=server.address)
+            for _ in range(9):
+                await assoc.send(b"a" * 100)
+            for _ in range(10):
+                msg = await server.receive()
+            stats = assoc.statistics()
+            assert stats.messages_sent == 10
+            assert msg.association.statistics().messages_received == 10
+            assert stats.state == "ESTABLISHED"
+            assert stats.outbound_streams >= 1
+            eps = client.statistics()
+            assert eps.associations == 1
+            assert eps.datagrams_sent >= 2 and eps.datagrams_received >= 1
