@@ -129,6 +129,7 @@ class Codec:
         self.limits = limits
         self._max_size = limits.max_size
         self._max_depth = limits.max_depth
+        self._max_items = limits.max_items
         self._ref_types = ref_types
         self._encode_ref = encode_ref
         self._decode_ref = decode_ref
@@ -215,13 +216,16 @@ class Codec:
         return data
 
     def _needs_walk(self, data: bytes) -> bool:
-        # Cheap C-speed scans decide whether the Python walk over the value is needed:
-        # a bin header may be a bytearray, and enough container headers may mean too deep.
+        # Cheap C-speed scans decide whether the Python walk over the value is needed: a bin
+        # header may be a bytearray, enough container headers may mean too deep, enough
+        # bytes may mean too many items.
         n = len(data)
         if n > self._max_depth and (
             n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
         ):
             return True
+        if self._max_items is not None and n > self._max_items:
+            return True  # a container of more than max_items items needs that many bytes
         return BIN_HEADERS[0] in data or BIN_HEADERS[1] in data or BIN_HEADERS[2] in data
 
     def _pack_top(self, value: object) -> bytes:
@@ -576,10 +580,12 @@ class Codec:
     # ------------------------------------------------------------------ depth walk
 
     def _walk(self, value: object, *, encoding: bool) -> bool:
-        """Check ``value`` nests at most ``max_depth`` containers; True if it holds a
-        bytearray. Iterative (no recursion), depth-first so self-containing values stop at
-        ``max_depth`` quickly."""
+        """Check that ``value`` nests at most ``max_depth`` containers and, when encoding,
+        that none holds more than ``max_items`` items (msgpack checks that when decoding).
+        Returns True if it holds a bytearray. Iterative (no recursion) and depth-first, so
+        a value that contains itself stops at ``max_depth`` quickly."""
         max_depth = self._max_depth
+        max_items = self._max_items if encoding else None
         leaves = _LEAVES
         by_class = _registry.by_class
         found = False
@@ -593,14 +599,9 @@ class Codec:
             if t is list or t is tuple or t is set or t is frozenset:
                 children = obj
             elif t is dict:
-                if level > max_depth:
-                    break
-                for k, v in obj.items():
-                    if type(k) not in leaves:
-                        push((k, level + 1))
-                    if type(v) not in leaves:
-                        push((v, level + 1))
-                continue
+                children = [*obj.keys(), *obj.values()]
+                if max_items is not None and len(obj) > max_items:
+                    self._too_many(len(obj))
             elif t is bytearray:
                 found = True
                 continue
@@ -610,14 +611,17 @@ class Codec:
                     continue
                 children = [getattr(obj, name) for name in entry.fields]
             if level > max_depth:
-                break
+                if encoding:
+                    raise EncodeLimitError(
+                        f"value is nested deeper than max_depth={max_depth} (or contains itself)"
+                    )
+                raise _TooDeepError
+            if max_items is not None and t is not dict and len(children) > max_items:
+                self._too_many(len(children))
             for child in children:
                 if type(child) not in leaves:
                     push((child, level + 1))
-        else:
-            return found
-        if encoding:
-            raise EncodeLimitError(
-                f"value is nested deeper than max_depth={max_depth} (or contains itself)"
-            )
-        raise _TooDeepError
+        return found
+
+    def _too_many(self, n: int) -> NoReturn:
+        raise EncodeLimitError(f"a container holds {n} items, over max_items={self._max_items}")

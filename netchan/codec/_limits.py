@@ -26,8 +26,9 @@ class CodecLimits:
             ``{"a": [1]}`` depth 2. Containers are list, dict, tuple, set, frozenset and
             registered dataclass instances. At most ``MAX_DEPTH_CEILING`` (200).
         max_items: most items in any one container (elements of a list/tuple/set, entries of a
-            dict). ``None``: bounded only by ``max_size`` (msgpack's own check that a declared
-            length fits in the bytes received).
+            dict, fields of a dataclass). ``None``: bounded only by ``max_size`` (msgpack's
+            own check that a declared length fits in the bytes received). At least 2, since
+            registered types travel as a 2-item array.
     """
 
     max_size: int = 16 * 1024 * 1024
