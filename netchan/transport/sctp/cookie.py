@@ -43,11 +43,15 @@ class StaleCookieError(CookieError):
     Attributes:
         staleness_us: how late it arrived, in microseconds, for the Stale Cookie error cause
             (§3.3.10.3).
+        contents: what the (authentic) cookie carries.
     """
 
-    def __init__(self, staleness_us: int) -> None:
+    def __init__(self, staleness_us: int, contents: CookieContents) -> None:
         super().__init__(f"State Cookie expired {staleness_us} us ago")
         self.staleness_us = staleness_us
+        #: The authenticated contents: §5.2.4 step 3 accepts a stale cookie whose tags
+        #: match the existing association.
+        self.contents = contents
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,5 +166,5 @@ class CookieFactory:
         # §5.1.5 step 3: compare the creation timestamp plus lifetime with the current time.
         expires = contents.created + contents.lifetime
         if now > expires:
-            raise StaleCookieError(max(1, int((now - expires) * 1_000_000)))
+            raise StaleCookieError(max(1, int((now - expires) * 1_000_000)), contents)
         return contents

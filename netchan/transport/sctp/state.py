@@ -54,6 +54,10 @@ class Trigger(enum.Enum):
     COOKIE_ACK_RECEIVED = "cookie_ack_received"
     #: A peer's COOKIE ECHO in COOKIE-WAIT/COOKIE-ECHOED completed a collision (§5.2.4 B/D).
     COLLISION_ESTABLISHED = "collision_established"
+    #: ERROR "Stale Cookie" in COOKIE-ECHOED: a new INIT is sent (§5.2.6 alternative 3).
+    STALE_COOKIE = "stale_cookie"
+    #: The peer restarted (§5.2.4 action A): the association starts afresh, ESTABLISHED.
+    RESTART = "restart"
     #: The user asked for a graceful shutdown (§9.2).
     SHUTDOWN = "shutdown"
     #: All outstanding data is acknowledged while SHUTDOWN-PENDING: SHUTDOWN sent (§9.2).
@@ -83,6 +87,13 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     # §5.2.4: a COOKIE ECHO from the peer while we are still setting up (collision).
     (S.COOKIE_WAIT, T.COLLISION_ESTABLISHED): S.ESTABLISHED,
     (S.COOKIE_ECHOED, T.COLLISION_ESTABLISHED): S.ESTABLISHED,
+    (S.COOKIE_ECHOED, T.STALE_COOKIE): S.COOKIE_WAIT,
+    # §5.2.4 A: restart of the peer (not in SHUTDOWN-ACK-SENT, where the RFC forbids it).
+    (S.COOKIE_ECHOED, T.RESTART): S.ESTABLISHED,
+    (S.ESTABLISHED, T.RESTART): S.ESTABLISHED,
+    (S.SHUTDOWN_PENDING, T.RESTART): S.ESTABLISHED,
+    (S.SHUTDOWN_SENT, T.RESTART): S.ESTABLISHED,
+    (S.SHUTDOWN_RECEIVED, T.RESTART): S.ESTABLISHED,
     # §9.2: graceful shutdown.
     (S.ESTABLISHED, T.SHUTDOWN): S.SHUTDOWN_PENDING,
     (S.SHUTDOWN_PENDING, T.OUTSTANDING_DRAINED): S.SHUTDOWN_SENT,

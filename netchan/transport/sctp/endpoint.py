@@ -1,0 +1,391 @@
+"""SctpEndpoint: one local SCTP port, many associations, stateless setup (RFC 9260).
+
+The endpoint is what a driver owns (one per socket; docs/architecture.md "Driver contract").
+It parses datagrams, finds the association they belong to, answers INIT without keeping any
+state (the State Cookie carries it, §5.1.3), creates an association only for a valid
+COOKIE ECHO (§5.1.5), handles out-of-the-blue packets (§8.4) and ICMP reports (Appendix C),
+and collects datagrams, events and the next deadline of all its associations.
+
+Peer bytes never raise out of :meth:`SctpEndpoint.receive_datagram`: whatever is wrong is
+dropped and counted by reason (``statistics()["drops"]``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, deque
+from collections.abc import Hashable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .association import Association
+from .cookie import CookieFactory, ForgedCookieError, StaleCookieError
+from .events import AssociationAborted, AssociationClosed, Event
+from .handshake import check_init, make_init_ack
+from .options import Options
+from .packet import (
+    COMMON_HEADER_SIZE,
+    AbortChunk,
+    Chunk,
+    CookieAckChunk,
+    CookieEchoChunk,
+    ErrorChunk,
+    InitChunk,
+    OutOfResourceCause,
+    Packet,
+    ParseError,
+    ShutdownAckChunk,
+    ShutdownCompleteChunk,
+    StaleCookieErrorCause,
+    compute_checksum,
+    parse_packet,
+    peek_header,
+    serialize_packet,
+)
+from .state import LocalProtocolError, State
+
+PeerAddr = Hashable
+
+_INIT_TAG_OFFSET = COMMON_HEADER_SIZE + 4  # Initiate Tag of an INIT right after the header
+
+
+class SctpEndpoint:
+    """A sans-io SCTP endpoint bound to one local port.
+
+    Args:
+        options: protocol options (``Options()`` by default).
+        local_port: our SCTP port (for RFC 6951 often equal to the UDP port).
+        rng: randomness for tags, TSNs, cookie secrets and jitter (``random.SystemRandom()``
+            in production, a seeded ``random.Random`` in tests).
+        now: the driver's current time.
+    """
+
+    def __init__(
+        self,
+        options: Options | None = None,
+        *,
+        local_port: int,
+        rng: random.Random,
+        now: float,
+    ) -> None:
+        if not 0 < local_port <= 0xFFFF:
+            raise ValueError("local_port must be in 1..65535")
+        self.options = options if options is not None else Options()
+        self.local_port = local_port
+        self.rng = rng
+        self.cookies = CookieFactory(rng, self.options.cookie_secret_rotation, now)
+        self._assocs: dict[int, Association] = {}
+        self._by_peer: dict[tuple[PeerAddr, int], Association] = {}
+        self._flush: list[Association] = []
+        self._events: deque[Event] = deque()
+        self._out: list[tuple[bytes, PeerAddr]] = []
+        self._next_id = 1
+        self._drops: Counter[str] = Counter()
+        self.datagrams_received = 0
+        self.datagrams_sent = 0
+        self.associations_created = 0
+
+    # ------------------------------------------------------------------ driver contract
+
+    @property
+    def associations(self) -> Mapping[int, Association]:
+        """Associations by id (read-only view); an association leaves once its final
+        event (closed or aborted) has been handed out by :meth:`next_event`."""
+        return MappingProxyType(self._assocs)
+
+    def connect(self, addr: PeerAddr, remote_port: int, now: float) -> Association:
+        """Start an association with ``addr``/``remote_port`` (INIT, §5.1 A).
+
+        Returns the existing association when one with that peer is open.
+
+        Raises:
+            ValueError: ``remote_port`` out of range.
+            LocalProtocolError: ``max_associations`` reached.
+        """
+        if not 0 < remote_port <= 0xFFFF:
+            raise ValueError("remote_port must be in 1..65535")
+        existing = self._by_peer.get((addr, remote_port))
+        if existing is not None and not existing.closed:
+            return existing
+        if self._open_count() >= self.options.max_associations:
+            raise LocalProtocolError(f"max_associations ({self.options.max_associations}) reached")
+        assoc = self._create(addr, remote_port, now)
+        assoc.start_active(now)
+        return assoc
+
+    def receive_datagram(self, data: bytes, addr: PeerAddr, now: float) -> None:
+        """Feed one datagram from ``addr``. Never raises because of its contents."""
+        self.datagrams_received += 1
+        try:
+            self._receive(bytes(data), addr, now)
+        except Exception:  # peer bytes must never take the driver down
+            self._drops["internal_error"] += 1
+
+    def handle_timeout(self, now: float) -> None:
+        """Run the timers that are due (call at or after :meth:`next_deadline`)."""
+        for assoc in list(self._assocs.values()):
+            deadline = assoc.next_deadline()
+            if deadline is not None and deadline <= now:
+                assoc.handle_timeout(now)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, PeerAddr]]:
+        """Everything to send now, as (datagram, address) pairs."""
+        out = self._out
+        self._out = []
+        for assoc in self._assocs.values():
+            if not assoc.closed:
+                addr = assoc.address
+                for data in assoc.datagrams_to_send(now):
+                    out.append((data, addr))
+        if self._flush:
+            for assoc in self._flush:
+                addr = assoc.address
+                for data in assoc.datagrams_to_send(now):
+                    out.append((data, addr))
+            self._flush.clear()
+        self.datagrams_sent += len(out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The earliest timer of all associations, or None."""
+        best: float | None = None
+        for assoc in self._assocs.values():
+            deadline = assoc.next_deadline()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
+
+    def next_event(self) -> Event | None:
+        """The next event, or None when there is none."""
+        if not self._events:
+            return None
+        event = self._events.popleft()
+        if isinstance(event, (AssociationClosed, AssociationAborted)):
+            assoc = self._assocs.get(event.association_id)
+            if assoc is not None and assoc.closed:
+                del self._assocs[event.association_id]
+        return event
+
+    def icmp_unreachable(self, addr: PeerAddr, quoted: bytes, now: float) -> None:
+        """An ICMP unreachable quoting a packet we sent to ``addr`` (RFC 9260 Appendix C).
+
+        The association is aborted only when the quoted verification tag is the peer's tag
+        of an association with ``addr`` (or, for an INIT with tag 0, when the quoted
+        Initiate Tag is ours); anything else is dropped and counted.
+        """
+        try:
+            src_port, dst_port, vtag = peek_header(bytes(quoted))
+        except ParseError:
+            self._drops["icmp_unverified"] += 1
+            return
+        assoc = self._by_peer.get((addr, dst_port))
+        if assoc is None or src_port != self.local_port:
+            self._drops["icmp_unverified"] += 1
+            return
+        if vtag == 0:
+            # Appendix C: a quoted INIT carries tag 0; its Initiate Tag must be ours.
+            ok = (
+                assoc.state is State.COOKIE_WAIT
+                and len(quoted) >= _INIT_TAG_OFFSET + 4
+                and quoted[COMMON_HEADER_SIZE] == InitChunk.TYPE
+                and int.from_bytes(quoted[_INIT_TAG_OFFSET : _INIT_TAG_OFFSET + 4], "big")
+                == assoc.local_tag
+            )
+        else:
+            ok = vtag == assoc.peer_tag
+        if not ok:
+            self._drops["icmp_unverified"] += 1
+            return
+        assoc.icmp_unreachable(now)
+
+    def statistics(self) -> dict[str, Any]:
+        """Counters: datagrams in/out, associations, and drops by reason (a dict)."""
+        drops: Counter[str] = Counter(self._drops)
+        for assoc in self._assocs.values():
+            drops.update(assoc.drops.snapshot())
+        return {
+            "associations": self._open_count(),
+            "associations_created": self.associations_created,
+            "datagrams_received": self.datagrams_received,
+            "datagrams_sent": self.datagrams_sent,
+            "drops": {k: v for k, v in drops.items() if v},
+        }
+
+    # ------------------------------------------------------------------ for associations
+
+    def _emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def _new_tag(self) -> int:
+        """A random nonzero verification tag not used by a current association (§5.3.1)."""
+        in_use = {a.local_tag for a in self._assocs.values()}
+        while True:
+            tag = self.rng.randrange(1, 1 << 32)
+            if tag not in in_use:
+                return tag
+
+    def _association_closed(self, assoc: Association) -> None:
+        key = (assoc.address, assoc.remote_port)
+        if self._by_peer.get(key) is assoc:
+            del self._by_peer[key]
+        self._flush.append(assoc)
+
+    # ------------------------------------------------------------------ internals
+
+    def _open_count(self) -> int:
+        return len(self._by_peer)
+
+    def _create(self, addr: PeerAddr, remote_port: int, now: float) -> Association:
+        assoc_id = self._next_id
+        self._next_id += 1
+        assoc = Association(self, assoc_id, addr, remote_port, now)
+        self._assocs[assoc_id] = assoc
+        self._by_peer[(addr, remote_port)] = assoc
+        self.associations_created += 1
+        return assoc
+
+    def _drop(self, reason: str) -> None:
+        self._drops[reason] += 1
+
+    def _reply(self, addr: PeerAddr, dst_port: int, vtag: int, chunks: list[Chunk]) -> None:
+        self._out.append((serialize_packet(self.local_port, dst_port, vtag, chunks), addr))
+
+    def _receive(self, data: bytes, addr: PeerAddr, now: float) -> None:
+        if len(data) < COMMON_HEADER_SIZE + 4:
+            self._drop("too_short")
+            return
+        # §6.8: verify the CRC32c first; a mismatch is dropped silently.
+        if compute_checksum(data).to_bytes(4, "little") != data[8:12]:
+            self._drop("bad_checksum")
+            return
+        try:
+            packet = parse_packet(data, verify_checksum=False)
+        except ParseError:
+            self._drop("parse_error")
+            return
+        if packet.dst_port != self.local_port:
+            self._drop("wrong_port")
+            return
+        assoc = self._by_peer.get((addr, packet.src_port))
+        if assoc is not None:
+            assoc.receive_packet(packet, len(data), now)
+            return
+        self._out_of_the_blue(packet, addr, len(data), now)
+
+    def _out_of_the_blue(self, packet: Packet, addr: PeerAddr, size: int, now: float) -> None:
+        """A packet for no association (§8.4), including INIT and COOKIE ECHO (§5.1)."""
+        chunks = packet.chunks
+        first = chunks[0]
+        vtag = packet.verification_tag
+        if isinstance(first, InitChunk):
+            if len(chunks) != 1 or vtag != 0:
+                # §6.10: INIT is never bundled; §8.5.1 A: its verification tag is 0.
+                self._drop("malformed_init")
+                return
+            self._answer_init(first, packet, addr, now)
+            return
+        if isinstance(first, CookieEchoChunk):
+            self._accept_cookie(first, packet, addr, size, now)
+            return
+        kinds = {type(chunk) for chunk in chunks}
+        if AbortChunk in kinds:
+            # §8.4 rule 2: never answer an ABORT.
+            self._drop("out_of_the_blue_abort")
+        elif ShutdownAckChunk in kinds:
+            # §8.4 rule 5: SHUTDOWN COMPLETE with the T bit, reflecting the packet's tag.
+            self._drop("out_of_the_blue_shutdown_ack")
+            self._reply(addr, packet.src_port, vtag, [ShutdownCompleteChunk(tag_reflected=True)])
+        elif ShutdownCompleteChunk in kinds or CookieAckChunk in kinds:
+            # §8.4 rules 6 and 7: silently discarded.
+            self._drop("out_of_the_blue")
+        elif ErrorChunk in kinds and any(
+            isinstance(cause, StaleCookieErrorCause)
+            for chunk in chunks
+            if isinstance(chunk, ErrorChunk)
+            for cause in chunk.causes
+        ):
+            self._drop("out_of_the_blue")  # §8.4 rule 7
+        else:
+            # §8.4 rule 8: ABORT with the T bit set, reflecting the packet's tag.
+            self._drop("out_of_the_blue")
+            self._reply(addr, packet.src_port, vtag, [AbortChunk(tag_reflected=True)])
+
+    def _answer_init(self, init: InitChunk, packet: Packet, addr: PeerAddr, now: float) -> None:
+        """INIT ACK with a State Cookie; nothing is stored (§5.1 B, §5.1.3)."""
+        check = check_init(init)
+        if check.discard:
+            self._drop("invalid_init")
+            return
+        if check.abort_causes is not None:
+            # §3.3.2: ABORT using the INIT's Initiate Tag.
+            self._drop("invalid_init")
+            self._reply(
+                addr, packet.src_port, init.initiate_tag, [AbortChunk(causes=check.abort_causes)]
+            )
+            return
+        if self._open_count() >= self.options.max_associations:
+            self._drop("too_many_associations")
+            self._reply(
+                addr,
+                packet.src_port,
+                init.initiate_tag,
+                [AbortChunk(causes=(OutOfResourceCause(),))],
+            )
+            return
+        rng = self.rng
+        ack = make_init_ack(
+            self.options,
+            self.cookies,
+            init,
+            check,
+            local_tag=rng.randrange(1, 1 << 32),
+            local_initial_tsn=rng.getrandbits(32),
+            local_port=self.local_port,
+            peer_port=packet.src_port,
+            now=now,
+        )
+        self._reply(addr, packet.src_port, init.initiate_tag, [ack])
+
+    def _accept_cookie(
+        self, chunk: CookieEchoChunk, packet: Packet, addr: PeerAddr, size: int, now: float
+    ) -> None:
+        """A COOKIE ECHO without an association: verify, then create it (§5.1.5)."""
+        try:
+            contents = self.cookies.open(chunk.cookie, now)
+        except ForgedCookieError:
+            self._drop("bad_cookie")
+            return
+        except StaleCookieError as stale:
+            # §5.1.5 3, §3.3.10.3: tell the peer how stale it was.
+            self._drop("stale_cookie")
+            self._reply(
+                addr,
+                packet.src_port,
+                stale.contents.peer_tag,
+                [ErrorChunk(causes=(StaleCookieErrorCause(stale.staleness_us),))],
+            )
+            return
+        if (
+            packet.verification_tag != contents.local_tag
+            or contents.peer_port != packet.src_port
+            or contents.local_port != self.local_port
+        ):
+            self._drop("wrong_vtag")
+            return
+        if self._open_count() >= self.options.max_associations:
+            self._drop("too_many_associations")
+            self._reply(
+                addr,
+                packet.src_port,
+                contents.peer_tag,
+                [AbortChunk(causes=(OutOfResourceCause(),))],
+            )
+            return
+        if any(a.local_tag == contents.local_tag for a in self._assocs.values()):
+            self._drop("tag_in_use")
+            return
+        assoc = self._create(addr, packet.src_port, now)
+        assoc.packets_received += 1
+        assoc.bytes_received += size
+        assoc.start_passive(contents, now)
+        assoc._process_chunks(packet.chunks, 1, now)

@@ -1,0 +1,177 @@
+"""The association's view of the send side: send queue + retransmission queue + congestion.
+
+A thin adapter over ``tx/`` and ``congestion/`` so :mod:`.association` speaks in DATA and
+SACK chunks (RFC 9260 §6.1-§6.3, §7.2) while the data-path modules keep their own records.
+"""
+
+from __future__ import annotations
+
+from .congestion import create_congestion_control
+from .options import Options
+from .packet import DataChunk, SackChunk
+from .tx.retransmission_queue import RetransmissionQueue, SackResult
+from .tx.rto import RtoEstimator
+from .tx.send_queue import SendQueue
+
+__all__ = ["TxPath"]
+
+
+class TxPath:
+    """Send side of one association.
+
+    Attributes:
+        t3_restart: the last acknowledgement moved the cumulative TSN ack point while data
+            is still outstanding (§6.3.2 R3: restart T3-rtx).
+        retransmitted_now: the last :meth:`next_chunks` call included retransmissions.
+        protocol_violations: SACKs acknowledging TSNs never sent.
+    """
+
+    __slots__ = (
+        "_rto",
+        "protocol_violations",
+        "retransmitted_now",
+        "rtx",
+        "send_queue",
+        "t3_restart",
+    )
+
+    def __init__(
+        self, options: Options, initial_tsn: int, peer_a_rwnd: int, rto: RtoEstimator
+    ) -> None:
+        self.send_queue = SendQueue(send_buffer=options.send_buffer, pmtu=options.pmtu)
+        congestion = create_congestion_control(
+            "reno", mtu=options.pmtu, initial_cwnd_mtus=options.initial_cwnd_mtus
+        )
+        self.rtx = RetransmissionQueue(
+            initial_tsn=initial_tsn,
+            peer_rwnd=peer_a_rwnd,
+            send_queue=self.send_queue,
+            congestion=congestion,
+            zero_window_probe=options.zero_window_probe,
+        )
+        self._rto = rto
+        self.t3_restart = False
+        self.retransmitted_now = False
+        self.protocol_violations = 0
+
+    # -- user side -------------------------------------------------------------------
+
+    def enqueue(self, data: bytes, stream: int, ppid: int, unordered: bool, now: float) -> None:
+        """Queue a message; raises BufferError when the send buffer is full."""
+        self.send_queue.add(
+            stream, ppid, data, unordered=unordered, outstanding_bytes=self.rtx.outstanding_bytes
+        )
+
+    @property
+    def buffered_amount(self) -> int:
+        """Queued plus outstanding user bytes."""
+        return self.send_queue.queued_bytes + self.rtx.outstanding_bytes
+
+    def buffer_available(self) -> bool:
+        """True once when the buffer drained below the limit after a BufferError."""
+        return self.send_queue.buffer_available(self.rtx.outstanding_bytes)
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def bytes_in_flight(self) -> int:
+        """Chunk bytes sent and not yet acknowledged (flightsize)."""
+        return self.rtx.bytes_in_flight
+
+    @property
+    def has_outstanding(self) -> bool:
+        """DATA sent and not cumulatively acknowledged exists."""
+        return self.rtx.has_outstanding
+
+    @property
+    def is_idle(self) -> bool:
+        """Nothing queued, nothing outstanding (§9.2 shutdown may proceed)."""
+        return self.rtx.is_idle
+
+    @property
+    def has_data_ready(self) -> bool:
+        """Retransmissions pending or new data queued."""
+        return self.rtx.has_data_to_send
+
+    @property
+    def cwnd(self) -> int:
+        """Congestion window (bytes)."""
+        return self.rtx.congestion.cwnd
+
+    @property
+    def ssthresh(self) -> int:
+        """Slow-start threshold (bytes)."""
+        return self.rtx.congestion.ssthresh
+
+    @property
+    def peer_rwnd(self) -> int:
+        """The peer's window as we see it (a_rwnd minus flightsize)."""
+        return self.rtx.peer_rwnd
+
+    @property
+    def retransmissions(self) -> int:
+        """DATA chunks retransmitted."""
+        return self.rtx.retransmissions
+
+    @property
+    def fast_retransmits(self) -> int:
+        """Chunks fast-retransmitted."""
+        return self.rtx.fast_retransmits
+
+    @property
+    def t3_expiries(self) -> int:
+        """T3-rtx expiries."""
+        return self.rtx.t3_expiries
+
+    # -- protocol ----------------------------------------------------------------------
+
+    def next_chunks(self, room: int, now: float) -> list[DataChunk]:
+        """DATA chunks for one packet with ``room`` bytes for them (§6.1 A-D)."""
+        out = self.rtx.get_chunks_to_send(now, room, rto=self._rto.rto)
+        self.retransmitted_now = False
+        chunks = []
+        for c in out:
+            if c.nsent > 1:
+                self.retransmitted_now = True
+            chunks.append(
+                DataChunk(
+                    tsn=c.tsn,
+                    stream_id=c.stream,
+                    ssn=c.ssn,
+                    ppid=c.ppid,
+                    user_data=c.data,
+                    unordered=c.unordered,
+                    beginning=c.beginning,
+                    ending=c.end,
+                )
+            )
+        return chunks
+
+    def handle_sack(self, sack: SackChunk, now: float) -> SackResult:
+        """Process a SACK (§6.2.1); feeds RTT samples to the RTO estimator (§6.3.1)."""
+        result = self.rtx.handle_sack(
+            sack.cumulative_tsn_ack, sack.a_rwnd, sack.gap_ack_blocks, now
+        )
+        self._after(result)
+        return result
+
+    def handle_cumulative_ack(self, cum_tsn_ack: int, now: float) -> bool:
+        """A SHUTDOWN's Cumulative TSN Ack (§9.2): acknowledges like a SACK without gaps.
+
+        The peer's window is kept as last advertised. Returns True if new data was acked.
+        """
+        a_rwnd = self.rtx.peer_rwnd + self.rtx.bytes_in_flight
+        result = self.rtx.handle_sack(cum_tsn_ack, a_rwnd, (), now)
+        self._after(result)
+        return result.acked_bytes > 0
+
+    def _after(self, result: SackResult) -> None:
+        if result.invalid:
+            self.protocol_violations += 1
+        if result.rtt is not None:
+            self._rto.observe(result.rtt)
+        self.t3_restart = result.cum_advanced and self.rtx.has_outstanding
+
+    def handle_t3_expiry(self, now: float) -> None:
+        """§6.3.3 E1/E3: collapse cwnd, mark outstanding DATA for retransmission."""
+        self.rtx.handle_t3_expiry(now)
