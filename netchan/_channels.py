@@ -1,0 +1,181 @@
+"""The channel ends a node hands out: they ARE trio's ``SendChannel`` / ``ReceiveChannel``.
+
+Each end is a thin handle on a *link* (``netchan._node``): the per-channel state shared by all
+clones of the end, holding the credit, the buffers and the error. Handles add trio's
+semantics: checkpoints, cancellation safety, ``clone`` / ``aclose`` and ``ClosedResourceError``
+when the handle itself was closed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import trio
+
+from ._stats import ChannelStatistics
+
+if TYPE_CHECKING:
+    from ._node import ImportReceiveLink, ImportSendLink
+
+T = TypeVar("T")
+
+
+class RemoteSendChannel(trio.abc.SendChannel[T], Generic[T]):
+    """The sending end of a channel whose receiver lives on another node.
+
+    ``send`` blocks until the remote receiver has room (credit), like a memory channel with the
+    receiver's buffer size. Once ``send`` returns, the value is committed: it is queued toward
+    the network and will be delivered unless the association dies. Cancelling a blocked
+    ``send`` commits nothing.
+    """
+
+    def __init__(self, link: ImportSendLink) -> None:
+        self._link = link
+        self._closed = False
+        link.clones += 1
+
+    async def send(self, value: T) -> None:
+        """Send one value, waiting for credit.
+
+        Raises:
+            TypeError: the value does not match the channel's ``type=`` or cannot be encoded.
+            trio.ClosedResourceError: this end was closed.
+            trio.BrokenResourceError: the receiver went away (cause attached).
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._check()
+        self._link.check_type(value)
+        while not self._link.can_send():
+            self._link.waiting += 1
+            try:
+                await self._link.changed.wait()
+            finally:
+                self._link.waiting -= 1
+            self._check()
+        self._link.commit(value)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def send_nowait(self, value: T) -> None:
+        """Send without blocking; ``trio.WouldBlock`` when the receiver has no room."""
+        self._check()
+        self._link.check_type(value)
+        if not self._link.can_send():
+            raise trio.WouldBlock
+        self._link.commit(value)
+
+    def _check(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("this send channel was closed")
+        self._link.raise_if_failed()
+
+    def clone(self) -> RemoteSendChannel[T]:
+        """Another handle on the same channel; the channel ends when every clone is closed."""
+        if self._closed:
+            raise trio.ClosedResourceError("this send channel was closed")
+        return RemoteSendChannel(self._link)
+
+    def close(self) -> None:
+        """Close this handle synchronously (the END marker is sent in the background)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._link.clones -= 1
+        if self._link.clones == 0:
+            self._link.finish()
+        self._link.changed.fire()
+
+    async def aclose(self) -> None:
+        """Close this handle; the last clone closing ends the channel for the receiver."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def statistics(self) -> ChannelStatistics:
+        """A snapshot of the channel (shared by all clones)."""
+        return self._link.statistics()
+
+    def __repr__(self) -> str:
+        return f"<RemoteSendChannel {self._link.describe()}>"
+
+    # Used by the codec hooks: the node turns this end into a reference.
+    @property
+    def _netchan_link(self) -> Any:
+        return self._link
+
+
+class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
+    """The receiving end of a channel whose sender lives on another node.
+
+    Values arrive into a buffer of ``max_buffer`` values; the remote sender may only send what
+    the buffer has room for (credit). Values are decoded when taken, so a value refused by
+    ``type=`` is skipped (counted and reported to the sender) and never delivered.
+    """
+
+    def __init__(self, link: ImportReceiveLink) -> None:
+        self._link = link
+        self._closed = False
+        link.clones += 1
+
+    async def receive(self) -> T:
+        """The next value.
+
+        Raises:
+            trio.EndOfChannel: the sender closed and everything it sent was received.
+            trio.ClosedResourceError: this end was closed.
+            trio.BrokenResourceError: the sender's node or association failed (cause attached).
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            self._check()
+            found, value = self._link.take()
+            if found:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return value  # type: ignore[no-any-return]
+            self._link.waiting += 1
+            try:
+                await self._link.changed.wait()
+            finally:
+                self._link.waiting -= 1
+
+    def receive_nowait(self) -> T:
+        """The next value if one is there; ``trio.WouldBlock`` otherwise."""
+        self._check()
+        found, value = self._link.take()
+        if not found:
+            raise trio.WouldBlock
+        return value  # type: ignore[no-any-return]
+
+    def _check(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("this receive channel was closed")
+
+    def clone(self) -> RemoteReceiveChannel[T]:
+        """Another handle on the same channel (values go to whichever clone asks first)."""
+        if self._closed:
+            raise trio.ClosedResourceError("this receive channel was closed")
+        return RemoteReceiveChannel(self._link)
+
+    def close(self) -> None:
+        """Close this handle; the last clone closing returns unread values to the sender."""
+        if self._closed:
+            return
+        self._closed = True
+        self._link.clones -= 1
+        if self._link.clones == 0:
+            self._link.finish()
+        self._link.changed.fire()
+
+    async def aclose(self) -> None:
+        """Close this handle (see :meth:`close`)."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def statistics(self) -> ChannelStatistics:
+        """A snapshot of the channel (shared by all clones)."""
+        return self._link.statistics()
+
+    def __repr__(self) -> str:
+        return f"<RemoteReceiveChannel {self._link.describe()}>"
+
+    @property
+    def _netchan_link(self) -> Any:
+        return self._link

@@ -1,0 +1,337 @@
+"""The channel protocol's wire format: control messages on stream 0, value frames elsewhere.
+
+docs/protocol.md is the normative description; this module is its one implementation. Every
+parser here takes peer bytes and raises only :class:`ProtocolError` (never another exception),
+so the node can count and refuse bad input without ever crashing on it.
+
+Stream mapping: SCTP stream 0 carries control messages (msgpack arrays). Every other stream
+carries value frames of one or more channels: ``kind (1 byte) | link id (u32, big endian) |
+payload``. A channel's frames always use the same stream, so its values and its END marker
+stay in order (RFC 9260 §6.6: order is kept per stream only).
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+PROTOCOL_VERSION = 1
+"""Bumped on any incompatible change; HELLO carries it and a mismatch refuses the peer."""
+
+CONTROL_STREAM = 0
+PPID_CONTROL = 0x4E430001
+"""Payload protocol identifiers (RFC 9260 §3.3.1): informational; streams decide the meaning."""
+PPID_VALUE = 0x4E430002
+
+MAX_CONTROL_SIZE = 64 * 1024
+"""A control message larger than this is a protocol violation."""
+
+_FRAME_HEADER = struct.Struct(">BI")
+FRAME_HEADER_SIZE = _FRAME_HEADER.size
+
+
+class ProtocolError(Exception):
+    """The peer sent something the protocol does not allow (counted, logged, refused).
+
+    Attributes:
+        kind: a short stable name used as the counter key in ``node.statistics().errors``.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Ctl(enum.IntEnum):
+    """Control message types (first element of the msgpack array on stream 0)."""
+
+    HELLO = 1
+    OPEN = 2
+    OPEN_OK = 3
+    OPEN_ERR = 4
+    CREDIT = 5
+    CLOSE = 6
+    ERROR = 7
+    REJECT = 8
+
+
+class Frame(enum.IntEnum):
+    """Value frame kinds (first byte of a message on a data stream)."""
+
+    VALUE = 1
+    """A value (codec bytes) toward the receiving side of the link."""
+    END = 2
+    """The sending side is done (after its last VALUE); payload: forwards (u32)."""
+    RETURN = 3
+    """Importer → exporter of a work queue: a value given back unread (payload as VALUE)."""
+    CLOSE = 4
+    """Importer → exporter of a work queue: stop sending; answer with END."""
+
+
+class Dir(enum.IntEnum):
+    """Which way values flow on a link, seen from the side that opened it (the importer)."""
+
+    SEND = 0
+    """The importer sends values; the exporter pushes them into a local SendChannel."""
+    RECEIVE = 1
+    """The exporter sends values (work queue); the importer receives them."""
+
+
+class TargetKind(enum.IntEnum):
+    """How OPEN names what it opens."""
+
+    NAME = 0
+    """A channel exported by name with ``node.export``."""
+    TOKEN = 1
+    """A channel end that travelled inside a value (a reference), by its random token."""
+
+
+class ErrorCode(enum.IntEnum):
+    """Codes carried by OPEN_ERR, ERROR and REJECT."""
+
+    UNKNOWN_CHANNEL = 1
+    WRONG_DIRECTION = 2
+    TYPE_MISMATCH = 3
+    PROTOCOL = 4
+    BROKEN = 5
+    DECODE = 6
+    CREDIT_EXCEEDED = 7
+    CLOSED = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """First message each side sends on stream 0 of a new association."""
+
+    version: int
+    node_id: bytes
+    address: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """Importer → exporter: open a link to a named export or a reference token.
+
+    ``credit`` is what the importer grants for ``Dir.RECEIVE`` (its buffer); ignored for
+    ``Dir.SEND``. ``type_name`` is the importer's declared type, informational.
+    """
+
+    link: int
+    target_kind: TargetKind
+    target: str
+    direction: Dir
+    credit: int
+    type_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOk:
+    """Exporter → importer: the link is open; ``credit`` is granted for ``Dir.SEND``."""
+
+    link: int
+    peer_link: int
+    credit: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenErr:
+    """Exporter → importer: the link could not be opened."""
+
+    link: int
+    code: ErrorCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """Receiver of values → sender: ``n`` more values may be sent on ``link``."""
+
+    link: int
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The receiving side of a link closed it (no more values wanted).
+
+    ``forwards`` counts references to the link's target that the closing side passed on
+    inside values (the owner's reference count, docs/protocol.md "References").
+    """
+
+    link: int
+    forwards: int
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """The link failed on the sender's side (its channel broke, or a protocol violation)."""
+
+    link: int
+    code: ErrorCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """One value on ``link`` was refused (undecodable, wrong type); informational."""
+
+    link: int
+    code: ErrorCode
+    message: str
+
+
+Control = Hello | Open | OpenOk | OpenErr | Credit | Close | Error | Reject
+
+
+def _pack(obj: Any) -> bytes:
+    data: bytes = msgpack.packb(obj, use_bin_type=True)
+    return data
+
+
+def encode_control(msg: Control) -> bytes:
+    """Serialize a control message (a msgpack array whose first item is its :class:`Ctl`)."""
+    if isinstance(msg, Hello):
+        return _pack([Ctl.HELLO, msg.version, msg.node_id, msg.address])
+    if isinstance(msg, Open):
+        return _pack(
+            [
+                Ctl.OPEN,
+                msg.link,
+                int(msg.target_kind),
+                msg.target,
+                int(msg.direction),
+                msg.credit,
+                msg.type_name,
+            ]
+        )
+    if isinstance(msg, OpenOk):
+        return _pack([Ctl.OPEN_OK, msg.link, msg.peer_link, msg.credit])
+    if isinstance(msg, OpenErr):
+        return _pack([Ctl.OPEN_ERR, msg.link, int(msg.code), msg.message])
+    if isinstance(msg, Credit):
+        return _pack([Ctl.CREDIT, msg.link, msg.n])
+    if isinstance(msg, Close):
+        return _pack([Ctl.CLOSE, msg.link, msg.forwards])
+    if isinstance(msg, Error):
+        return _pack([Ctl.ERROR, msg.link, int(msg.code), msg.message])
+    return _pack([Ctl.REJECT, msg.link, int(msg.code), msg.message])
+
+
+def _u32(value: object, what: str) -> int:
+    if type(value) is not int or not 0 <= value <= 0xFFFFFFFF:
+        raise ProtocolError("malformed_control", f"{what} must be a u32, got {value!r}")
+    return value
+
+
+def _str(value: object, what: str, *, optional: bool = False, limit: int = 4096) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise ProtocolError("malformed_control", f"{what} must be a string, got {value!r:.80}")
+    return value
+
+
+def _code(value: object) -> ErrorCode:
+    try:
+        return ErrorCode(_u32(value, "error code"))
+    except ValueError:
+        return ErrorCode.PROTOCOL
+
+
+def decode_control(data: bytes) -> Control:
+    """Parse a control message; raises :class:`ProtocolError` on anything malformed."""
+    if len(data) > MAX_CONTROL_SIZE:
+        raise ProtocolError("oversize_control", f"control message of {len(data)} bytes")
+    try:
+        items = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:  # msgpack raises many types; all mean "malformed"
+        raise ProtocolError("malformed_control", f"undecodable control message: {exc}") from None
+    if not isinstance(items, list) or not items or type(items[0]) is not int:
+        raise ProtocolError("malformed_control", "control message is not [type, ...]")
+    try:
+        kind = Ctl(items[0])
+    except ValueError:
+        raise ProtocolError("unknown_control", f"unknown control type {items[0]}") from None
+    shape = {
+        Ctl.HELLO: 4,
+        Ctl.OPEN: 7,
+        Ctl.OPEN_OK: 4,
+        Ctl.OPEN_ERR: 4,
+        Ctl.CREDIT: 3,
+        Ctl.CLOSE: 3,
+        Ctl.ERROR: 4,
+        Ctl.REJECT: 4,
+    }[kind]
+    # Later versions may append fields: accept longer arrays, refuse shorter ones.
+    if len(items) < shape:
+        raise ProtocolError("malformed_control", f"{kind.name} has {len(items)} items")
+    a = items
+    if kind is Ctl.HELLO:
+        if not isinstance(a[2], bytes) or not 8 <= len(a[2]) <= 64:
+            raise ProtocolError("malformed_control", "HELLO node id must be 8..64 bytes")
+        return Hello(_u32(a[1], "version"), a[2], _str(a[3], "address", optional=True))
+    if kind is Ctl.OPEN:
+        try:
+            tkind = TargetKind(_u32(a[2], "target kind"))
+            direction = Dir(_u32(a[4], "direction"))
+        except ValueError:
+            raise ProtocolError("malformed_control", "OPEN with bad kind/direction") from None
+        return Open(
+            _u32(a[1], "link"),
+            tkind,
+            _str(a[3], "target"),
+            direction,
+            _u32(a[5], "credit"),
+            _str(a[6], "type name", optional=True),
+        )
+    if kind is Ctl.OPEN_OK:
+        return OpenOk(_u32(a[1], "link"), _u32(a[2], "peer link"), _u32(a[3], "credit"))
+    if kind is Ctl.OPEN_ERR:
+        return OpenErr(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
+    if kind is Ctl.CREDIT:
+        return Credit(_u32(a[1], "link"), _u32(a[2], "credit"))
+    if kind is Ctl.CLOSE:
+        return Close(_u32(a[1], "link"), _u32(a[2], "forwards"))
+    if kind is Ctl.ERROR:
+        return Error(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
+    return Reject(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
+
+
+def encode_frame(kind: Frame, link: int, payload: bytes = b"") -> bytes:
+    """A value frame: kind, the *receiver's* link id, then the payload."""
+    return _FRAME_HEADER.pack(kind, link) + payload
+
+
+def frame_end(link: int, forwards: int) -> bytes:
+    """The END frame: the sender closed; ``forwards`` as in :class:`Close`."""
+    return encode_frame(Frame.END, link, struct.pack(">I", forwards))
+
+
+def decode_frame(data: bytes) -> tuple[Frame, int, memoryview]:
+    """Split a value frame; raises :class:`ProtocolError` when malformed."""
+    if len(data) < FRAME_HEADER_SIZE:
+        raise ProtocolError("malformed_frame", f"value frame of {len(data)} bytes")
+    kind, link = _FRAME_HEADER.unpack_from(data)
+    try:
+        frame = Frame(kind)
+    except ValueError:
+        raise ProtocolError("malformed_frame", f"unknown frame kind {kind}") from None
+    return frame, link, memoryview(data)[FRAME_HEADER_SIZE:]
+
+
+def end_forwards(payload: memoryview) -> int:
+    """The ``forwards`` count of an END frame's payload (0 if absent)."""
+    if len(payload) < 4:
+        return 0
+    return int(struct.unpack_from(">I", payload)[0])
+
+
+def stream_for(link: int, outbound_streams: int) -> int:
+    """The data stream of a link: channels share streams only when there are fewer streams."""
+    if outbound_streams <= 1:
+        return CONTROL_STREAM
+    return 1 + (link - 1) % (outbound_streams - 1)

@@ -1,0 +1,408 @@
+"""An in-memory implementation of the endpoint API (``netchan.transport._api``) for tests.
+
+It behaves like the real backends where the channel layer can tell the difference:
+
+* one association per pair of endpoints, found again by ``connect`` / ``send(to=...)``;
+* negotiated stream counts (``min`` of both sides' offers), ``ValueError`` on a bad stream id;
+* messages delivered reliably and in order per stream (here: in order per association, which
+  is a stronger guarantee than SCTP gives and never weaker);
+* backpressure: ``send`` blocks while the peer's unread bytes exceed its receive window
+  (a message larger than the window still goes through once the queue is empty);
+* graceful close (``AssociationClosed`` on both sides; data already sent stays readable),
+  abort (``AssociationAborted``; ``BrokenResourceError`` with the cause on the peer,
+  ``ClosedResourceError`` locally) and a crashed peer, detected after ``dead_after`` seconds
+  of (trio) time, as heartbeats would.
+
+It is deterministic under ``trio.testing.MockClock``: nothing depends on wall time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import trio
+
+from netchan.transport import (
+    Association,
+    AssociationAborted,
+    AssociationAbortedError,
+    AssociationClosed,
+    AssociationEstablished,
+    AssociationEvent,
+    AssociationStatistics,
+    Endpoint,
+    EndpointStatistics,
+    Message,
+    MessageTooLargeError,
+    parse_address,
+)
+
+
+class MemoryNetwork:
+    """A set of in-memory endpoints that can reach each other by address.
+
+    Attributes:
+        dead_after: seconds after a crash before the survivors' associations abort
+            (the heartbeat-bounded detection time of a real stack).
+        receive_window: unread bytes an endpoint accepts per association before senders block.
+        streams: streams offered by each endpoint.
+        max_message_size: largest message accepted by ``send``.
+    """
+
+    def __init__(
+        self,
+        *,
+        dead_after: float = 3.0,
+        receive_window: int = 256 * 1024,
+        streams: int = 1024,
+        max_message_size: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.dead_after = dead_after
+        self.receive_window = receive_window
+        self.streams = streams
+        self.max_message_size = max_message_size
+        self.endpoints: dict[tuple[str, int], MemoryEndpoint] = {}
+        self._ports = itertools.count(40000)
+        self._assoc_ids = itertools.count(1)
+
+    def _bind(self, address: str) -> tuple[str, str, int]:
+        addr = parse_address(address)
+        port = addr.port or next(self._ports)
+        host = addr.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if (host, port) in self.endpoints:
+            raise OSError(f"address already in use: {addr.scheme}://{host}:{port}")
+        return addr.scheme, host, port
+
+    @asynccontextmanager
+    async def open_endpoint(self, address: str) -> AsyncIterator[MemoryEndpoint]:
+        """Bind an endpoint to ``address`` (port 0: ephemeral) for the block's duration."""
+        scheme, host, port = self._bind(address)
+        async with trio.open_nursery() as nursery:
+            ep = MemoryEndpoint(self, scheme, host, port, nursery)
+            self.endpoints[(host, port)] = ep
+            try:
+                yield ep
+            finally:
+                await ep.aclose()
+                nursery.cancel_scope.cancel()
+
+    def factory(self) -> Callable[[str], AbstractAsyncContextManager[Endpoint]]:
+        """An ``open_endpoint``-like callable for ``netchan.open_node(transport=...)``."""
+        return self.open_endpoint
+
+    def crash(self, address: str) -> None:
+        """The process owning ``address`` dies silently: no ABORT reaches anyone.
+
+        Its peers notice after ``dead_after`` seconds (their associations abort with
+        "peer unreachable"); the crashed endpoint's own users see ``ClosedResourceError``.
+        """
+        addr = parse_address(address)
+        ep = self.endpoints.pop((addr.host, addr.port), None)
+        if ep is None:
+            raise ValueError(f"no endpoint at {address}")
+        ep._crash()
+
+
+class _Direction:
+    """Messages from one side of an association to the other, with the reader's window."""
+
+    def __init__(self) -> None:
+        self.queue: deque[Message] = deque()
+        self.bytes = 0
+        self.changed = trio.Event()
+
+    def notify(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
+
+class MemoryAssociation(Association):
+    """One side of an in-memory association."""
+
+    def __init__(self, endpoint: MemoryEndpoint, assoc_id: int, streams: int) -> None:
+        self._endpoint = endpoint
+        self._id = assoc_id
+        self._streams = streams
+        self.peer: MemoryAssociation | None = None
+        self.inbound = _Direction()
+        self.closed_locally = False
+        self.error: AssociationAbortedError | None = None
+        self.ended = False
+        self.messages_sent = 0
+        self.messages_received = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @property
+    def peer_addresses(self) -> tuple[str, ...]:
+        assert self.peer is not None  # set at creation, before anyone sees the object
+        return (self.peer._endpoint.address,)
+
+    @property
+    def outbound_streams(self) -> int:
+        return self._streams
+
+    @property
+    def inbound_streams(self) -> int:
+        return self._streams
+
+    def _check_open(self) -> None:
+        if self.closed_locally:
+            raise trio.ClosedResourceError("association closed")
+        if self.error is not None:
+            raise trio.BrokenResourceError("association aborted") from self.error
+        if self.ended:
+            raise trio.BrokenResourceError("association was shut down by the peer")
+
+    async def send(
+        self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
+    ) -> None:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if not 0 <= stream < self._streams:
+            raise ValueError(f"stream {stream} not below outbound_streams={self._streams}")
+        if len(data) > self._endpoint.network.max_message_size:
+            raise MessageTooLargeError(f"message of {len(data)} bytes is too large")
+        while True:
+            self._check_open()
+            assert self.peer is not None
+            target = self.peer.inbound
+            if target.bytes < self._endpoint.network.receive_window or not target.queue:
+                break
+            await target.changed.wait()
+        target.queue.append(Message(bytes(data), stream, ppid, unordered, self.peer))
+        target.bytes += len(data)
+        self.messages_sent += 1
+        self.bytes_sent += len(data)
+        target.notify()
+        self.peer._endpoint._wake()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def _pop(self) -> Message:
+        msg = self.inbound.queue.popleft()
+        self.inbound.bytes -= len(msg.data)
+        self.messages_received += 1
+        self.bytes_received += len(msg.data)
+        self.inbound.notify()
+        return msg
+
+    async def receive(self) -> Message:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self.inbound.queue:
+            self._check_open()
+            await self.inbound.changed.wait()
+        msg = self._pop()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return msg
+
+    def _finish(self, error: AssociationAbortedError | None, *, local: bool) -> None:
+        """End this side: record why, emit the event, wake every waiter."""
+        if self.ended or self.error is not None or self.closed_locally:
+            return
+        if local:
+            self.closed_locally = True
+        elif error is not None:
+            self.error = error
+        else:
+            self.ended = True
+        event: AssociationEvent = (
+            AssociationClosed(self) if error is None else AssociationAborted(self, error)
+        )
+        self._endpoint._association_ended(self, event)
+        self.inbound.notify()
+        if self.peer is not None:
+            self.peer.inbound.notify()
+
+    async def aclose(self) -> None:
+        peer = self.peer
+        if not self.closed_locally and self.error is None and not self.ended:
+            # Graceful SHUTDOWN: data already queued stays readable on the peer side.
+            self._finish(None, local=True)
+            if peer is not None:
+                peer._finish(None, local=False)
+        await trio.lowlevel.checkpoint()
+
+    def abort(self, reason: str = "") -> None:
+        peer = self.peer
+        self._finish(AssociationAbortedError(f"aborted locally: {reason}"), local=True)
+        if peer is not None:
+            peer.inbound.queue.clear()
+            peer.inbound.bytes = 0
+            peer._finish(
+                AssociationAbortedError(f"peer sent ABORT: {reason}", by_peer=True), local=False
+            )
+
+    def statistics(self) -> AssociationStatistics:
+        return AssociationStatistics(
+            state="ESTABLISHED" if not (self.closed_locally or self.error) else "CLOSED",
+            outbound_streams=self._streams,
+            inbound_streams=self._streams,
+            messages_sent=self.messages_sent,
+            messages_received=self.messages_received,
+            bytes_sent=self.bytes_sent,
+            bytes_received=self.bytes_received,
+            srtt=0.0001,
+            rto=0.1,
+            cwnd=4380,
+            receive_buffered=self.inbound.bytes,
+        )
+
+
+class MemoryEndpoint(Endpoint):
+    """An in-memory one-to-many endpoint (see :class:`MemoryNetwork`)."""
+
+    def __init__(
+        self,
+        network: MemoryNetwork,
+        scheme: str,
+        host: str,
+        port: int,
+        nursery: trio.Nursery,
+    ) -> None:
+        self.network = network
+        self._scheme = scheme
+        self._host = host
+        self._port = port
+        self._nursery = nursery
+        self._assocs: dict[int, MemoryAssociation] = {}
+        self._by_peer: dict[str, MemoryAssociation] = {}
+        self._events_send, self._events_recv = trio.open_memory_channel[AssociationEvent](math.inf)
+        self._ended: list[MemoryAssociation] = []
+        self._rr = 0
+        self._changed = trio.Event()
+        self._closed = False
+
+    @property
+    def address(self) -> str:
+        return f"{self._scheme}://{self._host}:{self._port}"
+
+    @property
+    def associations(self) -> tuple[Association, ...]:
+        return tuple(self._assocs.values())
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def _association_ended(self, assoc: MemoryAssociation, event: AssociationEvent) -> None:
+        self._assocs.pop(assoc.id, None)
+        if isinstance(event, AssociationClosed) and not assoc.closed_locally:
+            self._ended.append(assoc)
+        if assoc.peer is not None:
+            self._by_peer.pop(assoc.peer._endpoint.address, None)
+        if not self._closed:
+            self._events_send.send_nowait(event)
+        self._wake()
+
+    def _target(self, address: str) -> MemoryEndpoint:
+        addr = parse_address(address)
+        host = "127.0.0.1" if addr.host in ("0.0.0.0", "::", "localhost") else addr.host
+        ep = self.network.endpoints.get((host, addr.port))
+        if ep is None or ep._closed:
+            raise trio.BrokenResourceError(f"no answer from {address}") from (
+                AssociationAbortedError("peer unreachable (INIT not answered)")
+            )
+        return ep
+
+    async def connect(self, address: str) -> Association:
+        await trio.lowlevel.checkpoint()
+        if self._closed:
+            raise trio.ClosedResourceError("endpoint closed")
+        other = self._target(address)
+        existing = self._by_peer.get(other.address)
+        if existing is not None:
+            return existing
+        streams = min(self.network.streams, other.network.streams)
+        mine = MemoryAssociation(self, next(self.network._assoc_ids), streams)
+        theirs = MemoryAssociation(other, next(self.network._assoc_ids), streams)
+        mine.peer, theirs.peer = theirs, mine
+        self._assocs[mine.id] = mine
+        self._by_peer[other.address] = mine
+        other._assocs[theirs.id] = theirs
+        other._by_peer[self.address] = theirs
+        self._events_send.send_nowait(AssociationEstablished(mine))
+        other._events_send.send_nowait(AssociationEstablished(theirs))
+        return mine
+
+    async def send(
+        self,
+        data: bytes,
+        *,
+        to: str,
+        stream: int = 0,
+        ppid: int = 0,
+        unordered: bool = False,
+    ) -> Association:
+        assoc = await self.connect(to)
+        await assoc.send(data, stream=stream, ppid=ppid, unordered=unordered)
+        return assoc
+
+    async def receive(self) -> Message:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("endpoint closed")
+            ready = [a for a in self._all_readable() if a.inbound.queue]
+            if ready:
+                self._rr += 1
+                msg = ready[self._rr % len(ready)]._pop()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return msg
+            await self._changed.wait()
+
+    def _all_readable(self) -> list[MemoryAssociation]:
+        # Associations shut down by the peer keep their unread data readable.
+        self._ended = [a for a in self._ended if a.inbound.queue]
+        return list(self._assocs.values()) + self._ended
+
+    async def next_event(self) -> AssociationEvent:
+        try:
+            return await self._events_recv.receive()
+        except trio.EndOfChannel:
+            raise trio.ClosedResourceError("endpoint closed") from None
+
+    def statistics(self) -> EndpointStatistics:
+        return EndpointStatistics(associations=len(self._assocs))
+
+    def _crash(self) -> None:
+        self._closed = True
+        for assoc in list(self._assocs.values()):
+            assoc.closed_locally = True
+            peer = assoc.peer
+            if peer is not None:
+                self._nursery_of(peer).start_soon(self._detect_death, peer)
+        self._assocs.clear()
+        self._by_peer.clear()
+        self._events_send.close()
+        self._wake()
+
+    @staticmethod
+    def _nursery_of(assoc: MemoryAssociation) -> trio.Nursery:
+        return assoc._endpoint._nursery
+
+    async def _detect_death(self, peer: MemoryAssociation) -> None:
+        await trio.sleep(self.network.dead_after)
+        peer._finish(
+            AssociationAbortedError("peer unreachable (heartbeats unanswered)"), local=False
+        )
+
+    async def aclose(self) -> None:
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        for assoc in list(self._assocs.values()):
+            assoc.abort("endpoint closed")
+        self._closed = True
+        self.network.endpoints.pop((self._host, self._port), None)
+        self._events_send.close()
+        self._wake()
+        await trio.lowlevel.checkpoint()
