@@ -74,11 +74,12 @@ from netchan.transport.sctp.packet import (
 from netchan.transport.sctp.packet.error_causes import ERROR_CAUSE_PARSERS
 from netchan.transport.sctp.packet.parameters import PARAMETER_PARSERS
 
-ROUND_TRIP = settings(max_examples=200, deadline=None, derandomize=True)
+ROUND_TRIP = settings(max_examples=200, deadline=None, derandomize=True, database=None)
 FUZZ = settings(
     max_examples=300,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

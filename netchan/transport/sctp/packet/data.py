@@ -72,9 +72,17 @@ class DataChunk(Chunk):
         return (19 + len(self.user_data)) & ~3
 
     def write(self, out: list[bytes]) -> None:
-        n = len(self.user_data)
-        out.append(_DATA.pack(0, self.flags, 16 + n, self.tsn, self.stream_id, self.ssn, self.ppid))
-        out.append(self.user_data)
+        user_data = self.user_data
+        n = len(user_data)
+        # The flags byte, computed inline (hot path): I, U, B, E bits (§3.3.1).
+        flags = (
+            (8 if self.immediate else 0)
+            | (4 if self.unordered else 0)
+            | (2 if self.beginning else 0)
+            | (1 if self.ending else 0)
+        )
+        out.append(_DATA.pack(0, flags, 16 + n, self.tsn, self.stream_id, self.ssn, self.ppid))
+        out.append(user_data)
         if n & 3:
             out.append(PAD[n & 3])
 
