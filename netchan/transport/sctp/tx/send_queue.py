@@ -169,7 +169,8 @@ class SendQueue:
         self._active: deque[int] = deque()
         # Stream in the middle of a message (non-interleaved mode), else None.
         self._current: _OutStream | None = None
-        self._blocked = False
+        # Size of the largest message refused since space was last reported (0: none).
+        self._blocked = 0
         self.queued_bytes = 0
         self.queued_messages = 0
 
@@ -205,7 +206,8 @@ class SendQueue:
             raise ValueError("SCTP cannot send an empty message (RFC 9260 §3.3.1)")
         buffered = self.queued_bytes + outstanding_bytes
         if buffered + n > self._send_buffer and buffered > 0:
-            self._blocked = True
+            # Remember the largest refused size: space is "back" when it would fit.
+            self._blocked = max(self._blocked, n)
             raise BufferError(f"send buffer full ({buffered} of {self._send_buffer} bytes in use)")
         st = self._streams.get(stream)
         if st is None:
@@ -219,11 +221,16 @@ class SendQueue:
     def buffer_available(self, outstanding_bytes: int) -> bool:
         """True once after ``add`` failed with BufferError and space is back.
 
-        "Space is back" means buffered bytes fell below the limit; the association turns
-        it into a ``SendBufferAvailable`` event.
+        "Space is back" means the largest refused message would now fit (or nothing is
+        buffered any more), so a sender woken by the ``SendBufferAvailable`` event the
+        association emits succeeds instead of spinning.
         """
-        if self._blocked and self.queued_bytes + outstanding_bytes < self._send_buffer:
-            self._blocked = False
+        need = self._blocked
+        if not need:
+            return False
+        buffered = self.queued_bytes + outstanding_bytes
+        if buffered + need <= self._send_buffer or buffered == 0:
+            self._blocked = 0
             return True
         return False
 
@@ -299,5 +306,6 @@ class SendQueue:
         self._streams.clear()
         self._active.clear()
         self._current = None
+        self._blocked = 0
         self.queued_bytes = 0
         self.queued_messages = 0

@@ -1,0 +1,191 @@
+"""SendQueue: fragmentation, SSNs, round robin, send-buffer accounting (§6.1, §6.6, §6.9)."""
+
+from __future__ import annotations
+
+import pytest
+
+from netchan.transport.sctp.tsn import SSN_MASK
+from netchan.transport.sctp.tx.send_queue import OutgoingChunk, SendQueue
+
+PMTU = 1200
+FULL = PMTU - 12 - 16  # user bytes of a full DATA chunk in an otherwise empty packet
+
+
+def pull_all(q: SendQueue, room: int = FULL) -> list[OutgoingChunk]:
+    out = []
+    for _ in range(100_000):
+        c = q.produce(room)
+        if c is None:
+            break
+        out.append(c)
+    return out
+
+
+def test_small_message_single_chunk_no_copy() -> None:
+    q = SendQueue(send_buffer=10_000)
+    data = b"hello"
+    q.add(3, 42, data)
+    assert q.queued_bytes == 5
+    c = q.produce(FULL)
+    assert c is not None
+    assert c.data is data  # no copy for single-chunk messages
+    assert (c.stream, c.ssn, c.ppid) == (3, 0, 42)
+    assert (c.beginning, c.end, c.unordered) == (True, True, False)
+    assert c.size == 16 + 8  # header + data + padding
+    assert q.queued_bytes == 0
+    assert q.produce(FULL) is None
+    assert not q
+
+
+def test_fragmentation_fills_pmtu() -> None:
+    q = SendQueue(send_buffer=100_000, pmtu=PMTU)
+    data = bytes(range(256)) * 20  # 5120 bytes
+    q.add(1, 0, data)
+    chunks = pull_all(q, 10_000)
+    assert b"".join(c.data for c in chunks) == data
+    assert [c.beginning for c in chunks] == [True] + [False] * (len(chunks) - 1)
+    assert [c.end for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert all(len(c.data) <= q.max_fragment for c in chunks)
+    assert all(12 + c.size <= PMTU for c in chunks)
+    assert {c.ssn for c in chunks} == {0}
+    assert [c.fsn for c in chunks] == list(range(len(chunks)))
+
+
+def test_fragment_to_room_but_not_tiny() -> None:
+    q = SendQueue(send_buffer=100_000)
+    q.add(1, 0, b"x" * 3000)
+    assert q.produce(100) is None  # would be a uselessly small fragment
+    c = q.produce(500)
+    assert c is not None and len(c.data) == 500 and not c.end
+    q2 = SendQueue(send_buffer=100)
+    q2.add(1, 0, b"y" * 50)
+    c2 = q2.produce(60)  # whole message fits: not a fragment
+    assert c2 is not None and c2.end and c2.beginning
+
+
+def test_ssn_per_stream_and_unordered() -> None:
+    q = SendQueue(send_buffer=100_000)
+    q.add(1, 0, b"a")
+    q.add(1, 0, b"u", unordered=True)
+    q.add(2, 0, b"b")
+    q.add(1, 0, b"c")
+    got = [(c.stream, c.ssn, c.unordered, c.data) for c in pull_all(q)]
+    assert sorted(got) == sorted(
+        [(1, 0, False, b"a"), (1, 0, True, b"u"), (2, 0, False, b"b"), (1, 1, False, b"c")]
+    )
+    assert q.next_ssn(1) == 2
+    assert q.next_ssn(2) == 1
+    assert q.next_ssn(9) == 0
+
+
+def test_ssn_wraps() -> None:
+    q = SendQueue(send_buffer=1 << 20)
+    ssns = []
+    for _ in range(SSN_MASK + 3):
+        q.add(0, 0, b".")
+        c = q.produce(FULL)
+        assert c is not None
+        ssns.append(c.ssn)
+    assert ssns[-3:] == [SSN_MASK, 0, 1]
+
+
+def test_round_robin_between_streams_per_message() -> None:
+    q = SendQueue(send_buffer=1 << 20)
+    for i in range(3):
+        q.add(1, 0, b"one-%d" % i)
+        q.add(2, 0, b"two-%d" % i)
+        q.add(3, 0, b"three-%d" % i)
+    order = [c.stream for c in pull_all(q)]
+    assert order == [1, 2, 3] * 3
+
+
+def test_big_message_does_not_hold_back_other_streams_interleaved() -> None:
+    # With interleaving (I-DATA), fragments of a 1 MB message alternate with other streams.
+    q = SendQueue(send_buffer=4 << 20, interleaving=True)
+    q.add(1, 0, b"B" * (1 << 20))
+    for i in range(10):
+        q.add(2, 0, b"small-%d" % i)
+    chunks = pull_all(q)
+    small_positions = [k for k, c in enumerate(chunks) if c.stream == 2]
+    assert len(small_positions) == 10
+    # Every small message goes out within the first 20 chunks, not after ~900 fragments.
+    assert small_positions[-1] < 20
+    assert b"".join(c.data for c in chunks if c.stream == 1) == b"B" * (1 << 20)
+
+
+def test_big_message_non_interleaved_delays_small_by_one_message_only() -> None:
+    # DATA chunks need consecutive TSNs per message (§6.9): the scheduler finishes the
+    # message in progress, then serves the other stream before the busy stream's backlog.
+    q = SendQueue(send_buffer=8 << 20)
+    q.add(1, 0, b"B" * (1 << 20))
+    q.add(1, 0, b"C" * (1 << 20))
+    q.add(2, 0, b"small-0")
+    q.add(2, 0, b"small-1")
+    chunks = pull_all(q)
+    first_b = [k for k, c in enumerate(chunks) if c.data[:1] == b"B"]
+    assert first_b == list(range(len(first_b)))  # consecutive: one TSN run
+    n_b = len(first_b)
+    assert chunks[n_b].stream == 2 and chunks[n_b].data == b"small-0"
+    # Then stream 1's next message, then stream 2's next: round robin per message.
+    assert chunks[n_b + 1].data[:1] == b"C"
+    assert chunks[-1].data == b"small-1"
+
+
+def test_small_message_on_other_stream_between_fragments_is_not_stuck_in_backlog() -> None:
+    q = SendQueue(send_buffer=16 << 20)
+    for _ in range(8):
+        q.add(1, 0, b"B" * (1 << 20))  # 8 MB backlog on stream 1
+    q.add(2, 0, b"small")
+    chunks = pull_all(q)
+    pos = next(k for k, c in enumerate(chunks) if c.stream == 2)
+    per_message = -(-(1 << 20) // q.max_fragment)
+    assert pos == per_message  # right after the one message in progress
+
+
+def test_send_buffer_limit() -> None:
+    q = SendQueue(send_buffer=1000)
+    q.add(1, 0, b"x" * 600)
+    with pytest.raises(BufferError):
+        q.add(1, 0, b"y" * 500)
+    assert q.free(0) == 400
+    assert not q.buffer_available(outstanding_bytes=0)  # 600 used: 500 still does not fit
+    q.produce(FULL)
+    # Bytes moved to "outstanding" still count.
+    assert not q.buffer_available(outstanding_bytes=600)
+    assert q.buffer_available(outstanding_bytes=500)  # the refused 500 bytes fit now
+    assert not q.buffer_available(outstanding_bytes=0)  # only once per refusal
+    with pytest.raises(BufferError):
+        q.add(1, 0, b"z" * 500, outstanding_bytes=600)
+
+
+def test_oversize_message_accepted_when_buffer_empty() -> None:
+    q = SendQueue(send_buffer=1000)
+    q.add(1, 0, b"x" * 5000)
+    assert q.queued_bytes == 5000
+    with pytest.raises(BufferError):
+        q.add(1, 0, b"y")
+
+
+def test_empty_message_rejected() -> None:
+    q = SendQueue(send_buffer=1000)
+    with pytest.raises(ValueError):
+        q.add(1, 0, b"")
+
+
+def test_clear() -> None:
+    q = SendQueue(send_buffer=10_000)
+    q.add(1, 0, b"x" * 3000)
+    q.produce(FULL)
+    q.clear()
+    assert q.queued_bytes == 0 and not q
+    assert q.produce(FULL) is None
+    q.add(1, 0, b"y")
+    c = q.produce(FULL)
+    assert c is not None and c.ssn == 0 and c.beginning
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        SendQueue(send_buffer=0)
+    with pytest.raises(ValueError):
+        SendQueue(send_buffer=10, pmtu=100)
