@@ -1,0 +1,26 @@
+"""Kernel SCTP (``sctp://``) tests.
+
+Tests that need the operating system's SCTP are collected only where it exists: inside the
+SCTP VM (``SCTP_VM=1``, set by ``sctp-vm``; run them with ``scripts/kernel-tests.sh``) or when
+``NETCHAN_KERNEL_SCTP=1`` says this host has it. Elsewhere (a host kernel without SCTP) they are
+not collected at all, rather than collected and skipped; ``test_host.py`` checks instead that
+``sctp://`` fails at once with a clear error there.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+KERNEL_SCTP = os.environ.get("SCTP_VM") == "1" or os.environ.get("NETCHAN_KERNEL_SCTP") == "1"
+
+collect_ignore = [] if KERNEL_SCTP else ["test_suite.py", "test_kernel.py", "test_cross_stack.py"]
+if KERNEL_SCTP:
+    collect_ignore.append("test_host.py")
+
+
+@pytest.fixture
+def endpoint_scheme() -> str:
+    """The conformance suite (tests/endpoint_suite.py) runs against ``sctp://`` here."""
+    return "sctp"
