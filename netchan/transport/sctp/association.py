@@ -748,10 +748,11 @@ class Association:
             return True
         # §6.2: with a full window, DATA that does not advance the cumulative TSN is
         # dropped (the peer retransmits it); in-order data is still taken so a message
-        # larger than the window can complete.
+        # larger than the window can complete, but only once the application has read
+        # everything delivered (otherwise zero-window probes would grow memory unbounded).
         if (
             len(chunk.user_data) > self._local_rwnd()
-            and not tracker.would_advance_cumulative(chunk.tsn)
+            and (self._unread > 0 or not tracker.would_advance_cumulative(chunk.tsn))
             and not tracker.is_duplicate(chunk.tsn)
         ):
             self.drops.add("receive_window_full")
