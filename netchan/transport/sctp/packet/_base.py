@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Self, TypeVar
 
 __all__ = [
     "Chunk",
@@ -117,6 +117,18 @@ class Chunk:
         """
         raise NotImplementedError
 
+    @classmethod
+    def parse(cls, data: bytes, flags: int, start: int, end: int) -> Self:
+        """Decode a chunk of this type whose value is ``data[start:end]`` (padding excluded).
+
+        ``parse_packet`` calls it after checking the chunk header; it slices ``data`` once
+        rather than copying the value first.
+
+        Raises:
+            ParseError: the value is malformed for this chunk type.
+        """
+        raise NotImplementedError
+
     def serialize(self) -> bytes:
         """The chunk's wire bytes, padding included."""
         parts: list[bytes] = []
@@ -140,6 +152,15 @@ class Parameter:
     def parameter_type(self) -> int:
         """The parameter type code on the wire."""
         return self.TYPE
+
+    @classmethod
+    def from_value(cls, value: bytes) -> Self:
+        """Decode the value of a parameter of this type.
+
+        Raises:
+            ParseError: the value is malformed for this type.
+        """
+        raise NotImplementedError
 
     def value_bytes(self) -> bytes:
         """The parameter value (without the 4-byte type/length header)."""
@@ -170,6 +191,15 @@ class ErrorCause:
     def cause_code(self) -> int:
         """The cause code on the wire."""
         return self.CODE
+
+    @classmethod
+    def from_value(cls, value: bytes) -> Self:
+        """Decode the information of a cause with this code.
+
+        Raises:
+            ParseError: the information is malformed for this code.
+        """
+        raise NotImplementedError
 
     def value_bytes(self) -> bytes:
         """The cause-specific information (without the 4-byte code/length header)."""
@@ -216,7 +246,7 @@ def parse_tlv_list(
     data: bytes,
     start: int,
     end: int,
-    parsers: dict[int, Callable[[bytes], T]],
+    parsers: Mapping[int, Callable[[bytes], T]],
     unknown: Callable[[int, bytes], T],
     what: str,
 ) -> list[T]:

@@ -339,7 +339,7 @@ ERROR_CAUSE_PARSERS: dict[int, type[ErrorCause]] = {
 }
 """Known cause codes and their classes (each has ``from_value(bytes)``)."""
 
-_FROM_VALUE = {code: getattr(cls, "from_value") for code, cls in ERROR_CAUSE_PARSERS.items()}  # noqa: B009
+_FROM_VALUE = {code: cls.from_value for code, cls in ERROR_CAUSE_PARSERS.items()}
 
 
 def parse_error_causes(data: bytes, start: int = 0, end: int | None = None) -> list[ErrorCause]:

@@ -265,7 +265,7 @@ PARAMETER_PARSERS: dict[int, type[Parameter]] = {
 }
 """Known parameter types and their classes (each has ``from_value(bytes)``)."""
 
-_FROM_VALUE = {code: getattr(cls, "from_value") for code, cls in PARAMETER_PARSERS.items()}  # noqa: B009
+_FROM_VALUE = {code: cls.from_value for code, cls in PARAMETER_PARSERS.items()}
 
 
 def parse_parameters(data: bytes, start: int = 0, end: int | None = None) -> list[Parameter]:

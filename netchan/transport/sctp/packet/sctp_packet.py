@@ -77,10 +77,7 @@ CHUNK_CLASSES: dict[int, type[Chunk]] = {
 }
 """Chunk types this stack decodes, and their classes; every other type is an UnknownChunk."""
 
-_PARSERS: dict[int, ChunkParser] = {
-    code: getattr(cls, "parse")  # noqa: B009
-    for code, cls in CHUNK_CLASSES.items()
-}
+_PARSERS: dict[int, ChunkParser] = {code: cls.parse for code, cls in CHUNK_CLASSES.items()}
 
 
 @dataclass(slots=True)
@@ -175,7 +172,7 @@ def parse_chunks(data: bytes, start: int = COMMON_HEADER_SIZE) -> list[Chunk]:
                 continue
             parser = parsers.get(chunk_type)
             if parser is None:
-                append(UnknownChunk.parse(data, chunk_type, flags, offset + 4, end))
+                append(UnknownChunk.parse_unknown(data, chunk_type, flags, offset + 4, end))
             else:
                 append(parser(data, flags, offset + 4, end))
             offset += (length + 3) & ~3

@@ -44,6 +44,11 @@ class UnknownChunk(Chunk):
         out.append(PAD[n & 3])
 
     @classmethod
-    def parse(cls, data: bytes, chunk_type: int, flags: int, start: int, end: int) -> UnknownChunk:
-        """Keep the value ``data[start:end]`` of a chunk of unknown type."""
+    def parse_unknown(
+        cls, data: bytes, chunk_type: int, flags: int, start: int, end: int
+    ) -> UnknownChunk:
+        """Keep the value ``data[start:end]`` of a chunk of unknown type.
+
+        (``parse`` does not apply: the type is not implied by the class.)
+        """
         return cls(chunk_type, flags, data[start:end])
