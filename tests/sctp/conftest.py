@@ -1,0 +1,63 @@
+"""Shared helpers of the sans-io SCTP tests: a pair of endpoints on the in-memory network."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+
+from netchan.transport.sctp import events as ev
+from netchan.transport.sctp.association import Association
+from netchan.transport.sctp.endpoint import SctpEndpoint
+from netchan.transport.sctp.options import Options
+from tests.sctp.netsim import Link, NetSim
+
+A_ADDR = ("10.0.0.1", 5000)
+B_ADDR = ("10.0.0.2", 6000)
+
+
+@dataclass
+class Pair:
+    """Two endpoints joined by a :class:`NetSim`; ``a`` connects to ``b``."""
+
+    net: NetSim
+    a: SctpEndpoint
+    b: SctpEndpoint
+    options: Options
+
+    def connect(self, timeout: float = 10.0) -> tuple[Association, Association]:
+        """Associate ``a`` with ``b`` and return (a's association, b's association)."""
+        assoc = self.a.connect(B_ADDR, 6000, self.net.now)
+        self.net.run_until(
+            lambda: (
+                bool(self.net.events_of(B_ADDR, ev.AssociationEstablished))
+                and bool(self.net.events_of(A_ADDR, ev.AssociationEstablished))
+            ),
+            timeout,
+        )
+        (peer,) = self.b.associations.values()
+        return assoc, peer
+
+    def received(self, addr: tuple[str, int] = B_ADDR) -> list[ev.MessageReceived]:
+        """Messages delivered so far at ``addr``."""
+        return self.net.events_of(addr, ev.MessageReceived)
+
+
+def make_pair(
+    seed: int = 1, options: Options | None = None, link: Link | None = None, now: float = 0.0
+) -> Pair:
+    """A fresh pair with seeded randomness everywhere."""
+    options = options or Options()
+    net = NetSim(random.Random(seed), link, now=now)
+    a = SctpEndpoint(options, local_port=5000, rng=random.Random(seed * 1000 + 1), now=now)
+    b = SctpEndpoint(options, local_port=6000, rng=random.Random(seed * 1000 + 2), now=now)
+    net.add(A_ADDR, a)
+    net.add(B_ADDR, b)
+    return Pair(net, a, b, options)
+
+
+@pytest.fixture
+def pair() -> Pair:
+    """A lossless pair with default (LAN) options."""
+    return make_pair()
