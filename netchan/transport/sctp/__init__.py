@@ -2,6 +2,58 @@
 
 Datagrams and the current time go in; datagrams, one next deadline and events come out. Nothing
 here touches sockets, clocks, threads or an event loop: the trio driver in
-``netchan.transport.udp`` (or a test's in-memory network) does the I/O. See
-docs/architecture.md, "Driver contract".
+``netchan.transport.udp`` (or a test's in-memory network) does the I/O (docs/architecture.md,
+"Driver contract")::
+
+    ep = SctpEndpoint(Options(), local_port=5000, rng=random.SystemRandom(), now=now)
+    assoc = ep.connect(("192.0.2.1", 5000), 5000, now)   # INIT; or wait for a peer's
+    ep.receive_datagram(data, addr, now)                 # for every datagram
+    ep.handle_timeout(now)                               # at ep.next_deadline()
+    for data, addr in ep.datagrams_to_send(now): ...     # after every input
+    while (event := ep.next_event()) is not None: ...    # MessageReceived, ...
+
+Modules: ``endpoint`` (demultiplexing, stateless INIT handling, out-of-the-blue packets),
+``association`` (the per-association state machine), ``state`` (RFC 9260 states and the
+transition table), ``cookie`` (HMAC State Cookie), ``handshake`` (INIT / INIT ACK checks),
+``timers``, ``counters``, ``options``, ``events``; the wire format in ``packet/``, the data
+path in ``rx/``, ``tx/`` and ``congestion/``.
 """
+
+from __future__ import annotations
+
+from ..errors import AssociationAbortedError, MessageTooLargeError
+from .association import Association
+from .counters import AssociationCounters
+from .endpoint import SctpEndpoint
+from .events import (
+    AssociationAborted,
+    AssociationClosed,
+    AssociationEstablished,
+    AssociationRestarted,
+    Event,
+    MessageReceived,
+    PeerAddressChanged,
+    SendBufferAvailable,
+)
+from .options import Options
+from .state import LocalProtocolError, State, StateError
+
+__all__ = [
+    "Association",
+    "AssociationAborted",
+    "AssociationAbortedError",
+    "AssociationClosed",
+    "AssociationCounters",
+    "AssociationEstablished",
+    "AssociationRestarted",
+    "Event",
+    "LocalProtocolError",
+    "MessageReceived",
+    "MessageTooLargeError",
+    "Options",
+    "PeerAddressChanged",
+    "SctpEndpoint",
+    "SendBufferAvailable",
+    "State",
+    "StateError",
+]
