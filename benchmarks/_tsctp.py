@@ -159,7 +159,8 @@ class Program:
 
     def output(self) -> str:
         """Everything the program wrote so far."""
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.stdout_path.read_text(errors="replace")
 
     def stop(self) -> None:

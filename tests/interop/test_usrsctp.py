@@ -105,17 +105,18 @@ async def test_echo_server_echoes_every_stream_ordered_and_unordered(tmp_path: P
             with trio.fail_after(TIMEOUT):
                 assoc = await ep.connect(f"udp://{HOST}:{theirs}?sctp_port=7")
                 assert assoc.outbound_streams >= 10
+                # The PPID names each message: echo_server sends it back unchanged.
                 sent = {}
                 for index, (stream, size, unordered) in enumerate(cases):
                     data = _payload(index, size)
-                    sent[data] = (stream, 1000 + index, unordered)
+                    sent[1000 + index] = (data, stream, unordered)
                     await assoc.send(data, stream=stream, ppid=1000 + index, unordered=unordered)
                 echoed: list[Message] = [await assoc.receive() for _ in cases]
                 for msg in echoed:
-                    assert msg.data in sent, f"unexpected echo of {len(msg.data)} bytes"
-                    assert (msg.stream, msg.ppid, msg.unordered) == sent[msg.data]
+                    assert msg.ppid in sent, f"unexpected echo with PPID {msg.ppid}"
+                    assert (msg.data, msg.stream, msg.unordered) == sent[msg.ppid]
                     assert msg.association is assoc
-                assert sorted(m.data for m in echoed) == sorted(sent)
+                assert sorted(m.ppid for m in echoed) == sorted(sent)
                 # Ordered messages come back in order within each stream.
                 for stream in (0, 1, 5, 9):
                     order = [m.ppid for m in echoed if m.stream == stream and not m.unordered]
@@ -158,7 +159,7 @@ async def test_usrsctp_client_to_our_server(tmp_path: Path) -> None:
         ) as prog:
             assert prog.process.stdin is not None
             prog.process.stdin.write("".join(lines).encode())
-            prog.process.stdin.close()
+            prog.process.stdin.flush()
             got: list[Message] = []
             with trio.fail_after(TIMEOUT):
                 while len(got) < len(lines):
@@ -167,7 +168,10 @@ async def test_usrsctp_client_to_our_server(tmp_path: Path) -> None:
                     await msg.association.send(msg.data, stream=msg.stream, ppid=msg.ppid)
                 assert [m.data.decode() for m in got] == lines
                 assert {m.stream for m in got} == {0}
+                # The client prints what we echoed.
+                await _wait_output(prog.output, lambda t: all(x in t for x in lines), 10.0)
                 # End of input: the client shuts down; we see a graceful close.
+                prog.process.stdin.close()
                 while True:
                     event = await ep.next_event()
                     if isinstance(event, AssociationClosed | AssociationAborted):

@@ -1,0 +1,226 @@
+"""Throughput of the ``udp://`` endpoint next to usrsctp's tsctp, on loopback.
+
+One run measures, for each message size (64 B, 1 KiB, 16 KiB by default):
+
+* ours: a netchan endpoint sending on one association to a netchan endpoint in another
+  process, for ``--seconds`` seconds, then a graceful close;
+* tsctp: usrsctp's ``tsctp`` sender to a ``tsctp`` receiver, both over UDP encapsulation
+  (RFC 6951), with the LD_PRELOAD shim that switches off Debian's per-packet debug logging.
+
+Both are measured at the receiver (messages and bytes between the first and the last message)
+and printed as msgs/s, MB/s and the ratio ours/tsctp.
+
+Usage::
+
+    .venv/bin/python benchmarks/endpoint_bench.py [--sizes 64,1024,16384] [--seconds 3]
+        [--profile sender|receiver] [--skip-tsctp]
+
+``--profile`` runs our sender or receiver under cProfile and prints where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trio
+
+from benchmarks._tsctp import (
+    available,
+    free_udp_port,
+    parse_receiver_reports,
+    program,
+    quiet_shim,
+    running,
+    udp_port_taken,
+)
+from netchan.transport import AssociationClosed, open_endpoint
+
+HOST = "127.0.0.1"
+
+
+# --- our endpoint ---------------------------------------------------------------------------
+
+
+async def _receiver(ready_port: int) -> dict[str, float]:
+    """Receive until the end marker (PPID 1); report count, bytes and first-to-last time."""
+    async with open_endpoint(f"udp://{HOST}:{ready_port}") as ep:
+        print(ep.address, flush=True)
+        count = 0
+        nbytes = 0
+        first = last = 0.0
+        while True:
+            msg = await ep.receive()
+            if msg.ppid == 1:
+                break
+            last = time.perf_counter()
+            if count == 0:
+                first = last
+            count += 1
+            nbytes += len(msg.data)
+        # Let the sender's graceful close complete before this endpoint goes away.
+        with trio.move_on_after(10):
+            while not isinstance(await ep.next_event(), AssociationClosed):
+                pass
+    return {"messages": count, "bytes": nbytes, "seconds": last - first}
+
+
+async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
+    payload = b"b" * size
+    async with open_endpoint(f"udp://{HOST}:0") as ep:
+        assoc = await ep.connect(target)
+        start = time.perf_counter()
+        end = start + seconds
+        sent = 0
+        while True:
+            for _ in range(64):
+                await assoc.send(payload)
+            sent += 64
+            if time.perf_counter() >= end:
+                break
+        await assoc.send(b"end", ppid=1)  # same stream: arrives after everything else
+        await assoc.aclose()
+        elapsed = time.perf_counter() - start
+        stats = assoc.statistics()
+    return {
+        "messages": sent,
+        "seconds": elapsed,
+        "retransmissions": stats.retransmissions,
+        "packets_sent": stats.packets_sent,
+    }
+
+
+def _profiled(fn: object, *args: object) -> object:
+    profile = cProfile.Profile()
+    result = profile.runcall(trio.run, fn, *args)
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+    print(out.getvalue(), file=sys.stderr)
+    return result
+
+
+def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]:
+    """Our endpoint to our endpoint, receiver in a child process."""
+    port = free_udp_port()
+    cmd = [sys.executable, __file__, "--role", "receiver", "--port", str(port)]
+    if profile == "receiver":
+        cmd.append("--profile-self")
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        address = child.stdout.readline().strip()
+        if profile == "sender":
+            sender = _profiled(_sender, address, size, seconds)
+        else:
+            sender = trio.run(_sender, address, size, seconds)
+        out, _ = child.communicate(timeout=seconds + 30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result["sender_messages"] = sender["messages"]  # type: ignore[index]
+    result["retransmissions"] = sender["retransmissions"]  # type: ignore[index]
+    return result
+
+
+# --- tsctp ------------------------------------------------------------------------------------
+
+
+def run_tsctp(size: int, seconds: float, workdir: Path) -> dict[str, float] | None:
+    """usrsctp tsctp sender to tsctp receiver over UDP encapsulation."""
+    shim = quiet_shim(workdir)
+    recv_udp, send_udp = free_udp_port(), free_udp_port()
+    tsctp = str(program("tsctp"))
+    with running(
+        [tsctp, "-E", str(recv_udp), "-p", "5001"], workdir=workdir, quiet=shim, name="recv"
+    ) as receiver:
+        deadline = time.monotonic() + 5
+        while not udp_port_taken(recv_udp) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sender_args = [tsctp, "-E", str(send_udp), "-U", str(recv_udp), "-p", "5001"]
+        sender_args += ["-l", str(size), "-T", str(max(1, round(seconds))), HOST]
+        with running(sender_args, workdir=workdir, quiet=shim, name="send") as sender:
+            sender.process.wait(timeout=seconds + 30)
+        deadline = time.monotonic() + 10
+        reports = parse_receiver_reports(receiver.output())
+        while not reports and time.monotonic() < deadline:
+            time.sleep(0.05)
+            reports = parse_receiver_reports(receiver.output())
+    if not reports:
+        return None
+    r = reports[0]
+    return {
+        "messages": r.messages,
+        "bytes": r.bytes,
+        "seconds": r.seconds,
+        "quiet": shim is not None,
+    }
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def _rates(result: dict[str, float] | None) -> tuple[float, float]:
+    if not result or result["seconds"] <= 0:
+        return 0.0, 0.0
+    return result["messages"] / result["seconds"], result["bytes"] / result["seconds"] / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64,1024,16384")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--profile", choices=["sender", "receiver"])
+    parser.add_argument("--skip-tsctp", action="store_true")
+    parser.add_argument("--role", choices=["receiver"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-self", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.role == "receiver":
+        if args.profile_self:
+            result = _profiled(_receiver, args.port)
+        else:
+            result = trio.run(_receiver, args.port)
+        print(json.dumps(result), flush=True)
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    workdir = Path("/tmp/netchan-bench")
+    workdir.mkdir(exist_ok=True)
+    use_tsctp = not args.skip_tsctp and available("tsctp")
+    header = (
+        f"{'size':>6} | {'ours msg/s':>11} {'MB/s':>7} | {'tsctp msg/s':>11} {'MB/s':>7} | ratio"
+    )
+    rows = []
+    for size in sizes:
+        ours = run_ours(size, args.seconds, args.profile)
+        theirs = run_tsctp(size, args.seconds, workdir) if use_tsctp else None
+        o_mps, o_mbs = _rates(ours)
+        t_mps, t_mbs = _rates(theirs)
+        ratio = f"{o_mps / t_mps:.2f}" if t_mps else "n/a"
+        rows.append(
+            f"{size:>6} | {o_mps:>11.0f} {o_mbs:>7.1f} | {t_mps:>11.0f} {t_mbs:>7.1f} | {ratio}"
+        )
+        extra = f"retransmissions={ours.get('retransmissions', 0):.0f}"
+        print(f"size {size}: ours {ours} ({extra}); tsctp {theirs}", file=sys.stderr)
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(row)
+    if use_tsctp and theirs is not None and not theirs.get("quiet"):
+        print("note: no C compiler, tsctp ran with its debug logging on (slower)")
+
+
+if __name__ == "__main__":
+    main()
