@@ -61,3 +61,15 @@ def make_pair(
 def pair() -> Pair:
     """A lossless pair with default (LAN) options."""
     return make_pair()
+
+
+def chunk_types(data: bytes) -> list[int]:
+    """The chunk types of a datagram (parsed with the stack's own parser)."""
+    from netchan.transport.sctp.packet import parse_packet
+
+    return [chunk.chunk_type for chunk in parse_packet(data).chunks]
+
+
+def sent_chunks(pair: Pair, src: tuple[str, int], chunk_type: int) -> list[float]:
+    """Times at which ``src`` emitted a datagram containing ``chunk_type``."""
+    return [t for t, s, _, data in pair.net.sent if s == src and chunk_type in chunk_types(data)]
