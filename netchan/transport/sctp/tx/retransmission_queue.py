@@ -229,19 +229,13 @@ class RetransmissionQueue:
             outstanding = self._outstanding
             a_rwnd = self._a_rwnd
             while room > DATA_CHUNK_HEADER:
-                max_payload = room - DATA_CHUNK_HEADER
-                rwnd = a_rwnd - self.bytes_in_flight
+                # §6.1 rule A: no new DATA larger than the peer's window, except that one
+                # chunk may always be in flight (which is also the zero window probe).
+                limit: int | None = a_rwnd - self.bytes_in_flight - DATA_CHUNK_HEADER
                 if self.bytes_in_flight == 0 and not chunks:
-                    # §6.1 rule A: one chunk may always be in flight (zero window probe).
-                    if rwnd <= 0 and not self._zero_window_probe:
-                        break
-                else:
-                    rwnd_payload = rwnd - DATA_CHUNK_HEADER
-                    if rwnd_payload <= 0:
-                        break
-                    if rwnd_payload < max_payload:
-                        max_payload = rwnd_payload
-                chunk = sq.produce(max_payload)
+                    if self._zero_window_probe or (limit is not None and limit > 0):
+                        limit = None
+                chunk = sq.produce(room - DATA_CHUNK_HEADER, limit)
                 if chunk is None:
                     break
                 key = self._next_tsn
@@ -390,7 +384,8 @@ class RetransmissionQueue:
             cc.on_acked(
                 acked_bytes,
                 cum_advanced=cum_advanced,
-                fully_utilized=flight_before >= cc.cwnd,
+                # "Fully utilized": less than one MTU of the window was left unused.
+                fully_utilized=flight_before + cc.mtu >= cc.cwnd,
                 in_fast_recovery=self.fast_recovery,
                 flight_size=self.bytes_in_flight,
                 now=now,

@@ -242,16 +242,20 @@ class SendQueue:
         """Bytes that can still be added without BufferError (never negative)."""
         return max(0, self._send_buffer - self.queued_bytes - outstanding_bytes)
 
-    def produce(self, max_payload: int) -> OutgoingChunk | None:
+    def produce(self, max_payload: int, limit: int | None = None) -> OutgoingChunk | None:
         """Cut the next DATA chunk chosen by the scheduler.
 
         Args:
             max_payload: user bytes that fit (room left in the packet minus the chunk
-                header, or less when the peer's window is small).
+                header).
+            limit: if given, produce nothing when the chunk would carry more user bytes
+                than this (the peer's window, §6.1 rule A), instead of cutting the message
+                into smaller fragments.
 
         Returns:
-            The chunk (no TSN yet), or None when nothing is queued or the next fragment
-            would be uselessly small (the caller sends it in the next packet).
+            The chunk (no TSN yet), or None when nothing is queued, the next fragment
+            would be uselessly small (the caller sends it in the next packet) or exceeds
+            ``limit``.
         """
         st = self._current
         if st is None:
@@ -269,6 +273,8 @@ class SendQueue:
             if max_payload < _MIN_FRAGMENT:
                 return None
             size = max_payload
+        if limit is not None and size > limit:
+            return None
         beginning = offset == 0
         if beginning and not unordered:
             st.cur_ssn = st.next_ssn
