@@ -237,7 +237,7 @@ def test_t3_marks_everything_and_sends_one_packet() -> None:
     assert res.cum_advanced
     out = send_packets(rq, 1.2)
     # The gap-acked chunk was never retransmitted.
-    assert [c.tsn for c in out][0] == chunks[3].tsn
+    assert out[0].tsn == chunks[3].tsn
     assert chunks[2].nsent == 1
 
 

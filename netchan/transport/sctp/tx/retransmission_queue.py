@@ -231,10 +231,14 @@ class RetransmissionQueue:
             while room > DATA_CHUNK_HEADER:
                 # §6.1 rule A: no new DATA larger than the peer's window, except that one
                 # chunk may always be in flight (which is also the zero window probe).
-                limit: int | None = a_rwnd - self.bytes_in_flight - DATA_CHUNK_HEADER
-                if self.bytes_in_flight == 0 and not chunks:
-                    if self._zero_window_probe or (limit is not None and limit > 0):
-                        limit = None
+                window = a_rwnd - self.bytes_in_flight - DATA_CHUNK_HEADER
+                limit: int | None = window
+                if (
+                    self.bytes_in_flight == 0
+                    and not chunks
+                    and (self._zero_window_probe or window > 0)
+                ):
+                    limit = None
                 chunk = sq.produce(room - DATA_CHUNK_HEADER, limit)
                 if chunk is None:
                     break
