@@ -68,6 +68,11 @@ class RemoteSendChannel(trio.abc.SendChannel[T], Generic[T]):
             raise trio.ClosedResourceError("this send channel was closed")
         self._link.raise_if_failed()
 
+    def __del__(self) -> None:
+        # Dropped without close (like a file): close it so the owner is not kept open.
+        if not getattr(self, "_closed", True):
+            self._link.node._dropped(self._link)
+
     def clone(self) -> RemoteSendChannel[T]:
         """Another handle on the same channel; the channel ends when every clone is closed."""
         if self._closed:
@@ -147,6 +152,10 @@ class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
     def _check(self) -> None:
         if self._closed:
             raise trio.ClosedResourceError("this receive channel was closed")
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self._link.node._dropped(self._link)
 
     def clone(self) -> RemoteReceiveChannel[T]:
         """Another handle on the same channel (values go to whichever clone asks first)."""

@@ -718,6 +718,7 @@ class Node:
         self._values_in = 0
         self._values_out = 0
         self._closed = False
+        self._token = trio.lowlevel.current_trio_token()
         self._decode_peer: Peer | None = None
         self._decoded_refs: list[trio.abc.AsyncResource] = []
         self._codec = Codec(
@@ -839,6 +840,22 @@ class Node:
 
     # -------------------------------------------------------------- helpers
 
+    def _dropped(self, link: ImportSendLink | ImportReceiveLink) -> None:
+        """A channel end was garbage-collected unclosed: close it soon, from the trio loop.
+
+        Called from ``__del__``, which may run anywhere (even inside trio's own code), so the
+        work is handed to ``run_sync_soon`` instead of being done here.
+        """
+
+        def close() -> None:
+            link.clones -= 1
+            if link.clones == 0 and not self._closed:
+                link.finish()
+            link.changed.fire()
+
+        with contextlib.suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(close)
+
     def _check_import(self, address: str, name: str) -> None:
         if self._closed:
             raise trio.ClosedResourceError("the node is closed")
@@ -881,6 +898,7 @@ class Node:
             raise
         finally:
             self._decode_peer = None
+        self._decoded_refs = []
         return value
 
     def _close_decoded_refs(self) -> None:

@@ -50,6 +50,7 @@ class Env:
 
 @pytest.fixture
 def clock() -> trio.abc.Clock | None:
+    """The test's clock: tests list it as a parameter so pytest-trio runs them on it."""
     if SCHEME == "memory":
         return trio.testing.MockClock(autojump_threshold=0)
     return None

@@ -9,7 +9,7 @@ import netchan
 from tests.channels.conftest import Env
 
 
-async def test_import_send_pushes_into_exported_channel(env: Env) -> None:
+async def test_import_send_pushes_into_exported_channel(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         send, recv = trio.open_memory_channel[object](10)
         server.export("jobs", send)
@@ -22,7 +22,7 @@ async def test_import_send_pushes_into_exported_channel(env: Env) -> None:
         assert got == [{"n": i, "t": (i, "x")} for i in range(5)]
 
 
-async def test_import_receive_from_work_queue(env: Env) -> None:
+async def test_import_receive_from_work_queue(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         out_send, out_recv = trio.open_memory_channel[object](0)
         server.export("results", out_recv)
@@ -41,7 +41,7 @@ async def test_import_receive_from_work_queue(env: Env) -> None:
         assert got == list(range(20))
 
 
-async def test_unknown_name_raises_at_import(env: Env) -> None:
+async def test_unknown_name_raises_at_import(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         assert server.address is not None
         with pytest.raises(netchan.ChannelNotFoundError):

@@ -1,0 +1,338 @@
+"""trio channel semantics across nodes: backpressure, close, clone, nowait, cancellation,
+work-queue exactly-once, reply channels, failures. Deterministic on the memory transport."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+import trio
+import trio.testing
+
+import netchan
+from netchan.codec import register
+from tests.channels.conftest import Env, memory_only
+
+
+@register
+@dataclass(frozen=True)
+class Job:
+    n: int
+    label: str
+
+
+async def settle() -> None:
+    """Let every task run until all are blocked (messages in flight get delivered)."""
+    for _ in range(3):
+        await trio.testing.wait_all_tasks_blocked(0.01)
+        await trio.sleep(0.05)
+
+
+@memory_only
+async def test_send_blocks_without_credit_and_resumes(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[int](2)
+        server.export("jobs", send)
+        assert server.address is not None
+        jobs = await client.import_send(server.address, "jobs")
+        accepted = 0
+        for i in range(50):
+            try:
+                jobs.send_nowait(i)
+            except trio.WouldBlock:
+                await settle()
+                try:
+                    jobs.send_nowait(i)
+                except trio.WouldBlock:
+                    break
+            accepted += 1
+        # Bounded: the exported channel's buffer (2) plus one credit window in flight (2).
+        assert accepted == 4
+        assert jobs.statistics().credit == 0
+        with pytest.raises(trio.WouldBlock):
+            jobs.send_nowait(99)
+        assert await recv.receive() == 0
+        await settle()
+        jobs.send_nowait(4)
+        await settle()
+        with trio.fail_after(5):
+            assert [await recv.receive() for _ in range(4)] == [1, 2, 3, 4]
+
+
+async def test_blocked_send_cancelled_loses_and_duplicates_nothing(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[int](1)
+        server.export("jobs", send)
+        assert server.address is not None
+        jobs = await client.import_send(server.address, "jobs")
+        sent = []
+        for i in range(10):
+            with trio.move_on_after(1.0) as scope:
+                await jobs.send(i)
+            if scope.cancelled_caught:
+                break
+            sent.append(i)
+        assert 0 < len(sent) < 10
+        got = []
+        while len(got) < len(sent):
+            with trio.fail_after(5):
+                got.append(await recv.receive())
+        assert got == sent
+        await jobs.send(100)
+        assert await recv.receive() == 100
+        await trio.sleep(0.5)
+        with pytest.raises(trio.WouldBlock):
+            recv.receive_nowait()
+
+
+async def test_blocked_receive_cancelled_then_next_receive_gets_value(
+    env: Env, clock: object
+) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        out_send, out_recv = trio.open_memory_channel[int](0)
+        server.export("q", out_recv)
+        assert server.address is not None
+        q = await client.import_receive(server.address, "q", max_buffer=1)
+        with trio.move_on_after(1.0):
+            await q.receive()
+        with pytest.raises(trio.WouldBlock):
+            q.receive_nowait()
+        await out_send.send(7)
+        with trio.fail_after(5):
+            assert await q.receive() == 7
+
+
+async def test_close_gives_end_of_channel_after_values(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        out_send, out_recv = trio.open_memory_channel[int](100)
+        server.export("q", out_recv)
+        for i in range(30):
+            out_send.send_nowait(i)
+        out_send.close()
+        assert server.address is not None
+        q = await client.import_receive(server.address, "q", max_buffer=5)
+        with trio.fail_after(10):
+            assert [v async for v in q] == list(range(30))
+        with pytest.raises(trio.EndOfChannel):
+            await q.receive()
+        await q.aclose()
+        with pytest.raises(trio.ClosedResourceError):
+            await q.receive()
+        await q.aclose()  # idempotent
+
+
+async def test_clone_and_close_semantics(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[int](10)
+        server.export("s", send)
+        assert server.address is not None
+        a = await client.import_send(server.address, "s")
+        b = a.clone()
+        await a.aclose()
+        with pytest.raises(trio.ClosedResourceError):
+            await a.send(1)
+        with pytest.raises(trio.ClosedResourceError):
+            a.clone()
+        await b.send(2)
+        assert b.statistics().open_clones == 1
+        with trio.fail_after(5):
+            assert await recv.receive() == 2
+
+
+async def test_work_queue_each_value_to_exactly_one_importer(env: Env, clock: object) -> None:
+    rng = random.Random(7)
+    async with env.node() as server:
+        out_send, out_recv = trio.open_memory_channel[int](0)
+        server.export("work", out_recv)
+        assert server.address is not None
+        results: dict[int, list[int]] = {}
+        async with trio.open_nursery() as nursery:
+
+            async def worker(k: int, buffer: int, quit_after: int | None) -> None:
+                async with env.node(listen=False) as node:
+                    assert server.address is not None
+                    work = await node.import_receive(server.address, "work", max_buffer=buffer)
+                    mine = results.setdefault(k, [])
+                    async with work:
+                        async for v in work:
+                            mine.append(v)
+                            await trio.sleep(rng.random() * 0.01)
+                            if quit_after is not None and len(mine) >= quit_after:
+                                break  # closes with values still buffered: they go back
+
+            nursery.start_soon(worker, 0, 1, None)
+            nursery.start_soon(worker, 1, 4, None)
+            nursery.start_soon(worker, 2, 8, 5)
+
+            async def produce() -> None:
+                async with out_send:
+                    for i in range(200):
+                        await out_send.send(i)
+
+            with trio.fail_after(60):
+                await produce()
+        everything = sorted(v for vs in results.values() for v in vs)
+        assert everything == list(range(200))
+        assert len(results[2]) == 5
+
+
+async def test_reply_channel_inside_value(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        jobs_send, jobs_recv = trio.open_memory_channel[dict[str, object]](4)
+        server.export("jobs", jobs_send)
+
+        async def serve() -> None:
+            async for job in jobs_recv:
+                reply = job["reply"]
+                assert isinstance(reply, netchan.RemoteSendChannel)
+                async with reply:
+                    await reply.send(job["n"] * 2)  # type: ignore[operator]
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve)
+            assert server.address is not None
+            jobs = await client.import_send(server.address, "jobs")
+            for n in range(5):
+                reply_send, reply_recv = trio.open_memory_channel[int](1)
+                async with reply_send:
+                    await jobs.send({"n": n, "reply": reply_send})
+                with trio.fail_after(10):
+                    assert await reply_recv.receive() == 2 * n
+                    # Every holder closed (the worker's proxy and our own end): EndOfChannel.
+                    with pytest.raises(trio.EndOfChannel):
+                        await reply_recv.receive()
+            assert client.statistics().references == 0
+            nursery.cancel_scope.cancel()
+
+
+async def test_reply_channel_through_a_third_node(env: Env, clock: object) -> None:
+    """A -> B -> C, and C replies to A directly over an association it opens to A."""
+    async with env.node() as b, env.node() as c, env.node(listen=False) as a:
+        b_send, b_recv = trio.open_memory_channel[dict[str, object]](4)
+        c_send, c_recv = trio.open_memory_channel[dict[str, object]](4)
+        b.export("front", b_send)
+        c.export("work", c_send)
+
+        async def forwarder() -> None:
+            assert c.address is not None
+            to_c = await b.import_send(c.address, "work")
+            async for job in b_recv:
+                await to_c.send(job)  # the reply channel travels on, untouched
+                # B keeps no reference: its handle on A's channel is collected and closed,
+                # like a file object nobody holds any more.
+                del job
+
+        async def worker() -> None:
+            async for job in c_recv:
+                async with job["reply"] as reply:  # type: ignore[attr-defined]
+                    await reply.send(("done", job["n"]))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(forwarder)
+            nursery.start_soon(worker)
+            assert b.address is not None
+            front = await a.import_send(b.address, "front")
+            reply_send, reply_recv = trio.open_memory_channel[tuple[str, int]](1)
+            async with reply_send:
+                await front.send({"n": 42, "reply": reply_send})
+            with trio.fail_after(10):
+                assert await reply_recv.receive() == ("done", 42)
+                with pytest.raises(trio.EndOfChannel):
+                    await reply_recv.receive()
+            # C reached A directly: it has an association with A's node id.
+            assert a.statistics().node_id in {p.node_id for p in c.statistics().peers}
+            nursery.cancel_scope.cancel()
+
+
+async def test_receive_channel_inside_value(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        inbox_send, inbox_recv = trio.open_memory_channel[object](1)
+        server.export("inbox", inbox_send)
+        assert server.address is not None
+        to_server = await client.import_send(server.address, "inbox")
+        feed_send, feed_recv = trio.open_memory_channel[int](0)
+        await to_server.send({"feed": feed_recv})
+        feed_recv.close()
+        msg = await inbox_recv.receive()
+        remote_feed = msg["feed"]  # type: ignore[index]
+        assert isinstance(remote_feed, netchan.RemoteReceiveChannel)
+
+        async def produce() -> None:
+            async with feed_send:
+                for i in range(10):
+                    await feed_send.send(i)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(produce)
+            with trio.fail_after(10):
+                assert [v async for v in remote_feed] == list(range(10))
+
+
+async def test_type_checked_on_send_and_on_receive(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[Job](4)
+        server.export("typed", send, type=Job)
+        assert server.address is not None
+        typed = await client.import_send(server.address, "typed", type=Job)
+        with pytest.raises(TypeError, match="Job"):
+            await typed.send({"n": 1})  # type: ignore[arg-type]
+        await typed.send(Job(1, "a"))
+        assert await recv.receive() == Job(1, "a")
+        # An importer that does not declare the type: the exporter refuses the value.
+        untyped = await client.import_send(server.address, "typed")
+        await untyped.send({"n": 2})
+        await untyped.send(Job(3, "c"))
+        with trio.fail_after(5):
+            assert await recv.receive() == Job(3, "c")
+        await trio.sleep(0.5)
+        assert server.statistics().errors["type_mismatch"] == 1
+        assert client.statistics().errors["rejected_by_peer"] == 1
+
+
+@memory_only
+async def test_peer_death_breaks_dependent_channels_promptly(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        send, _recv = trio.open_memory_channel[int](1)
+        out_send, out_recv = trio.open_memory_channel[int](0)
+        server.export("in", send)
+        server.export("out", out_recv)
+        assert server.address is not None
+        to_server = await client.import_send(server.address, "in")
+        from_server = await client.import_receive(server.address, "out")
+        await to_server.send(1)
+        await to_server.send(2)
+        start = trio.current_time()
+        env.crash(server)
+        with pytest.raises(trio.BrokenResourceError) as info:
+            await from_server.receive()
+        assert trio.current_time() - start <= 4.0
+        assert info.value.__cause__ is not None
+        with pytest.raises(trio.BrokenResourceError):
+            await to_server.send(3)
+
+
+async def test_statistics(env: Env, clock: object) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[int](8)
+        server.export("s", send)
+        assert server.address is not None
+        s = await client.import_send(server.address, "s")
+        for i in range(3):
+            await s.send(i)
+        for _ in range(3):
+            await recv.receive()
+        st = s.statistics()
+        assert (st.name, st.direction, st.state, st.values_sent, st.max_buffer) == (
+            "s",
+            "send",
+            "open",
+            3,
+            8,
+        )
+        await trio.sleep(0.5)
+        ns = client.statistics()
+        assert ns.values_out == 3 and ns.imports == 1
+        assert len(ns.peers) == 1 and ns.peers[0].association is not None
+        assert ns.peers[0].node_id == server.statistics().node_id
+        assert server.statistics().values_in == 3
