@@ -100,7 +100,7 @@ def test_bad_checksum_parse_error_wrong_port_counted() -> None:
 
 def test_wrong_verification_tag_dropped_and_counted() -> None:
     p = make_pair(seed=21)
-    assoc, peer = p.connect()
+    _assoc, peer = p.connect()
     data = DataChunk(tsn=peer.peer_initial_tsn, stream_id=0, ssn=0, ppid=0, user_data=b"forged")
     p.b.receive_datagram(
         serialize_packet(5000, 6000, peer.local_tag ^ 0x5A5A, [data]), A_ADDR, p.net.now
@@ -118,7 +118,7 @@ def test_wrong_verification_tag_dropped_and_counted() -> None:
 
 def test_abort_with_t_bit_and_peer_tag_is_accepted() -> None:
     p = make_pair(seed=22)
-    assoc, peer = p.connect()
+    _assoc, peer = p.connect()
     p.b.receive_datagram(
         serialize_packet(5000, 6000, peer.peer_tag, [AbortChunk(tag_reflected=True)]),
         A_ADDR,
@@ -174,7 +174,7 @@ def test_max_associations_answers_abort_out_of_resource() -> None:
 
 def test_icmp_unreachable_checks_the_verification_tag() -> None:
     p = make_pair(seed=24)
-    assoc, peer = p.connect()
+    assoc, _peer = p.connect()
     wrong = serialize_packet(5000, 6000, assoc.peer_tag ^ 1, [HeartbeatChunk(b"x")])
     p.a.icmp_unreachable(B_ADDR, wrong, p.net.now)
     p.a.icmp_unreachable(B_ADDR, b"\x01\x02", p.net.now)
@@ -211,7 +211,7 @@ def test_out_of_resource_cause_str() -> None:
 
 def test_receive_datagram_never_raises_on_random_bytes() -> None:
     p = make_pair(seed=26)
-    assoc, peer = p.connect()
+    _assoc, peer = p.connect()
     rng = random.Random(8)
     for _ in range(2000):
         size = rng.randrange(0, 64)
