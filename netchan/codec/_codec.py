@@ -1,8 +1,14 @@
 """The value codec: Python values <-> msgpack bytes, with ext types and limits.
 
 msgpack's C extension does the work; our hooks only see what msgpack has no native format
-for (``default=`` on the way out, ``ext_hook=`` on the way in), so plain dicts, lists, strings
-and numbers cost what msgpack costs. The ext type table is in ``_ext.py`` and docs/codec.md.
+for (``default=`` on the way out, ``ext_hook=``/``list_hook=`` on the way in), so plain
+dicts, lists, strings and numbers cost what msgpack costs. The ext type table is in
+``_ext.py`` and docs/codec.md.
+
+Containers that msgpack lacks (tuple, set, dataclass...) are written as a msgpack array
+headed by an empty "marker" ext, never as msgpack nested inside an ext payload: decoding is
+then one pass of msgpack's iterative parser, with no recursion a hostile peer could drive
+(each nested ``unpackb`` call would cost ~40 KiB of C stack).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from ._ext import (
     CONTAINER_HEADER_BYTES,
     DATE,
     DATETIME_NAIVE,
+    MARKER_CODES,
+    MARKER_PREFIX,
     TIME_NAIVE,
     TIMEDELTA,
     UTC_OFFSET,
@@ -40,9 +48,36 @@ _LEAVES: frozenset[type] = frozenset({str, int, float, bool, bytes, type(None)})
 
 _BUILTIN_BASES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set)
 
+# What ``default`` puts at the head of the array standing for a container value.
+_TUPLE_MARK = _ExtType(ExtCode.TUPLE, b"")
+_SET_MARK = _ExtType(ExtCode.SET, b"")
+_FROZENSET_MARK = _ExtType(ExtCode.FROZENSET, b"")
+_DATACLASS_MARK = _ExtType(ExtCode.DATACLASS, b"")
+_ENUM_MARK = _ExtType(ExtCode.ENUM, b"")
+_REF_MARK = _ExtType(ExtCode.REF, b"")
+
+
+class _Marker:
+    """Decoded marker ext: recognised and consumed by the list hook at the head of an array."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"<marker {ExtCode(self.code).name}>"
+
+
+_MARKERS: dict[int, _Marker] = {int(code): _Marker(code) for code in MARKER_CODES}
+
 
 class _TooDeepError(Exception):
     """Internal: the depth walk found a value nested deeper than ``max_depth``."""
+
+
+class _NeedListHook(Exception):
+    """Internal: a marker turned up in bytes decoded without the list hook."""
 
 
 class _HookError(Exception):
@@ -82,10 +117,20 @@ def _describe_type(t: type) -> str:
     return t.__qualname__ if t.__module__ == "builtins" else _registry.default_name(t)
 
 
+def _new_packer(default: Callable[[Any], Any]) -> msgpack.Packer:
+    return msgpack.Packer(
+        default=default,
+        use_bin_type=True,
+        strict_types=True,  # tuples and subclasses of built-ins reach ``default``
+        autoreset=True,
+        datetime=False,
+    )
+
+
 class Codec:
     """Turns values into bytes and back, for one sender or receiver (not thread-safe).
 
-    A Codec reuses its msgpack packers between calls, which makes it cheap (a small dict
+    A Codec reuses one msgpack packer between calls, which makes it cheap (a small dict
     encodes in about a microsecond) and also means one Codec serves one thread; trio
     programs use it from their single thread. See docs/codec.md for the wire format.
 
@@ -93,11 +138,13 @@ class Codec:
         limits: size, depth and item limits (defaults: :class:`CodecLimits`).
         ref_types: classes whose instances travel as references (ext ``REF``) instead of by
             value; the channel layer passes channel end classes here.
-        encode_ref: turns such an object into a msgpack-able description (list, bytes...).
-            Exceptions it raises propagate from :meth:`encode` unchanged.
+        encode_ref: turns such an object into a description (any value the codec can
+            encode, typically a short list of ids and addresses). Exceptions it raises
+            propagate from :meth:`encode` unchanged.
         decode_ref: turns a received description back into an object. Exceptions it raises
             become :class:`DecodeError`. Without it, a value holding a reference fails to
-            decode.
+            decode. It may be called for references inside a value that then fails to
+            decode as a whole.
 
     Raises:
         TypeError: bad argument types.
@@ -134,26 +181,32 @@ class Codec:
         self._encode_ref = encode_ref
         self._decode_ref = decode_ref
         self._ref_cache: dict[type, bool] = {}
-        # Packer per ext nesting level: msgpack.Packer is not re-entrant, and ext payloads
-        # (tuple, dataclass, ...) are packed from inside ``default`` while the outer packer
-        # is mid-way.
-        self._packers: list[msgpack.Packer] = []
-        self._level = -1
+        self._packer = _new_packer(self._default)
+        self._packing = False
         self._converting = False
-        self._decode_level = 0
+        self._open_markers = 0
         items = -1 if limits.max_items is None else limits.max_items
         # max_str/bin/ext lengths default to len(data): a declared length can never make
-        # msgpack allocate more than it received.
-        self._unpackb: Callable[[bytes], Any] = partial(
-            msgpack.unpackb,
-            ext_hook=self._ext_hook,
-            raw=False,
-            strict_map_key=False,
-            use_list=True,
-            max_array_len=items,
-            max_map_len=items,
+        # msgpack allocate more than it received. Without markers (the common case) there
+        # is no list hook to call; with them, arrays are one longer than their content.
+        common: dict[str, Any] = {
+            "ext_hook": self._ext_hook,
+            "raw": False,
+            "strict_map_key": False,
+            "use_list": True,
+            "max_map_len": items,
+        }
+        self._unpack_plain: Callable[[bytes], Any] = partial(
+            msgpack.unpackb, max_array_len=items, **common
         )
-        self._encoders: dict[type, Callable[[Any], msgpack.ExtType]] = {
+        self._unpack_marked: Callable[[bytes], Any] = partial(
+            msgpack.unpackb,
+            list_hook=self._list_hook,
+            max_array_len=-1 if limits.max_items is None else limits.max_items + 1,
+            **common,
+        )
+        self._with_markers = False
+        self._encoders: dict[type, Callable[[Any], Any]] = {
             tuple: self._enc_tuple,
             set: self._enc_set,
             frozenset: self._enc_frozenset,
@@ -168,10 +221,7 @@ class Codec:
             Decimal: self._enc_decimal,
             complex: self._enc_complex,
         }
-        self._decoders: dict[int, Callable[[bytes], Any]] = {
-            ExtCode.TUPLE: self._dec_tuple,
-            ExtCode.SET: self._dec_set,
-            ExtCode.FROZENSET: self._dec_frozenset,
+        self._scalar_decoders: dict[int, Callable[[bytes], Any]] = {
             ExtCode.BYTEARRAY: bytearray,
             ExtCode.BIGINT: self._dec_bigint,
             ExtCode.DATETIME: self._dec_datetime,
@@ -181,9 +231,6 @@ class Codec:
             ExtCode.UUID: self._dec_uuid,
             ExtCode.DECIMAL: self._dec_decimal,
             ExtCode.COMPLEX: self._dec_complex,
-            ExtCode.DATACLASS: self._dec_dataclass,
-            ExtCode.ENUM: self._dec_enum,
-            ExtCode.REF: self._dec_ref,
         }
 
     def __repr__(self) -> str:
@@ -197,16 +244,17 @@ class Codec:
         Raises:
             EncodeError: a type the codec does not carry (the message says which and how to
                 register it).
-            EncodeLimitError: larger than ``max_size`` or deeper than ``max_depth``.
+            EncodeLimitError: larger than ``max_size``, deeper than ``max_depth``, a
+                container with more than ``max_items`` items, or a value containing itself.
             Exception: whatever ``encode_ref`` raised, unchanged.
         """
-        data = self._pack_top(value)
+        data = self._pack(value)
         if self._needs_walk(data) and self._walk(value, encoding=True):
             # A bytearray somewhere: msgpack packed it natively as bin. Encode again with
             # bytearrays boxed so they travel as ext BYTEARRAY (rare, so slow).
             self._converting = True
             try:
-                data = self._pack_top(self._convert(value))
+                data = self._pack(self._convert(value))
             finally:
                 self._converting = False
         if len(data) > self._max_size:
@@ -228,17 +276,19 @@ class Codec:
             return True  # a container of more than max_items items needs that many bytes
         return BIN_HEADERS[0] in data or BIN_HEADERS[1] in data or BIN_HEADERS[2] in data
 
-    def _pack_top(self, value: object) -> bytes:
+    def _pack(self, value: object) -> bytes:
+        # msgpack.Packer is not re-entrant: an encode_ref hook that encodes something
+        # itself gets a packer of its own.
+        packer = _new_packer(self._default) if self._packing else self._packer
+        self._packing, was_packing = True, self._packing
         try:
-            return self._pack_nested(value)
+            return packer.pack(value)
         except CodecError:
             raise
         except _HookError as exc:
             raise exc.error from None
         except RecursionError as exc:
-            raise EncodeLimitError(
-                "value is nested too deeply (or contains itself) to encode"
-            ) from exc
+            raise EncodeLimitError("value is nested too deeply to encode") from exc
         except ValueError as exc:
             if "recursion limit" in str(exc):
                 raise EncodeLimitError(
@@ -247,31 +297,10 @@ class Codec:
             raise EncodeError(f"cannot encode value: {exc}") from exc
         except (TypeError, OverflowError) as exc:
             raise EncodeError(f"cannot encode value: {exc}") from exc
-
-    def _pack_nested(self, obj: object) -> bytes:
-        level = self._level + 1
-        if level > self._max_depth:
-            raise EncodeLimitError(
-                f"value is nested deeper than max_depth={self._max_depth} (or contains itself)"
-            )
-        packers = self._packers
-        if level == len(packers):
-            packers.append(
-                msgpack.Packer(
-                    default=self._default,
-                    use_bin_type=True,
-                    strict_types=True,  # tuples and subclasses reach ``default``
-                    autoreset=True,
-                    datetime=False,
-                )
-            )
-        self._level = level
-        try:
-            return packers[level].pack(obj)
         finally:
-            self._level = level - 1
+            self._packing = was_packing
 
-    def _default(self, obj: object) -> msgpack.ExtType:
+    def _default(self, obj: object) -> Any:
         t = type(obj)
         enc = self._encoders.get(t)
         if enc is not None:
@@ -299,6 +328,8 @@ class Codec:
                 f"cannot encode {name}: Enum not registered; decorate it with "
                 "@netchan.codec.register (on the sending and the receiving side)"
             )
+        if isinstance(obj, (msgpack.ExtType, msgpack.Timestamp)):
+            return EncodeError(f"cannot encode {name}: raw msgpack ext objects are not values")
         for base in _BUILTIN_BASES:
             if isinstance(obj, base):
                 return EncodeError(
@@ -323,19 +354,19 @@ class Codec:
         if t is list:
             return [self._convert(x) for x in obj]
         if t is tuple:
-            return tuple(self._convert(x) for x in obj)
+            return tuple([self._convert(x) for x in obj])
         if t is dict:
             return {k: self._convert(v) for k, v in obj.items()}
         return obj
 
-    def _enc_tuple(self, obj: tuple[Any, ...]) -> msgpack.ExtType:
-        return _ExtType(ExtCode.TUPLE, self._pack_nested(list(obj)))
+    def _enc_tuple(self, obj: tuple[Any, ...]) -> list[Any]:
+        return [_TUPLE_MARK, *obj]
 
-    def _enc_set(self, obj: set[Any]) -> msgpack.ExtType:
-        return _ExtType(ExtCode.SET, self._pack_nested(list(obj)))
+    def _enc_set(self, obj: set[Any]) -> list[Any]:
+        return [_SET_MARK, *obj]
 
-    def _enc_frozenset(self, obj: frozenset[Any]) -> msgpack.ExtType:
-        return _ExtType(ExtCode.FROZENSET, self._pack_nested(list(obj)))
+    def _enc_frozenset(self, obj: frozenset[Any]) -> list[Any]:
+        return [_FROZENSET_MARK, *obj]
 
     def _enc_bytearray(self, obj: bytearray) -> msgpack.ExtType:
         return _ExtType(ExtCode.BYTEARRAY, bytes(obj))
@@ -379,17 +410,18 @@ class Codec:
     def _enc_complex(self, obj: complex) -> msgpack.ExtType:
         return _ExtType(ExtCode.COMPLEX, COMPLEX.pack(obj.real, obj.imag))
 
-    def _enc_registered(self, obj: Any, entry: _registry.Registered) -> msgpack.ExtType:
+    def _enc_registered(self, obj: Any, entry: _registry.Registered) -> list[Any]:
         if entry.kind == "dataclass":
-            fields = {name: getattr(obj, name) for name in entry.fields}
             if self._converting:
-                fields = {name: self._convert(v) for name, v in fields.items()}
-            return _ExtType(ExtCode.DATACLASS, self._pack_nested([entry.name, fields]))
+                fields = {name: self._convert(getattr(obj, name)) for name in entry.fields}
+            else:
+                fields = {name: getattr(obj, name) for name in entry.fields}
+            return [_DATACLASS_MARK, entry.name, fields]
         if entry.kind == "flag":
-            return _ExtType(ExtCode.ENUM, self._pack_nested([entry.name, int(obj.value)]))
-        return _ExtType(ExtCode.ENUM, self._pack_nested([entry.name, obj.name]))
+            return [_ENUM_MARK, entry.name, int(obj.value)]
+        return [_ENUM_MARK, entry.name, obj.name]
 
-    def _enc_ref(self, obj: object) -> msgpack.ExtType:
+    def _enc_ref(self, obj: object) -> list[Any]:
         encode_ref = self._encode_ref
         if encode_ref is None:  # __init__ refuses ref_types without encode_ref
             raise EncodeError(f"no encode_ref to encode {_describe_type(type(obj))}")
@@ -397,7 +429,7 @@ class Codec:
             description = encode_ref(obj)
         except Exception as exc:
             raise _HookError(exc) from exc
-        return _ExtType(ExtCode.REF, self._pack_nested(description))
+        return [_REF_MARK, description]
 
     # ------------------------------------------------------------------ decoding
 
@@ -420,8 +452,17 @@ class Codec:
         n = len(data)
         if n > self._max_size:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
+        saved = self._with_markers, self._open_markers  # decode_ref may decode, too
         try:
-            value = self._unpackb(data)
+            if MARKER_PREFIX in data:
+                value = self._decode_marked(data)
+            else:
+                self._with_markers = False
+                try:
+                    value = self._unpack_plain(data)
+                except _NeedListHook:
+                    # A marker in a non-canonical ext header (ext 16/32): decode again.
+                    value = self._decode_marked(data)
             if n > self._max_depth and (
                 n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
             ):
@@ -432,38 +473,50 @@ class Codec:
             raise DecodeError(f"value is nested deeper than max_depth={self._max_depth}") from exc
         except Exception as exc:
             raise DecodeError(f"undecodable value: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._with_markers, self._open_markers = saved
+        return value
+
+    def _decode_marked(self, data: bytes) -> Any:
+        self._with_markers = True
+        self._open_markers = 0
+        value = self._unpack_marked(data)
+        if self._open_markers:
+            raise DecodeError("ext marker outside the head of an array")
         return value
 
     def _ext_hook(self, code: int, payload: bytes) -> Any:
-        decoder = self._decoders.get(code)
+        marker = _MARKERS.get(code)
+        if marker is not None:
+            if not self._with_markers:
+                raise _NeedListHook
+            if payload:
+                raise DecodeError(f"marker ext {ExtCode(code).name} with a payload")
+            self._open_markers += 1
+            return marker
+        decoder = self._scalar_decoders.get(code)
         if decoder is None:
             raise DecodeError(f"unknown ext type code {code}")
         return decoder(payload)
 
-    def _unpack_nested(self, payload: bytes) -> Any:
-        level = self._decode_level + 1
-        if level > self._max_depth:
-            raise DecodeError(f"value is nested deeper than max_depth={self._max_depth}")
-        self._decode_level = level
-        try:
-            return self._unpackb(payload)
-        finally:
-            self._decode_level = level - 1
-
-    def _items(self, payload: bytes, what: str) -> list[Any]:
-        items = self._unpack_nested(payload)
-        if type(items) is not list:
-            raise DecodeError(f"{what} payload is not an array")
-        return items
-
-    def _dec_tuple(self, payload: bytes) -> tuple[Any, ...]:
-        return tuple(self._items(payload, "tuple"))
-
-    def _dec_set(self, payload: bytes) -> set[Any]:
-        return set(self._items(payload, "set"))
-
-    def _dec_frozenset(self, payload: bytes) -> frozenset[Any]:
-        return frozenset(self._items(payload, "frozenset"))
+    def _list_hook(self, items: list[Any]) -> Any:
+        if not items or type(items[0]) is not _Marker:
+            if self._max_items is not None and len(items) > self._max_items:
+                raise DecodeError(f"array of {len(items)} items, over max_items")
+            return items
+        self._open_markers -= 1
+        code = items[0].code
+        if code == ExtCode.TUPLE:
+            return tuple(items[1:])
+        if code == ExtCode.SET:
+            return set(items[1:])
+        if code == ExtCode.FROZENSET:
+            return frozenset(items[1:])
+        if code == ExtCode.DATACLASS:
+            return self._dec_dataclass(items)
+        if code == ExtCode.ENUM:
+            return self._dec_enum(items)
+        return self._dec_ref(items)
 
     @staticmethod
     def _bad(what: str, payload: bytes) -> NoReturn:
@@ -519,21 +572,21 @@ class Codec:
         real, imag = COMPLEX.unpack(payload)
         return complex(real, imag)
 
-    def _named(self, payload: bytes, what: str) -> tuple[_registry.Registered, Any]:
-        obj = self._unpack_nested(payload)
-        if type(obj) is not list or len(obj) != 2 or type(obj[0]) is not str:
-            raise DecodeError(f"malformed {what} payload")
-        name, body = obj
-        entry = _registry.by_name.get(name)
+    @staticmethod
+    def _registered(items: list[Any], what: str) -> _registry.Registered:
+        if len(items) != 3 or type(items[1]) is not str:
+            raise DecodeError(f"malformed {what}: expected [marker, name, body]")
+        entry = _registry.by_name.get(items[1])
         if entry is None:
             raise DecodeError(
-                f"unknown registered type {name!r}: the receiving side must register the "
+                f"unknown registered type {items[1]!r}: the receiving side must register the "
                 "same class under the same name (netchan.codec.register)"
             )
-        return entry, body
+        return entry
 
-    def _dec_dataclass(self, payload: bytes) -> Any:
-        entry, fields = self._named(payload, "dataclass")
+    def _dec_dataclass(self, items: list[Any]) -> Any:
+        entry = self._registered(items, "dataclass")
+        fields = items[2]
         if entry.kind != "dataclass":
             raise DecodeError(f"{entry.name!r} is registered as an Enum, not a dataclass")
         if type(fields) is not dict:
@@ -549,8 +602,9 @@ class Codec:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
-    def _dec_enum(self, payload: bytes) -> Any:
-        entry, member = self._named(payload, "enum")
+    def _dec_enum(self, items: list[Any]) -> Any:
+        entry = self._registered(items, "enum")
+        member = items[2]
         cls: Any = entry.cls
         if entry.kind == "enum" and type(member) is str:
             try:
@@ -564,16 +618,13 @@ class Codec:
                 raise DecodeError(f"{entry.name}: invalid flag value {member}") from exc
         raise DecodeError(f"{entry.name!r}: bad member {member!r} for a {entry.kind}")
 
-    def _dec_ref(self, payload: bytes) -> object:
+    def _dec_ref(self, items: list[Any]) -> object:
+        if len(items) != 2:
+            raise DecodeError("malformed channel reference: expected [marker, description]")
         if self._decode_ref is None:
             raise DecodeError("value holds a channel reference but this codec has no decode_ref")
-        description = self._unpack_nested(payload)
         try:
-            self._walk(description, encoding=False)
-        except _TooDeepError as exc:
-            raise DecodeError("channel reference description nested too deeply") from exc
-        try:
-            return self._decode_ref(description)
+            return self._decode_ref(items[1])
         except Exception as exc:
             raise DecodeError(f"bad channel reference: {type(exc).__name__}: {exc}") from exc
 
@@ -581,9 +632,9 @@ class Codec:
 
     def _walk(self, value: object, *, encoding: bool) -> bool:
         """Check that ``value`` nests at most ``max_depth`` containers and, when encoding,
-        that none holds more than ``max_items`` items (msgpack checks that when decoding).
-        Returns True if it holds a bytearray. Iterative (no recursion) and depth-first, so
-        a value that contains itself stops at ``max_depth`` quickly."""
+        that none holds more than ``max_items`` items (the decoder checks that while
+        parsing). Returns True if it holds a bytearray. Iterative (no recursion) and
+        depth-first, so a value that contains itself stops at ``max_depth`` quickly."""
         max_depth = self._max_depth
         max_items = self._max_items if encoding else None
         leaves = _LEAVES

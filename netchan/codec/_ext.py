@@ -14,14 +14,32 @@ from enum import IntEnum
 
 
 class ExtCode(IntEnum):
-    """Ext type codes. Never renumber: peers of different versions must agree."""
+    """Ext type codes. Never renumber: peers of different versions must agree.
 
+    Two families. *Scalar* ext types carry the whole value in their payload. *Marker* ext
+    types have an empty payload and only appear as the first element of a msgpack array;
+    the rest of that array is the value's content, so containers nest inside the one msgpack
+    document (decoding never recurses into an ext payload, which keeps hostile nesting
+    bounded by msgpack's own iterative parser and our depth limit).
+    """
+
+    # -- markers: [marker, ...content]
     TUPLE = 1
-    """msgpack array of the items."""
+    """``[TUPLE, item, item, ...]``"""
     SET = 2
-    """msgpack array of the items (any order)."""
+    """``[SET, item, ...]`` (any order, duplicates collapse)."""
     FROZENSET = 3
-    """msgpack array of the items (any order)."""
+    """``[FROZENSET, item, ...]``"""
+    DATACLASS = 16
+    """``[DATACLASS, wire_name: str, fields: map of field name (str) -> value]``"""
+    ENUM = 17
+    """``[ENUM, wire_name: str, member]``: member name (str) for an Enum, integer value for a
+    Flag (so combined flags travel too)."""
+    REF = 32
+    """``[REF, description]``: a channel reference; the description (any value) comes from the
+    codec's ``encode_ref`` hook and its meaning belongs to the channel layer."""
+
+    # -- scalars: the payload is the value
     BYTEARRAY = 4
     """The raw bytes."""
     BIGINT = 5
@@ -37,20 +55,27 @@ class ExtCode(IntEnum):
     TIMEDELTA = 9
     """``TIMEDELTA`` struct: days, seconds, microseconds as int32 (12 bytes)."""
     UUID = 10
-    """The 16 bytes of the UUID (RFC 9562 byte order, ``UUID.bytes``)."""
+    """The 16 bytes of the UUID (``UUID.bytes``, big-endian field order)."""
     DECIMAL = 11
-    """UTF-8 of ``str(decimal)`` (e.g. ``"-1.50"``, ``"NaN"``, ``"Infinity"``)."""
+    """ASCII of ``str(decimal)`` (e.g. ``"-1.50"``, ``"NaN"``, ``"Infinity"``)."""
     COMPLEX = 12
     """``COMPLEX`` struct: real, imaginary as big-endian IEEE 754 doubles (16 bytes)."""
-    DATACLASS = 16
-    """msgpack array ``[wire_name: str, fields: map of field name -> value]``."""
-    ENUM = 17
-    """msgpack array ``[wire_name: str, member]``: member name (str) for Enum, integer value
-    for Flag (so combined flags travel too)."""
-    REF = 32
-    """Channel reference: msgpack of the description returned by the codec's ``encode_ref``
-    hook; its meaning belongs to the channel layer (docs/protocol.md)."""
 
+
+MARKER_CODES = frozenset(
+    {
+        ExtCode.TUPLE,
+        ExtCode.SET,
+        ExtCode.FROZENSET,
+        ExtCode.DATACLASS,
+        ExtCode.ENUM,
+        ExtCode.REF,
+    }
+)
+
+# A marker is an ext with an empty payload, which msgpack always writes as ext 8:
+# 0xc7 0x00 CODE. Bytes without this prefix hold no canonical marker.
+MARKER_PREFIX = b"\xc7\x00"
 
 # Fixed-layout payloads (network byte order).
 DATETIME_NAIVE = struct.Struct(">HBBBBBBI")  # year, month, day, hour, minute, second, fold, us

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Nesting is bounded by the C stacks of msgpack (its packer refuses ~511 levels, its unpacker
-# ~1024) and, for ext types that contain values (tuple, set, dataclass...), by Python
-# recursion: every such level costs a few Python frames when decoding. 200 levels stay well
-# inside the default recursion limit even when called deep inside a trio task.
+# msgpack's packer refuses ~511 levels and its unpacker ~1024; the codec's own walks are
+# iterative. 200 leaves room for code that later walks a value recursively (repr, ==,
+# check_type) even when called deep inside a trio task.
 MAX_DEPTH_CEILING = 200
 
 
