@@ -1,0 +1,176 @@
+"""Kernel-specific tests of ``sctp://`` (inside the SCTP VM): what the shared suite can't cover.
+
+Multihoming with several loopback addresses, partial reads of messages larger than the
+receive chunk, the PPID's byte order on the wire (seen through a raw socket), abort reasons,
+connection failures, peer-address notifications.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+import trio
+
+from netchan.transport import (
+    AssociationAborted,
+    AssociationEstablished,
+    PeerAddressChanged,
+    open_endpoint,
+)
+from tests.endpoint_suite import payload, wait_event
+
+TIMEOUT = 60.0
+
+
+async def test_multihomed_endpoints() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1,127.0.0.2:0") as srv,
+            open_endpoint("sctp://127.0.0.1,127.0.0.3:0") as cli,
+        ):
+            port = int(srv.address.rsplit(":", 1)[1])
+            assert srv.address == f"sctp://127.0.0.1,127.0.0.2:{port}"
+            cport = int(cli.address.rsplit(":", 1)[1])
+            assoc = await cli.connect(f"sctp://127.0.0.1,127.0.0.2:{port}")
+            assert set(assoc.peer_addresses) == {
+                f"sctp://127.0.0.1:{port}",
+                f"sctp://127.0.0.2:{port}",
+            }
+            server_side = (await wait_event(srv, AssociationEstablished)).association
+            assert set(server_side.peer_addresses) == {
+                f"sctp://127.0.0.1:{cport}",
+                f"sctp://127.0.0.3:{cport}",
+            }
+            # either peer address finds the same association
+            assert await cli.send(b"via .2", to=f"sctp://127.0.0.2:{port}") is assoc
+            msg = await srv.receive()
+            assert (msg.data, msg.association) == (b"via .2", server_side)
+
+
+async def test_pieces_of_large_messages_are_reassembled_per_stream() -> None:
+    # recv_chunk=1024: every message above 1 KiB is read in pieces without MSG_EOR.
+    sizes = [5000, 1023, 1024, 1025, 100_000, 3]
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1:0", recv_chunk=1024) as srv,
+            open_endpoint("sctp://127.0.0.1:0") as c1,
+            open_endpoint("sctp://127.0.0.1:0") as c2,
+        ):
+            a1 = await c1.connect(srv.address)
+            a2 = await c2.connect(srv.address)
+
+            async def send_all(assoc: object, base: int) -> None:
+                for i, n in enumerate(sizes):
+                    await assoc.send(payload(base + i, n), stream=i % 3)  # type: ignore[attr-defined]
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send_all, a1, 0)
+                nursery.start_soon(send_all, a2, 100)
+                got = [await srv.receive() for _ in range(2 * len(sizes))]
+            for base, peer in ((0, c1.address), (100, c2.address)):
+                mine = [m for m in got if peer in m.association.peer_addresses]
+                for s in range(3):
+                    assert [m.data for m in mine if m.stream == s] == [
+                        payload(base + i, n) for i, n in enumerate(sizes) if i % 3 == s
+                    ]
+
+
+async def test_ppid_is_in_network_byte_order_on_the_wire() -> None:
+    # A raw IPPROTO_SCTP socket (we are root in the VM) sees copies of the packets on lo.
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+    raw.setblocking(False)
+    try:
+        with trio.fail_after(TIMEOUT):
+            async with (
+                open_endpoint("sctp://127.0.0.1:0") as srv,
+                open_endpoint("sctp://127.0.0.1:0") as cli,
+            ):
+                await cli.send(b"ppid probe", to=srv.address, stream=2, ppid=0x01020304)
+                assert (await srv.receive()).ppid == 0x01020304
+                found = None
+                for _ in range(200):
+                    await trio.lowlevel.wait_readable(raw)
+                    pkt = raw.recv(65536)
+                    ihl = (pkt[0] & 0x0F) * 4
+                    pos = ihl + 12  # IP header, SCTP common header (RFC 9260 §3.1)
+                    while pos + 4 <= len(pkt):
+                        ctype, _flags, clen = struct.unpack_from("!BBH", pkt, pos)
+                        if clen < 4:
+                            break
+                        if ctype == 0 and pkt[pos + 16 : pos + clen] == b"ppid probe":
+                            # DATA (RFC 9260 §3.3.1): TSN, stream id, SSN, then the PPID
+                            found = struct.unpack_from("!HHI", pkt, pos + 8)
+                            break
+                        pos += (clen + 3) & ~3
+                    if found:
+                        break
+                assert found is not None
+                stream, _ssn, ppid = found
+                assert (stream, ppid) == (2, 0x01020304)
+    finally:
+        raw.close()
+
+
+async def test_abort_reason_reaches_the_peer() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1:0") as srv,
+            open_endpoint("sctp://127.0.0.1:0") as cli,
+        ):
+            assoc = await cli.connect(srv.address)
+            server_side = (await wait_event(srv, AssociationEstablished)).association
+            server_side.abort("maintenance window")
+            ev = await wait_event(cli, AssociationAborted, assoc)
+            assert ev.error.by_peer
+            assert "user-initiated abort" in ev.error.reason
+            assert "maintenance window" in ev.error.reason
+
+
+async def test_connect_to_nobody_fails_promptly() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with open_endpoint("sctp://127.0.0.1:0") as cli:
+            # a port nobody listens on: the peer's kernel answers INIT with ABORT
+            probe = socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, 132)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            probe.close()
+            with trio.fail_after(10):
+                with pytest.raises(trio.BrokenResourceError) as info:
+                    await cli.connect(f"sctp://127.0.0.1:{port}")
+            assert info.value.__cause__ is not None
+            assert cli.associations == ()
+
+
+async def test_message_larger_than_max_message_size() -> None:
+    from netchan.transport import MessageTooLargeError
+
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1:0") as srv,
+            open_endpoint("sctp://127.0.0.1:0", max_message_size=1000) as cli,
+        ):
+            with pytest.raises(MessageTooLargeError):
+                await cli.send(b"x" * 1001, to=srv.address)
+            assoc = await cli.connect(srv.address)
+            with pytest.raises(MessageTooLargeError):
+                await assoc.send(b"x" * 1001)
+            await assoc.send(b"x" * 1000)
+            assert len((await srv.receive()).data) == 1000
+
+
+async def test_peer_address_events_on_multihomed_association() -> None:
+    # The client offers a second address (127.0.0.3) in its INIT; the server must confirm it
+    # with a HEARTBEAT (RFC 9260 §5.4) and reports the change as an event.
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1:0", heartbeat_interval=0.2) as srv,
+            open_endpoint("sctp://127.0.0.1,127.0.0.3:0", heartbeat_interval=0.2) as cli,
+        ):
+            cport = int(cli.address.rsplit(":", 1)[1])
+            await cli.connect(srv.address)
+            server_side = (await wait_event(srv, AssociationEstablished)).association
+            ev = await wait_event(srv, PeerAddressChanged, server_side)
+            assert ev.address == f"sctp://127.0.0.3:{cport}"
+            assert ev.state == "available"
