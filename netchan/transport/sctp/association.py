@@ -904,12 +904,9 @@ class Association:
         self._hb.start(now, interval + rto * (0.5 + self._rng.random()))
 
     def _heartbeat_timeout(self, now: float) -> None:
-        if self.state not in (
-            State.ESTABLISHED,
-            State.SHUTDOWN_PENDING,
-            State.SHUTDOWN_RECEIVED,
-            State.SHUTDOWN_SENT,
-        ):
+        # §8.3: heartbeats from ESTABLISHED until SHUTDOWN / SHUTDOWN ACK is sent (then
+        # T2-shutdown watches the peer).
+        if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
             return
         if self._hb_nonce is not None:
             # The last HEARTBEAT was not answered within one RTO (§8.3).
