@@ -93,6 +93,10 @@ def test_dead_peer_with_data_in_flight_is_detected_by_t3() -> None:
     assert stats.retransmissions == 4
 
 
+def _path_states(p) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.state for e in p.net.events_of(A_ADDR, ev.PeerAddressChanged)]
+
+
 def test_answered_heartbeat_clears_errors_and_path_becomes_available() -> None:
     options = Options(path_max_retransmissions=1, association_max_retransmissions=8)
     p = make_pair(seed=45, options=options)
@@ -106,9 +110,10 @@ def test_answered_heartbeat_clears_errors_and_path_becomes_available() -> None:
     )
     p.net.drop_filter = None
     p.net.run_until(
-        lambda: any(e.state == "available" for e in p.net.events_of(A_ADDR, ev.PeerAddressChanged)),
+        lambda: "available" in _path_states(p),
         30.0,
     )
     p.net.run(30.0)
     assert assoc.state is State.ESTABLISHED
+    assert _path_states(p) == ["unreachable", "available"]
     assert p.net.events_of(A_ADDR, ev.AssociationAborted) == []
