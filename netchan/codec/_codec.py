@@ -192,6 +192,8 @@ class Codec:
         common: dict[str, Any] = {
             "ext_hook": self._ext_hook,
             "raw": False,
+            # msgpack's own timestamp ext (-1) from other producers: an aware UTC datetime.
+            "timestamp": 3,
             "strict_map_key": False,
             "use_list": True,
             "max_map_len": items,

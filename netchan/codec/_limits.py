@@ -27,7 +27,7 @@ class CodecLimits:
         max_items: most items in any one container (elements of a list/tuple/set, entries of a
             dict, fields of a dataclass). ``None``: bounded only by ``max_size`` (msgpack's
             own check that a declared length fits in the bytes received). At least 2, since
-            registered types travel as a 2-item array.
+            registered types travel as a marker and 2 items.
     """
 
     max_size: int = 16 * 1024 * 1024
@@ -41,5 +41,5 @@ class CodecLimits:
             raise ValueError(
                 f"max_depth must be an int in 1..{MAX_DEPTH_CEILING}, got {self.max_depth!r}"
             )
-        if self.max_items is not None and (type(self.max_items) is not int or self.max_items < 0):
-            raise ValueError(f"max_items must be None or an int >= 0, got {self.max_items!r}")
+        if self.max_items is not None and (type(self.max_items) is not int or self.max_items < 2):
+            raise ValueError(f"max_items must be None or an int >= 2, got {self.max_items!r}")

@@ -83,6 +83,18 @@ class Slotted:
     b: list[int] = dataclasses.field(default_factory=list)
 
 
+@register(name="tests.codec.Positive")
+@dataclasses.dataclass(frozen=True)
+class Positive:
+    """A dataclass that validates in ``__post_init__`` (runs again on the receiving side)."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.n < 1000:
+            raise ValueError(f"n out of range: {self.n}")
+
+
 @register(name="tests.codec.Color")
 class Color(enum.Enum):
     """A plain Enum with mixed-type values."""
