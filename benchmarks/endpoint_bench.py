@@ -58,6 +58,7 @@ async def _receiver(ready_port: int) -> dict[str, float]:
         count = 0
         nbytes = 0
         first = last = 0.0
+        cpu_start = time.process_time()
         while True:
             msg = await ep.receive()
             if msg.ppid == 1:
@@ -67,11 +68,12 @@ async def _receiver(ready_port: int) -> dict[str, float]:
                 first = last
             count += 1
             nbytes += len(msg.data)
+        cpu = time.process_time() - cpu_start
         # Let the sender's graceful close complete before this endpoint goes away.
         with trio.move_on_after(10):
             while not isinstance(await ep.next_event(), AssociationClosed):
                 pass
-    return {"messages": count, "bytes": nbytes, "seconds": last - first}
+    return {"messages": count, "bytes": nbytes, "seconds": last - first, "cpu": cpu}
 
 
 async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
@@ -79,6 +81,7 @@ async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
     async with open_endpoint(f"udp://{HOST}:0") as ep:
         assoc = await ep.connect(target)
         start = time.perf_counter()
+        cpu_start = time.process_time()
         end = start + seconds
         sent = 0
         while True:
@@ -90,10 +93,12 @@ async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
         await assoc.send(b"end", ppid=1)  # same stream: arrives after everything else
         await assoc.aclose()
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         stats = assoc.statistics()
     return {
         "messages": sent,
         "seconds": elapsed,
+        "cpu": cpu,
         "retransmissions": stats.retransmissions,
         "packets_sent": stats.packets_sent,
     }
@@ -130,6 +135,7 @@ def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     result["sender_messages"] = sender["messages"]  # type: ignore[index]
     result["retransmissions"] = sender["retransmissions"]  # type: ignore[index]
+    result["sender_cpu"] = sender["cpu"]  # type: ignore[index]
     return result
 
 
@@ -212,7 +218,11 @@ def main() -> None:
         rows.append(
             f"{size:>6} | {o_mps:>11.0f} {o_mbs:>7.1f} | {t_mps:>11.0f} {t_mbs:>7.1f} | {ratio}"
         )
-        extra = f"retransmissions={ours.get('retransmissions', 0):.0f}"
+        n = max(1, ours["messages"])
+        extra = (
+            f"retransmissions={ours.get('retransmissions', 0):.0f}, CPU per message: sender "
+            f"{ours['sender_cpu'] / n * 1e6:.0f} us, receiver {ours['cpu'] / n * 1e6:.0f} us"
+        )
         print(f"size {size}: ours {ours} ({extra}); tsctp {theirs}", file=sys.stderr)
     print(header)
     print("-" * len(header))

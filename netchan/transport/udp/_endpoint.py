@@ -65,6 +65,9 @@ RECV_BATCH = 256
 #: Largest UDP payload we accept; an SCTP packet never exceeds the path MTU, but a peer may be
 #: configured for jumbo frames on loopback.
 RECV_SIZE = 65535
+#: Scheduler rounds a flush may wait for other ready tasks (bounds the added latency to
+#: a few task steps; ends early when nothing else is ready to run).
+FLUSH_DEFER_ROUNDS = 4
 #: Public events kept for ``next_event`` when nobody reads them (oldest dropped beyond this).
 EVENT_QUEUE = 4096
 
@@ -93,6 +96,7 @@ class UdpAssociation(Association):
         self._error: AssociationAbortedError | None = None
         self._graceful_end = False
         self._queue: collections.deque[Message] = collections.deque()
+        self._unread = 0  # bytes in _queue
         self._receivers = trio.lowlevel.ParkingLot()
         self._senders = trio.lowlevel.ParkingLot()
         self._phase_waiters = trio.lowlevel.ParkingLot()
@@ -165,7 +169,13 @@ class UdpAssociation(Association):
                 self._check_sendable()
                 raise trio.BrokenResourceError(f"association cannot send: {exc}") from exc
             break
-        self._endpoint._request_flush()
+        endpoint = self._endpoint
+        endpoint._unflushed += len(data)
+        if endpoint._unflushed >= endpoint._options.pmtu:
+            # A full packet is ready: waiting would not bundle anything more into it.
+            endpoint._flush()
+        else:
+            endpoint._request_flush()
         # Queued: from here on a cancellation must not pretend it was not sent.
         await trio.lowlevel.cancel_shielded_checkpoint()
 
@@ -302,20 +312,31 @@ class UdpAssociation(Association):
 
     def _deliver(self, message: Message) -> None:
         self._queue.append(message)
+        self._unread += len(message.data)
         if len(self._queue) == 1:
             self._endpoint._ready[self] = None
         self._receivers.unpark()
         self._endpoint._receivers.unpark()
 
     def _consumed(self, message: Message) -> None:
-        """The application took ``message``: reopen our receive window (RFC 9260 §6.2)."""
+        """The application took ``message``: reopen our receive window (RFC 9260 §6.2).
+
+        The stack decides whether that is worth a window update; the driver only makes sure
+        it goes out soon when it may matter: when the unread backlog was large (the peer may
+        be waiting for room). Otherwise the next flush (every received packet causes one)
+        takes it along in a SACK.
+        """
         if self._phase == _ENDED:
             return
+        size = len(message.data)
+        backlog = self._unread
+        self._unread = backlog - size
         try:
-            self._sctp.message_consumed(len(message.data), trio.current_time())
+            self._sctp.message_consumed(size, trio.current_time())
         except Exception:  # the stack already dropped the association
             return
-        self._endpoint._request_flush()
+        if backlog * 2 > self._endpoint._options.receive_window:
+            self._endpoint._request_flush()
 
 
 def _association_statistics(assoc: UdpAssociation, counters: Any) -> AssociationStatistics:
@@ -355,7 +376,7 @@ def _association_statistics(assoc: UdpAssociation, counters: Any) -> Association
         local_rwnd=get("local_rwnd"),
         bytes_in_flight=get("bytes_in_flight", get("in_flight")),
         send_buffered=int(get("send_buffered", 0) or 0),
-        receive_buffered=sum(len(m.data) for m in assoc._queue),
+        receive_buffered=assoc._unread,
         drops=dict(drops) if drops else {},
     )
 
@@ -410,6 +431,7 @@ class UdpEndpoint(Endpoint):
         self._timer_lot = trio.lowlevel.ParkingLot()
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._flush_requested = False
+        self._unflushed = 0  # bytes queued by application sends since the last flush
         self._armed_deadline = math.inf
         self._outgoing: collections.deque[tuple[bytes, PeerAddr]] = collections.deque()
         self._icmp_pending = False
@@ -642,26 +664,34 @@ class UdpEndpoint(Endpoint):
                 await trio.lowlevel.checkpoint()
 
     async def _timer(self) -> None:
-        """The one timer: sleeps until the stack's next deadline or a flush request."""
+        """The one timer: sleeps until the stack's next deadline or a flush request.
+
+        A flush request (an application send, a consumed message) is served after the tasks
+        that are ready to run had their turn, for at most ``FLUSH_DEFER_ROUNDS`` scheduler
+        rounds: a task sending in a loop queues several messages, which then leave in full
+        packets (bundling, RFC 9260 §6.10) and in one burst.
+        """
         sctp = self._sctp
+        statistics = trio.lowlevel.current_statistics
         while not self._closed:
             if not self._flush_requested:
                 deadline = sctp.next_deadline()
                 self._armed_deadline = math.inf if deadline is None else deadline
                 with trio.move_on_at(self._armed_deadline):
                     await self._timer_lot.park()
+            if self._flush_requested:
+                for _ in range(FLUSH_DEFER_ROUNDS):
+                    await trio.lowlevel.checkpoint()
+                    if statistics().tasks_runnable == 0:
+                        break
             self._flush_requested = False
             if self._is_closed():
                 return
             now = trio.current_time()
-            self._armed_deadline = math.inf
-            deadline = sctp.next_deadline()
-            if deadline is not None and deadline <= now:
+            if now >= self._armed_deadline:
                 sctp.handle_timeout(now)
+            self._armed_deadline = math.inf
             self._flush()
-            # Let application tasks queue more before the next flush (bundling, RFC 9260
-            # §6.10), and never spin.
-            await trio.lowlevel.checkpoint()
 
     async def _writer(self) -> None:
         """Sends what the kernel refused with EAGAIN, once the socket is writable again."""
@@ -716,6 +746,7 @@ class UdpEndpoint(Endpoint):
         if self._flushing or self._sock.fileno() < 0:
             return
         self._flushing = True
+        self._unflushed = 0
         try:
             for _round in range(4):
                 now = trio.current_time()
