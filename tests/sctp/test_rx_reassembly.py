@@ -263,3 +263,20 @@ def test_random_mix_exactly_once_in_order() -> None:
 def test_bad_argument() -> None:
     with pytest.raises(ValueError):
         ReassemblyQueue(max_message_size=0)
+
+
+def test_unordered_worst_case_arrival_order_is_linear() -> None:
+    # Every other fragment first, then the rest: each late fragment joins two runs. A naive
+    # backward search would make this quadratic (~10**8 steps here); it stays linear.
+    q = ReassemblyQueue(max_message_size=1 << 20)
+    n = 20_001
+    base = 1_000
+    order = list(range(1, n - 1, 2)) + list(range(2, n - 1, 2)) + [0, n - 1]
+    for k in order:
+        q.add(
+            base + k, 3, 0, 5, bytes([k & 0xFF]),
+            unordered=True, beginning=k == 0, end=k == n - 1,
+        )  # fmt: skip
+    out = drain(q)
+    assert out == [(3, 5, bytes(k & 0xFF for k in range(n)), True)]
+    assert q.held_bytes == 0

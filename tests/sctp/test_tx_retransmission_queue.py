@@ -336,3 +336,20 @@ def test_bad_arguments() -> None:
         RetransmissionQueue(initial_tsn=-1, peer_rwnd=0, send_queue=sq, congestion=cc)
     with pytest.raises(ValueError):
         RetransmissionQueue(initial_tsn=0, peer_rwnd=-5, send_queue=sq, congestion=cc)
+
+
+def test_overlapping_gap_blocks_ignored() -> None:
+    rq, _, chunks = lossy_setup(n=6)
+    base = chunks[0].tsn - 1
+    res = rq.handle_sack(base, 1 << 20, ((2, 3), (1, 5), (3, 4), (5, 5)), 0.1)
+    # Only (2, 3) and (5, 5) are valid ascending, disjoint blocks.
+    assert res.acked_bytes == 3 * CHUNK
+    assert [c.acked for c in chunks] == [False, True, True, False, True, False]
+
+
+def test_room_not_multiple_of_four() -> None:
+    rq, sq, _ = make()
+    sq.add(1, 0, b"x" * 85)  # padded chunk: 16 + 85 + 3 = 104 bytes
+    assert rq.get_chunks_to_send(0.0, 103, rto=RTO) == []
+    out = rq.get_chunks_to_send(0.0, 104, rto=RTO)
+    assert len(out) == 1 and out[0].size == 104

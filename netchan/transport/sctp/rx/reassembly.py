@@ -29,10 +29,27 @@ from ..tsn import SSN_MASK, ssn_lt
 
 __all__ = ["ReassemblyQueue"]
 
-# A stored fragment: (ssn, ppid, data, beginning, end).
-_Fragment = tuple[int, int, bytes, bool, bool]
-# An unordered fragment: (stream, ppid, data, beginning, end).
-_UFragment = tuple[int, int, bytes, bool, bool]
+
+class _UFragment:
+    """A stored fragment of an unordered message.
+
+    ``first`` is the TSN of the B fragment this fragment is known to belong to (reached
+    through consecutive TSNs without crossing an E), or None while a hole separates it
+    from any B. It is set at most once per fragment, which keeps reassembly linear in the
+    number of fragments whatever the arrival order.
+    """
+
+    __slots__ = ("beginning", "data", "end", "first", "ppid", "stream")
+
+    def __init__(
+        self, stream: int, ppid: int, data: bytes, beginning: bool, end: bool, first: int | None
+    ) -> None:
+        self.stream = stream
+        self.ppid = ppid
+        self.data = data
+        self.beginning = beginning
+        self.end = end
+        self.first = first
 
 
 class _Partial:
@@ -235,38 +252,39 @@ class ReassemblyQueue:
         if tsn in frags:
             self.protocol_errors += 1
             return True
-        frags[tsn] = (stream, ppid, data, beginning, end)
+        # Which B does this fragment belong to? Itself, or its predecessor's (unless the
+        # predecessor ends a message).
+        first: int | None = tsn
+        if not beginning:
+            prev = frags.get(tsn - 1)
+            first = None if prev is None or prev.end else prev.first
+        frag = frags[tsn] = _UFragment(stream, ppid, data, beginning, end, first)
         self.held_bytes += len(data)
-        # A message through `tsn` can only be complete if its neighbours are here; checking
-        # them first keeps in-order arrival of a long message O(1) per fragment.
-        if not end and tsn + 1 not in frags:
+        if first is None:
             return True
-        if not beginning and tsn - 1 not in frags:
-            return True
-        first = tsn
-        while not frags[first][3]:
-            prev = frags.get(first - 1)
-            if prev is None or prev[4]:
-                return True  # hole, or the previous fragment ends another message
-            first -= 1
+        # Propagate the B to the following fragments that were waiting for it; reaching an
+        # E completes the message (§6.9: fragments of a message have consecutive TSNs).
         last = tsn
-        while not frags[last][4]:
+        while not frag.end:
             nxt = frags.get(last + 1)
-            if nxt is None or nxt[3]:
+            if nxt is None or nxt.beginning:
                 return True
+            nxt.first = first
+            frag = nxt
             last += 1
         parts = [frags.pop(t) for t in range(first, last + 1)]
         nbytes = 0
         for p in parts:
-            nbytes += len(p[2])
+            nbytes += len(p.data)
         self.held_bytes -= nbytes
-        if any(p[0] != parts[0][0] for p in parts):
+        head = parts[0]
+        if any(p.stream != head.stream for p in parts):
             self.protocol_errors += 1
             return True
         if nbytes > self._max_message_size:
             self.oversize_messages += 1
             return False
-        self.delivered.append((parts[0][0], parts[0][1], b"".join([p[2] for p in parts]), True))
+        self.delivered.append((head.stream, head.ppid, b"".join([p.data for p in parts]), True))
         return True
 
     def reset(self) -> None:

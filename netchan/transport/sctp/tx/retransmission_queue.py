@@ -201,6 +201,7 @@ class RetransmissionQueue:
         """
         chunks: list[OutgoingChunk] = []
         cc = self.congestion
+        room &= ~3  # chunks are padded to 4 bytes (§3.2)
         if self._fast_rtx_pending:
             # §7.2.4 step 3: one packet of the lowest marked TSNs, regardless of cwnd.
             self._fast_rtx_pending = False
@@ -349,9 +350,14 @@ class RetransmissionQueue:
         blocks: dict[int, int] = {}
         last_blocks = self._last_blocks
         if gap_blocks:
+            prev_off = 0
             for start_off, end_off in gap_blocks:
-                if start_off < 1 or end_off < start_off:
-                    continue  # malformed block: ignore it
+                # §3.3.4: blocks are ascending and disjoint; a malformed or overlapping
+                # block is ignored (it would also make a hostile SACK cost more than
+                # one walk over what is outstanding).
+                if start_off <= prev_off or end_off < start_off:
+                    continue
+                prev_off = end_off
                 start = cum + start_off
                 end = cum + end_off
                 if end > highest_sent:
