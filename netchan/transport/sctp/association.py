@@ -1109,7 +1109,7 @@ class Association:
         up to the path MTU (§6.10)."""
         out = self._raw
         self._raw = []
-        if self.peer_tag == 0:
+        if self.peer_tag == 0 or self.closed:
             self._control.clear()
             self._account(out)
             return out
@@ -1145,6 +1145,14 @@ class Association:
             out.append(serialize_packet(local_port, self.remote_port, self.peer_tag, chunks))
             packets += 1
         self._update_sack_timer()
+        self._account(out)
+        return out
+
+    def take_packets(self) -> list[bytes]:
+        """Packets already built (ABORT, SHUTDOWN COMPLETE...), for the endpoint to send
+        in order when the association closes."""
+        out = self._raw
+        self._raw = []
         self._account(out)
         return out
 

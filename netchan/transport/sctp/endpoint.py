@@ -76,7 +76,6 @@ class SctpEndpoint:
         self.cookies = CookieFactory(rng, self.options.cookie_secret_rotation, now)
         self._assocs: dict[int, Association] = {}
         self._by_peer: dict[tuple[PeerAddr, int], Association] = {}
-        self._flush: list[Association] = []
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, PeerAddr]] = []
         self._next_id = 1
@@ -137,12 +136,6 @@ class SctpEndpoint:
                 addr = assoc.address
                 for data in assoc.datagrams_to_send(now):
                     out.append((data, addr))
-        if self._flush:
-            for assoc in self._flush:
-                addr = assoc.address
-                for data in assoc.datagrams_to_send(now):
-                    out.append((data, addr))
-            self._flush.clear()
         self.datagrams_sent += len(out)
         return out
 
@@ -228,7 +221,10 @@ class SctpEndpoint:
         key = (assoc.address, assoc.remote_port)
         if self._by_peer.get(key) is assoc:
             del self._by_peer[key]
-        self._flush.append(assoc)
+        # Its last packets (ABORT, SHUTDOWN COMPLETE) go out before anything the endpoint
+        # answers afterwards on its behalf (e.g. out-of-the-blue replies).
+        addr = assoc.address
+        self._out.extend((data, addr) for data in assoc.take_packets())
 
     # ------------------------------------------------------------------ internals
 

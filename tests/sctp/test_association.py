@@ -1,0 +1,252 @@
+"""Association data path glue: T3-rtx, delayed SACK, bundling, unknown chunks (§3.2),
+invalid streams (§6.5), oversize messages, flow control (§6.2), send buffer."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from netchan.transport.errors import MessageTooLargeError
+from netchan.transport.sctp import events as ev
+from netchan.transport.sctp.endpoint import SctpEndpoint
+from netchan.transport.sctp.options import Options
+from netchan.transport.sctp.packet import (
+    DataChunk,
+    ErrorChunk,
+    InvalidStreamIdentifierCause,
+    SackChunk,
+    UnknownChunk,
+    UnrecognizedChunkTypeCause,
+    parse_packet,
+    serialize_packet,
+)
+from netchan.transport.sctp.state import State
+from tests.sctp.conftest import A_ADDR, B_ADDR, Pair, chunk_types, make_pair, sent_chunks
+from tests.sctp.netsim import Link
+
+DATA, SACK, ERROR, ABORT = 0, 3, 9, 6
+
+
+def test_t3_rtx_retransmits_after_rto_with_backoff() -> None:
+    options = Options(rto_initial=0.5, rto_min=0.5, rto_max=4.0, heartbeat_interval=0)
+    p = make_pair(seed=51, options=options)
+    assoc, _ = p.connect()
+    dropped: list[bytes] = []
+
+    def drop_data_twice(src: object, dst: object, data: bytes) -> bool:
+        if src == A_ADDR and DATA in chunk_types(data) and len(dropped) < 2:
+            dropped.append(data)
+            return True
+        return False
+
+    p.net.drop_filter = drop_data_twice
+    start = p.net.now
+    assoc.send(b"hello", stream=0, ppid=0, unordered=False, now=start)
+    p.net.run_until(lambda: bool(p.received()), 10.0)
+    times = [t - start for t in sent_chunks(p, A_ADDR, DATA)]
+    assert times == [pytest.approx(0.0), pytest.approx(0.5), pytest.approx(1.5)]
+    stats = assoc.statistics()
+    assert stats.t3_expiries == 2 and stats.retransmissions == 2
+    assert [m.data for m in p.received()] == [b"hello"]
+
+
+def test_delayed_sack_timer_and_every_second_packet() -> None:
+    options = Options(delayed_ack_timeout=0.05, heartbeat_interval=0)
+    p = make_pair(seed=52, options=options, link=Link(delay=0.01))
+    assoc, _ = p.connect()
+    start = p.net.now
+    assoc.send(b"one", stream=0, ppid=0, unordered=False, now=start)
+    p.net.run(1.0)
+    (sack_time,) = sent_chunks(p, B_ADDR, SACK)
+    # Arrives after 10 ms, SACK delayed by 50 ms (§6.2).
+    assert sack_time - start == pytest.approx(0.06)
+    # Two packets of DATA: the second is acknowledged at once.
+    big = b"x" * 1100
+    t = p.net.now
+    assoc.send(big, stream=0, ppid=0, unordered=False, now=t)
+    assoc.send(big, stream=0, ppid=0, unordered=False, now=t)
+    p.net.run(1.0)
+    sacks = [s - t for s in sent_chunks(p, B_ADDR, SACK) if s > t]
+    assert sacks[0] == pytest.approx(0.01)
+
+
+def test_small_messages_are_bundled() -> None:
+    p = make_pair(seed=53, options=Options(heartbeat_interval=0))
+    assoc, _ = p.connect()
+    before = len(sent_chunks(p, A_ADDR, DATA))
+    for i in range(100):
+        assoc.send(b"m%03d" % i, stream=i % 7, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: len(p.received()) == 100, 5.0)
+    packets = len(sent_chunks(p, A_ADDR, DATA)) - before
+    # 100 chunks of 20 bytes: about 58 per 1200-byte packet.
+    assert packets <= 3
+    for _, _src, _, data in p.net.sent:
+        assert len(data) <= p.options.pmtu
+
+
+def test_sack_is_bundled_with_reverse_data() -> None:
+    p = make_pair(seed=54, options=Options(heartbeat_interval=0, delayed_ack_timeout=0.2))
+    assoc, peer = p.connect()
+    assoc.send(b"ping", stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: bool(p.received()), 1.0)
+    peer.send(b"pong", stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.flush()
+    (_, _, _, reply) = p.net.sent[-1]
+    assert chunk_types(reply) == [SACK, DATA]
+
+
+def _inject(p: Pair, chunks: list[object]) -> None:
+    (peer,) = p.b.associations.values()
+    p.b.receive_datagram(
+        serialize_packet(5000, 6000, peer.local_tag, chunks),  # type: ignore[arg-type]
+        A_ADDR,
+        p.net.now,
+    )
+
+
+def _errors_from_b(p: Pair) -> list[ErrorChunk]:
+    out = []
+    for data, _ in p.b.datagrams_to_send(p.net.now):
+        out.extend(c for c in parse_packet(data).chunks if isinstance(c, ErrorChunk))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("chunk_type", "processed", "reported"),
+    [(0x3F, False, False), (0x7F, False, True), (0xBF, True, False), (0xFF, True, True)],
+)
+def test_unknown_chunk_upper_two_bits(chunk_type: int, processed: bool, reported: bool) -> None:
+    p = make_pair(seed=55, options=Options(heartbeat_interval=0))
+    _assoc, peer = p.connect()
+    unknown = UnknownChunk(chunk_type, 0, b"abc")
+    data = DataChunk(tsn=peer.peer_initial_tsn, stream_id=0, ssn=0, ppid=0, user_data=b"after")
+    _inject(p, [unknown, data])
+    errors = _errors_from_b(p)
+    p.net.flush()
+    assert bool(p.received()) is processed
+    if reported:
+        (error,) = errors
+        (cause,) = error.causes
+        assert isinstance(cause, UnrecognizedChunkTypeCause)
+        assert cause.chunk == unknown.serialize()[: len(cause.chunk)]
+    else:
+        assert errors == []
+
+
+def test_data_on_invalid_stream_reports_and_acknowledges() -> None:
+    options = Options(inbound_streams=4, outbound_streams=4, heartbeat_interval=0)
+    p = make_pair(seed=56, options=options)
+    _assoc, peer = p.connect()
+    tsn = peer.peer_initial_tsn
+    _inject(p, [DataChunk(tsn=tsn, stream_id=9, ssn=0, ppid=0, user_data=b"x")])
+    out = [parse_packet(d) for d, _ in p.b.datagrams_to_send(p.net.now)]
+    later = p.net.now + options.delayed_ack_timeout
+    p.b.handle_timeout(later)  # the delayed SACK
+    out += [parse_packet(d) for d, _ in p.b.datagrams_to_send(later)]
+    chunks = [c for packet in out for c in packet.chunks]
+    errors = [c for c in chunks if isinstance(c, ErrorChunk)]
+    assert isinstance(errors[0].causes[0], InvalidStreamIdentifierCause)
+    assert errors[0].causes[0].stream_id == 9
+    sacks = [c for c in chunks if isinstance(c, SackChunk)]
+    assert sacks and sacks[0].cumulative_tsn_ack == tsn  # §6.5: the TSN is acknowledged
+    assert p.received() == []
+
+
+def test_oversize_message_aborts_with_a_cause() -> None:
+    p = make_pair(seed=57, options=Options(heartbeat_interval=0))
+    # b accepts smaller messages than a sends.
+    small = Options(heartbeat_interval=0, max_message_size=3000)
+    p.net.add(B_ADDR, SctpEndpoint(small, local_port=6000, rng=random.Random(5), now=0.0))
+    p.b = p.net.endpoints[B_ADDR]  # type: ignore[assignment]
+    assoc, _ = p.connect()
+    assoc.send(b"z" * 5000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run(2.0)
+    (mine,) = p.net.events_of(B_ADDR, ev.AssociationAborted)
+    assert "larger than 3000" in mine.reason and not mine.by_peer
+    (theirs,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
+    assert theirs.by_peer and "3000" in theirs.reason
+
+
+def test_empty_data_chunk_aborts_with_no_user_data() -> None:
+    p = make_pair(seed=58, options=Options(heartbeat_interval=0))
+    _assoc, peer = p.connect()
+    _inject(p, [DataChunk(tsn=peer.peer_initial_tsn, stream_id=0, ssn=0, ppid=0, user_data=b"")])
+    p.net.run(1.0)
+    (aborted,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
+    assert aborted.by_peer and "user data" in aborted.reason.lower()
+
+
+def test_receive_window_bounds_memory_and_reopens_on_consumption() -> None:
+    options = Options(receive_window=20_000, heartbeat_interval=0)
+    p = make_pair(seed=59, options=options)
+    assoc, peer = p.connect()
+    for i in range(60):
+        assoc.send(bytes([i]) * 1000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run(5.0)
+    got = p.received()
+    assert 15 <= len(got) <= 21
+    stats = peer.statistics()
+    assert stats.receive_buffered <= 20_000 + 1000 and stats.local_rwnd <= 1000
+    # The application reads: window updates let the rest through.
+    consumed = 0
+    for _ in range(100):
+        got = p.received()
+        for message in got[consumed:]:
+            peer.message_consumed(len(message.data), p.net.now)
+        consumed = len(got)
+        if consumed == 60:
+            break
+        p.net.run(0.5)
+    assert [m.data[0] for m in p.received()] == list(range(60))
+
+
+def test_send_buffer_full_then_available() -> None:
+    options = Options(send_buffer=10_000, heartbeat_interval=0)
+    p = make_pair(seed=60, options=options)
+    assoc, _ = p.connect()
+    sent = 0
+    with pytest.raises(BufferError):
+        for _ in range(100):
+            assoc.send(b"q" * 1000, stream=0, ppid=0, unordered=False, now=p.net.now)
+            sent += 1
+    assert sent == 10 and assoc.send_buffer_free == 0
+    p.net.run_until(lambda: bool(p.net.events_of(A_ADDR, ev.SendBufferAvailable)), 5.0)
+    assoc.send(b"q" * 1000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: len(p.received()) == 11 and assoc.buffered_amount == 0, 5.0)
+
+
+def test_send_argument_checks() -> None:
+    p = make_pair(seed=61, options=Options(max_message_size=100, heartbeat_interval=0))
+    assoc, _ = p.connect()
+    with pytest.raises(MessageTooLargeError):
+        assoc.send(b"x" * 101, stream=0, ppid=0, unordered=False, now=p.net.now)
+    with pytest.raises(ValueError):
+        assoc.send(b"", stream=0, ppid=0, unordered=False, now=p.net.now)
+    with pytest.raises(ValueError):
+        assoc.send(b"x", stream=-1, ppid=0, unordered=False, now=p.net.now)
+    with pytest.raises(ValueError):
+        assoc.send(b"x", stream=0, ppid=1 << 32, unordered=False, now=p.net.now)
+    with pytest.raises(ValueError):
+        assoc.message_consumed(-1, p.net.now)
+
+
+def test_statistics_snapshot() -> None:
+    p = make_pair(seed=62, options=Options(heartbeat_interval=0))
+    assoc, peer = p.connect()
+    assoc.send(b"abc", stream=3, ppid=7, unordered=True, now=p.net.now)
+    p.net.run(1.0)
+    stats = assoc.statistics()
+    assert stats.state == "ESTABLISHED"
+    assert stats.messages_sent == 1 and stats.packets_sent >= 2 and stats.bytes_sent > 0
+    assert stats.bytes_in_flight == 0 and stats.send_buffered == 0
+    assert stats.cwnd and stats.cwnd >= 1200 and stats.rto is not None
+    assert stats.srtt is not None
+    peer_stats = peer.statistics()
+    assert peer_stats.messages_received == 1
+    assert peer_stats.receive_buffered == 3  # delivered, not yet consumed
+    peer.message_consumed(3, p.net.now)
+    assert peer.statistics().receive_buffered == 0
+    (message,) = p.received()
+    assert (message.stream, message.ppid, message.unordered) == (3, 7, True)
+    assert assoc.state is State.ESTABLISHED
