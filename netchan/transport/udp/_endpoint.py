@@ -97,6 +97,10 @@ class UdpAssociation(Association):
         self._graceful_end = False
         self._queue: collections.deque[Message] = collections.deque()
         self._unread = 0  # bytes in _queue
+        # User payload bytes (the stack counts whole packets; the endpoint API counts what
+        # the application sent and received, like the kernel backend).
+        self._bytes_sent = 0
+        self._bytes_received = 0
         self._receivers = trio.lowlevel.ParkingLot()
         self._senders = trio.lowlevel.ParkingLot()
         self._phase_waiters = trio.lowlevel.ParkingLot()
@@ -169,6 +173,7 @@ class UdpAssociation(Association):
                 self._check_sendable()
                 raise trio.BrokenResourceError(f"association cannot send: {exc}") from exc
             break
+        self._bytes_sent += len(data)
         endpoint = self._endpoint
         endpoint._unflushed += len(data)
         if endpoint._unflushed >= endpoint._options.pmtu:
@@ -313,6 +318,7 @@ class UdpAssociation(Association):
     def _deliver(self, message: Message) -> None:
         self._queue.append(message)
         self._unread += len(message.data)
+        self._bytes_received += len(message.data)
         if len(self._queue) == 1:
             self._endpoint._ready[self] = None
         self._receivers.unpark()
@@ -361,8 +367,8 @@ def _association_statistics(assoc: UdpAssociation, counters: Any) -> Association
         inbound_streams=assoc._inbound,
         packets_sent=int(get("packets_sent", 0)),
         packets_received=int(get("packets_received", 0)),
-        bytes_sent=int(get("bytes_sent", 0)),
-        bytes_received=int(get("bytes_received", 0)),
+        bytes_sent=assoc._bytes_sent,
+        bytes_received=assoc._bytes_received,
         messages_sent=int(get("messages_sent", 0)),
         messages_received=int(get("messages_received", 0)),
         retransmissions=int(get("retransmissions", 0)),
