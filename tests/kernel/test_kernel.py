@@ -174,3 +174,46 @@ async def test_peer_address_events_on_multihomed_association() -> None:
             ev = await wait_event(srv, PeerAddressChanged, server_side)
             assert ev.address == f"sctp://127.0.0.3:{cport}"
             assert ev.state == "available"
+
+
+async def test_ipv6_and_dual_stack() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://[::1]:0") as srv6,
+            open_endpoint("sctp://127.0.0.1,[::1]:0") as dual,
+        ):
+            assert srv6.address.startswith("sctp://[::1]:")
+            port = int(dual.address.rsplit(":", 1)[1])
+            assert dual.address == f"sctp://127.0.0.1,[::1]:{port}"
+            assoc = await dual.send(b"six", to=srv6.address, stream=1)
+            msg = await srv6.receive()
+            assert (msg.data, msg.stream) == (b"six", 1)
+            assert f"sctp://[::1]:{port}" in msg.association.peer_addresses
+            assert srv6.address in assoc.peer_addresses
+            # and IPv4 into the dual-stack endpoint
+            async with open_endpoint("sctp://127.0.0.1:0") as v4:
+                await v4.send(b"four", to=f"sctp://127.0.0.1:{port}")
+                got = await dual.receive()
+                assert got.data == b"four"
+                assert v4.address in got.association.peer_addresses
+
+
+async def test_unread_messages_of_a_closed_association_do_not_stall_others() -> None:
+    # The server reads nothing from `a` until its queue exceeds receive_window, then aborts
+    # that association: its unread messages are dropped and the reader goes on for `b`.
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1:0", receive_window=65536) as srv,
+            open_endpoint("sctp://127.0.0.1:0") as ca,
+            open_endpoint("sctp://127.0.0.1:0") as cb,
+        ):
+            a = await ca.connect(srv.address)
+            server_a = (await wait_event(srv, AssociationEstablished)).association
+            for i in range(8):
+                await a.send(payload(i, 16384))
+            while server_a.statistics().receive_buffered < 65536:
+                await trio.sleep(0.05)
+            server_a.abort("enough")
+            await cb.send(b"from b", to=srv.address)
+            msg = await srv.receive()
+            assert msg.data == b"from b"

@@ -65,6 +65,7 @@ _STATE_NAMES = {
 }
 
 _MAX_EVENTS = 4096
+_MAX_NOTIFICATION = 64 * 1024
 _MAX_PEER_MESSAGE_GAP = 64  # recvmsg calls per wake-up before yielding to other tasks
 
 
@@ -267,12 +268,19 @@ class KernelAssociation(Association):
                 raise trio.EndOfChannel("association closed gracefully")
             await self._recv_lot.park()
 
+    def _close_locally(self) -> None:
+        """We closed it: unread messages are dropped (and stop counting against the window)."""
+        self._local_closed = True
+        if self._queue:
+            self._ep._consumed(self, self._queued_bytes)
+            self._queue.clear()
+        self._recv_lot.unpark_all()
+
     async def aclose(self) -> None:
         if self._local_closed:
             await trio.lowlevel.checkpoint()
             return
-        self._local_closed = True
-        self._recv_lot.unpark_all()
+        self._close_locally()
         if self._ended.is_set() or self._ep._closed:
             await trio.lowlevel.checkpoint()
             return
@@ -297,8 +305,7 @@ class KernelAssociation(Association):
 
     def abort(self, reason: str = "") -> None:
         already = self._local_closed
-        self._local_closed = True
-        self._recv_lot.unpark_all()
+        self._close_locally()
         if already or self._ended.is_set() or self._ep._closed:
             return
         self._abort_now(reason)
@@ -352,8 +359,8 @@ class KernelAssociation(Association):
             rto=st.rto,
             cwnd=st.cwnd,
             peer_rwnd=st.peer_rwnd,
-            bytes_in_flight=None,
-            send_buffered=st.unacked + st.pending,  # chunks, the kernel reports no bytes
+            local_rwnd=st.local_rwnd,
+            bytes_in_flight=None,  # the kernel reports chunk counts only, not bytes
             receive_buffered=self._queued_bytes,
             drops=MappingProxyType(dict(self.drops)),
         )
@@ -382,6 +389,7 @@ class KernelEndpoint(Endpoint):
         self._partial: dict[tuple[int, int], bytearray] = {}
         self._discarding: set[tuple[int, int]] = set()
         self._notif_buf = bytearray()
+        self._notif_discarding = False
         self._write_lock = trio.Lock()
         self._reader_scope = trio.CancelScope()
         self.drops: dict[str, int] = {}
@@ -651,10 +659,15 @@ class KernelEndpoint(Endpoint):
 
     def _handle(self, got: Received) -> None:
         if got.notification:
+            if self._notif_discarding:
+                self._notif_discarding = not got.eor
+                return
             self._notif_buf += got.data
             if not got.eor:
-                if len(self._notif_buf) > 1 << 20:
+                if len(self._notif_buf) > _MAX_NOTIFICATION:
+                    # e.g. SEND_FAILED carrying a huge undelivered message: skip to its end
                     self._notif_buf.clear()
+                    self._notif_discarding = True
                     self._count("oversize_notification")
                 return
             data = bytes(self._notif_buf)

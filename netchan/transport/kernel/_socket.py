@@ -76,6 +76,7 @@ class Status:
     packets_sent: int
     packets_received: int
     retransmitted_chunks: int
+    local_rwnd: int | None
 
 
 def ip_literal(host: str) -> str | None:
@@ -259,11 +260,15 @@ class SctpSocket:
     # --- setup ------------------------------------------------------------------------------
 
     def bind(self, addrs: list[PeerAddr]) -> None:
-        """Bind the first address, add the others with SCTP_SOCKOPT_BINDX_ADD (multihoming)."""
-        host, port = addrs[0]
-        self.sock.bind((host, port))
+        """Bind every address with SCTP_SOCKOPT_BINDX_ADD (RFC 6458 §9.1, multihoming).
+
+        bindx takes IPv4 addresses on an IPv6 socket too (dual-stack endpoints). The first
+        call picks the port (ephemeral for port 0); the others reuse it.
+        """
+        buf, total = self.packed_sockaddrs(addrs[:1])
+        self.setsockopt(self.consts.sctp_bindx_add, buf, total)
         if len(addrs) > 1:
-            port = self.sock.getsockname()[1]
+            port = self.local_port()
             buf, total = self.packed_sockaddrs([(h, port) for h, _ in addrs[1:]])
             self.setsockopt(self.consts.sctp_bindx_add, buf, total)
 
@@ -439,6 +444,14 @@ class SctpSocket:
                 rtx = stats.sas_rtxchunks
             except OSError:
                 pass
+        local_rwnd: int | None = None
+        params = ffi.new("struct sctp_assocparams *")
+        params.sasoc_assoc_id = assoc_id
+        try:
+            self.getsockopt(self.consts.sctp_associnfo, params)
+            local_rwnd = int(params.sasoc_local_rwnd)
+        except OSError:
+            pass
         p = st.sstat_primary
         return Status(
             state=st.sstat_state,
@@ -454,6 +467,7 @@ class SctpSocket:
             packets_sent=int(sent),
             packets_received=int(received),
             retransmitted_chunks=int(rtx),
+            local_rwnd=local_rwnd,
         )
 
     def close(self) -> None:
