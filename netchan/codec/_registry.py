@@ -40,10 +40,10 @@ def default_name(cls: type) -> str:
 
 
 def _describe(cls: type, name: str) -> Registered:
-    if isinstance(cls, type) and issubclass(cls, enum.Enum):
+    if issubclass(cls, enum.Enum):
         kind = "flag" if issubclass(cls, enum.Flag) else "enum"
         return Registered(cls, name, kind, (), frozenset())
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+    if dataclasses.is_dataclass(cls):
         init_fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
         # Decoding calls cls(**fields); every required __init__ parameter must be a field
         # we carry (an InitVar without default would make every decode fail).
@@ -74,6 +74,11 @@ def _describe(cls: type, name: str) -> Registered:
 
 
 def _register(cls: type, name: str | None) -> None:
+    if not isinstance(cls, type):
+        raise TypeError(
+            f"register() takes a dataclass or an Enum class, got {cls!r}; pass the class, "
+            "not an instance"
+        )
     if name is None:
         name = default_name(cls)
     elif not isinstance(name, str) or not name:

@@ -55,6 +55,8 @@ def type_name(tp: object) -> str:
         return "None"
     if tp is Ellipsis:
         return "..."
+    if isinstance(tp, list):  # Callable's parameter list
+        return f"[{', '.join(type_name(a) for a in tp)}]"
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin is typing.Union or origin is types.UnionType:
@@ -137,7 +139,11 @@ def _check(value: object, tp: Any, path: str, depth: int) -> None:
         return
     if not isinstance(origin, type):
         raise _Unsupported
-    if not isinstance(value, origin):
+    try:
+        ok = isinstance(value, origin)
+    except TypeError:
+        raise _Unsupported from None
+    if not ok:
         _fail(path, tp, value)
     if not args:
         return
@@ -194,7 +200,11 @@ def _check_class(value: object, tp: type, path: str, depth: int) -> None:
         if type(value) is bool or not isinstance(value, (int, float, complex)):
             _fail(path, tp, value)
         return
-    if not isinstance(value, tp):
+    try:
+        ok = isinstance(value, tp)
+    except TypeError:  # e.g. a Protocol that is not runtime_checkable
+        raise _Unsupported from None
+    if not ok:
         _fail(path, tp, value)
     if dataclasses.is_dataclass(tp):
         # The value's own class may be a subclass with more fields; its annotations rule.
