@@ -1,4 +1,4 @@
-"""CRC32c of SCTP packets (RFC 9260 §6.8, Appendix B): algorithm, byte order, detection."""
+"""CRC32c of SCTP packets (RFC 9260 §6.8, Appendix A): algorithm, byte order, detection."""
 
 from __future__ import annotations
 

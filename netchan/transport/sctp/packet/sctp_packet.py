@@ -1,10 +1,12 @@
-"""The SCTP packet: common header (RFC 9260 §3.1), CRC32c (§6.8, Appendix B), chunk list.
+"""The SCTP packet: common header (RFC 9260 §3.1), CRC32c (§6.8, Appendix A), chunk list.
 
 Checksum byte order: the CRC32c of the packet (computed with the checksum field zero) is the
 usual reflected CRC-32C value, and the wire carries it least significant byte first, i.e.
-``struct.pack("<I", crc)``. That is how Appendix B's reference code stores it (it writes the
-bytes of the reflected result in order) and what the Linux kernel (``cpu_to_le32``), usrsctp
-and dcSCTP put on the wire; ``tests/sctp/test_packet_crc.py`` pins it with a real packet.
+``struct.pack("<I", crc)``. RFC 9260 Appendix A (RFC 4960's Appendix B) maps the remainder's
+coefficients back to bytes so that a reflected (LSB-first) implementation's result is stored
+low byte first; the Linux kernel (``cpu_to_le32``), usrsctp and dcSCTP do exactly that.
+``tests/sctp/test_packet_crc.py`` pins it with captured packets and
+``tests/sctp/test_packet_usrsctp.py`` with a live usrsctp peer.
 """
 
 from __future__ import annotations
