@@ -117,7 +117,7 @@ def peek_header(data: bytes) -> tuple[int, int, int]:
     """(source port, destination port, verification tag) without any checking.
 
     Cheap demultiplexing before a full parse, and reading the quoted header in ICMP errors
-    (RFC 9260 Appendix C), where only the first 8 bytes may be present.
+    (RFC 9260 §10), where only the first 8 bytes may be present.
 
     Raises:
         ParseError: fewer than 8 bytes.
