@@ -178,7 +178,10 @@ class SupportedAddressTypesParameter(Parameter):
 
 @dataclass(slots=True)
 class EcnCapableParameter(Parameter):
-    """ECN Capable (type 0x8000, RFC 9260 Appendix A): the sender supports ECN."""
+    """ECN Capable (type 0x8000): reserved by RFC 9260 §3.3.2 for ECN (RFC 4960 Appendix A).
+
+    Peers such as usrsctp still offer it; we decode it so it can be recognized and ignored.
+    """
 
     TYPE = 0x8000
 
