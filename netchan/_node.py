@@ -537,8 +537,8 @@ class ExportSendLink(Link):
         self.changed.fire()
 
     def fail(self, cause: BaseException) -> None:
+        # Values that arrived within credit are still delivered by the pump.
         self.ended = True
-        self.inbox.clear()
         super().fail(cause)
 
     def remove(self) -> None:
@@ -1185,8 +1185,9 @@ class Node:
                     return
                 await link.changed.wait()
                 continue
+            value = link.inbox[0]
             try:
-                await export.end.send(link.inbox[0])
+                await export.end.send(value)
             except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
                 export.broken = exc
                 for other in list(export.links):
@@ -1196,7 +1197,9 @@ class Node:
                         )
                     other.fail(exc)
                 return
-            link.inbox.popleft()
+            if link.inbox and link.inbox[0] is value:
+                link.inbox.popleft()
+            del value  # hold no reference: channel ends inside are closed when dropped
             link._consumed_one()
 
     # -------------------------------------------------------------- receive loop

@@ -294,7 +294,7 @@ async def test_type_checked_on_send_and_on_receive(env: Env, clock: object) -> N
 async def test_peer_death_breaks_dependent_channels_promptly(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         send, _recv = trio.open_memory_channel[int](1)
-        out_send, out_recv = trio.open_memory_channel[int](0)
+        _out_send, out_recv = trio.open_memory_channel[int](0)
         server.export("in", send)
         server.export("out", out_recv)
         assert server.address is not None

@@ -1,0 +1,120 @@
+"""Hostile or broken peers: every bad message is counted, answered where the protocol says,
+and the node keeps serving everyone else. A raw endpoint plays the bad peer."""
+
+from __future__ import annotations
+
+import trio
+import trio.testing
+
+from netchan import _protocol as P
+from netchan.transport import Association, Message
+from tests.channels.conftest import Env, memory_only
+
+pytestmark = memory_only
+
+
+async def next_control(assoc: Association) -> P.Control:
+    while True:
+        msg: Message = await assoc.receive()
+        if msg.stream == P.CONTROL_STREAM and msg.data[:1] not in (b"\x01", b"\x02", b"\x03"):
+            return P.decode_control(msg.data)
+
+
+async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> None:
+    assert env.network is not None
+    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+        send, recv = trio.open_memory_channel[object](2)
+        server.export("jobs", send)
+        assert server.address is not None
+        assoc = await raw.connect(server.address)
+        hello = await next_control(assoc)
+        assert isinstance(hello, P.Hello) and hello.version == P.PROTOCOL_VERSION
+
+        # Before HELLO, an OPEN is a protocol violation.
+        open_msg = P.Open(1, P.TargetKind.NAME, "jobs", P.Dir.SEND, 0, None)
+        await assoc.send(P.encode_control(open_msg), stream=0)
+        await assoc.send(P.encode_control(P.Hello(P.PROTOCOL_VERSION, b"x" * 16, None)))
+        # Garbage on the control stream, an unknown control type, a short frame.
+        await assoc.send(b"\xc1\xff\x00", stream=0)
+        await assoc.send(b"\x93\x63\x01\x02", stream=0)
+        await assoc.send(b"\x01\x00", stream=1)
+        # Unknown channel name.
+        await assoc.send(
+            P.encode_control(P.Open(2, P.TargetKind.NAME, "nope", P.Dir.SEND, 0, None))
+        )
+        err = await next_control(assoc)
+        assert isinstance(err, P.OpenErr) and err.code is P.ErrorCode.UNKNOWN_CHANNEL
+        # A proper OPEN now.
+        await assoc.send(P.encode_control(open_msg))
+        ok = await next_control(assoc)
+        assert isinstance(ok, P.OpenOk) and ok.credit == 2
+        # An undecodable value: refused with REJECT, never delivered.
+        await assoc.send(P.encode_frame(P.Frame.VALUE, ok.peer_link, b"\xc1"), stream=1)
+        rej = await next_control(assoc)
+        assert isinstance(rej, P.Reject) and rej.code is P.ErrorCode.DECODE
+        # More values than credit (the REJECT returned one credit: 2 allowed, 3 sent).
+        for _ in range(3):
+            await assoc.send(P.encode_frame(P.Frame.VALUE, ok.peer_link, b"\x01"), stream=1)
+        msg = await next_control(assoc)
+        while isinstance(msg, P.Credit):
+            msg = await next_control(assoc)
+        assert isinstance(msg, P.Error) and msg.code is P.ErrorCode.CREDIT_EXCEEDED
+        await trio.testing.wait_all_tasks_blocked()
+        errors = server.statistics().errors
+        assert errors["no_hello"] == 1
+        assert errors["malformed_control"] == 1
+        assert errors["unknown_control"] == 1
+        assert errors["malformed_frame"] == 1
+        assert errors["unknown_channel"] == 1
+        assert errors["undecodable"] == 1
+        assert errors["credit_exceeded"] == 1
+        # Only the two values within credit were delivered.
+        assert [recv.receive_nowait(), recv.receive_nowait()] == [1, 1]
+
+        # The node still serves a well-behaved client.
+        async with env.node(listen=False) as client:
+            jobs = await client.import_send(server.address, "jobs")
+            await jobs.send("still serving")
+            with trio.fail_after(5):
+                assert await recv.receive() == "still serving"
+
+
+async def test_wrong_protocol_version_is_refused(env: Env, clock: object) -> None:
+    assert env.network is not None
+    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+        assert server.address is not None
+        assoc = await raw.connect(server.address)
+        await assoc.send(P.encode_control(P.Hello(99, b"y" * 16, None)))
+        with trio.fail_after(5):
+            event = await raw.next_event()  # established
+            event = await raw.next_event()
+        assert type(event).__name__ == "AssociationAborted"
+        assert server.statistics().errors["version_mismatch"] == 1
+
+
+def test_control_codec_round_trip_and_garbage() -> None:
+    msgs: list[P.Control] = [
+        P.Hello(1, b"n" * 16, "udp://127.0.0.1:1"),
+        P.Open(5, P.TargetKind.TOKEN, "t" * 32, P.Dir.RECEIVE, 16, "Job"),
+        P.OpenOk(5, 9, 3),
+        P.OpenErr(5, P.ErrorCode.UNKNOWN_CHANNEL, "x"),
+        P.Credit(9, 4),
+        P.Close(9, 2),
+        P.Error(9, P.ErrorCode.BROKEN, "gone"),
+        P.Reject(9, P.ErrorCode.TYPE_MISMATCH, "bad"),
+    ]
+    for m in msgs:
+        assert P.decode_control(P.encode_control(m)) == m
+    import random
+
+    rng = random.Random(1)
+    for _ in range(2000):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
+        try:
+            P.decode_control(data)
+        except P.ProtocolError:
+            pass
+        try:
+            P.decode_frame(data)
+        except P.ProtocolError:
+            pass
