@@ -157,6 +157,9 @@ class Association:
         # Control chunks to bundle at the front of the next packet(s), peer's tag.
         self._control: list[Chunk] = []
         self._init_chunk: InitChunk | None = None
+        # Messages queued before the peer's parameters are known (COOKIE-WAIT/-ECHOED).
+        self._pre_queue: list[tuple[bytes, int, int, bool]] = []
+        self._error_after_cookie: ErrorChunk | None = None
         self._cookie_echo: CookieEchoChunk | None = None
         self._cookie_sent_at = 0.0
         self._init_retries = 0
@@ -337,14 +340,11 @@ class Association:
 
     # ------------------------------------------------------------------ setup
 
-    _pre_queue: list[tuple[bytes, int, int, bool]]
-
     def _pre_queued_bytes(self) -> int:
-        return sum(len(m[0]) for m in getattr(self, "_pre_queue", ()))
+        return sum(len(m[0]) for m in self._pre_queue)
 
     def start_active(self, now: float) -> None:
         """Send INIT and enter COOKIE-WAIT (§5.1 A). Called by ``SctpEndpoint.connect``."""
-        self._pre_queue = []
         self._transition(Trigger.ASSOCIATE)
         self._send_init(now)
 
@@ -358,7 +358,6 @@ class Association:
 
     def start_passive(self, contents: CookieContents, now: float) -> None:
         """Build the association from a verified State Cookie (§5.1 D): ESTABLISHED."""
-        self._pre_queue = []
         self._adopt_cookie(contents)
         self._transition(Trigger.COOKIE_ECHO_ACCEPTED)
         self._queue_control(CookieAckChunk())
@@ -393,7 +392,7 @@ class Association:
         self._unread = 0
         self._advertised_rwnd = options.receive_window
         self._tx = TxPath(options, self.local_initial_tsn, peer_a_rwnd, self._rto)
-        pre = getattr(self, "_pre_queue", [])
+        pre = self._pre_queue
         self._pre_queue = []
         for data, stream, ppid, unordered in pre:
             if stream < outbound:
@@ -430,7 +429,9 @@ class Association:
             self._send_raw(chunk.initiate_tag, [AbortChunk(causes=check.abort_causes or ())])
             self._close_aborted(f"invalid INIT ACK: {check.reason}", False)
             return
-        assert check.cookie is not None  # check_init guarantees it
+        if check.cookie is None:  # check_init reports a missing cookie; defensive
+            self.drops.add("invalid_init_ack")
+            return
         self.peer_tag = chunk.initiate_tag
         outbound = min(self._options.outbound_streams, chunk.inbound_streams)
         inbound = min(self._options.inbound_streams, chunk.outbound_streams)
@@ -439,7 +440,7 @@ class Association:
         if check.unrecognized:
             # §3.2.1: report unknown parameters of the INIT ACK in an ERROR bundled with the
             # COOKIE ECHO (COOKIE ECHO first, §5.1 C).
-            self._error_after_cookie: ErrorChunk | None = ErrorChunk(
+            self._error_after_cookie = ErrorChunk(
                 causes=(
                     UnrecognizedParametersCause(b"".join(_pad4(r) for r in check.unrecognized)),
                 )
@@ -452,10 +453,11 @@ class Association:
         self._send_cookie_echo(now)
 
     def _send_cookie_echo(self, now: float) -> None:
-        assert self._cookie_echo is not None
+        if self._cookie_echo is None:
+            return
         chunks: list[Chunk] = [self._cookie_echo]
-        if getattr(self, "_error_after_cookie", None) is not None:
-            chunks.append(self._error_after_cookie)  # type: ignore[arg-type]
+        if self._error_after_cookie is not None:
+            chunks.append(self._error_after_cookie)
         self._send_raw(self.peer_tag, chunks)
         self._cookie_sent_at = now
         self._t1.start(now, self._rto.rto)
@@ -961,7 +963,8 @@ class Association:
             self._t2.start(now, self._rto.rto)
 
     def _cumulative_tsn(self) -> int:
-        assert self._tracker is not None
+        if self._tracker is None:  # nothing received yet: the TSN before the peer's first
+            return (self.peer_initial_tsn - 1) & 0xFFFFFFFF
         return self._tracker.cumulative_tsn
 
     def _send_shutdown(self, now: float) -> None:
@@ -1133,7 +1136,7 @@ class Association:
                 tracker.should_send_sack_now
                 or (tracker.has_unacked and tx is not None and tx.has_data_ready)
             ):
-                sack = self._make_sack()
+                sack = self._make_sack(tracker)
                 size = sack.serialized_size()
                 if size <= budget or not chunks:
                     chunks.append(sack)
@@ -1156,9 +1159,8 @@ class Association:
         self._account(out)
         return out
 
-    def _make_sack(self) -> SackChunk:
-        assert self._tracker is not None
-        info = self._tracker.make_sack()
+    def _make_sack(self, tracker: DataTracker) -> SackChunk:
+        info = tracker.make_sack()
         rwnd = self._local_rwnd()
         self._advertised_rwnd = rwnd
         return SackChunk(
