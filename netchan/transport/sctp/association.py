@@ -125,6 +125,8 @@ class Association:
         self.remote_port = remote_port
         self._addr = addr
         self.state = State.CLOSED
+        self._sendable = False
+        self._receiving = False
         rng = host.rng
         self._rng = rng
         self.local_tag = host._new_tag()
@@ -232,7 +234,7 @@ class Association:
             MessageTooLargeError: larger than ``Options.max_message_size``.
             BufferError: the send buffer is full; wait for ``SendBufferAvailable``.
         """
-        if self.state not in SENDABLE_STATES or self._shutdown_requested:
+        if not self._sendable or self._shutdown_requested:
             raise StateError(f"cannot send in state {self.state}")
         limit = self.outbound_streams or self._options.outbound_streams
         if not 0 <= stream < limit:
@@ -271,7 +273,7 @@ class Association:
         if nbytes < 0:
             raise ValueError("nbytes must not be negative")
         self._unread = max(0, self._unread - nbytes)
-        if self._tracker is None or self.state not in RECEIVING_STATES:
+        if self._tracker is None or not self._receiving:
             return
         rwnd = self._local_rwnd()
         step = max(self._options.pmtu, int(self._options.receive_window * _WINDOW_UPDATE_FRACTION))
@@ -731,7 +733,7 @@ class Association:
         """One DATA chunk (§6.2, §6.5, §6.9). False: stop processing the packet."""
         tracker = self._tracker
         reassembly = self._reassembly
-        if tracker is None or reassembly is None or self.state not in RECEIVING_STATES:
+        if tracker is None or reassembly is None or not self._receiving:
             # §9.2: after SHUTDOWN was received no new DATA is accepted.
             self.drops.add("data_in_wrong_state")
             return True
@@ -1178,7 +1180,11 @@ class Association:
     # ------------------------------------------------------------------ closing
 
     def _transition(self, trigger: Trigger) -> None:
-        self.state = next_state(self.state, trigger)
+        state = next_state(self.state, trigger)
+        self.state = state
+        # Cached for the per-message paths (enum hashing is comparatively slow).
+        self._sendable = state in SENDABLE_STATES
+        self._receiving = state in RECEIVING_STATES
 
     def _stop_all(self) -> None:
         for timer in self._timers:
