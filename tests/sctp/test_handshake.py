@@ -277,3 +277,128 @@ def test_connect_to_a_port_nobody_listens_on_is_aborted() -> None:
     p.net.run(5.0)
     assert p.net.events_of(A_ADDR, ev.AssociationAborted)
     assert p.b.statistics()["drops"]["wrong_port"] == 2
+
+
+def _established_pair(seed: int):  # type: ignore[no-untyped-def]
+    p = make_pair(seed=seed, options=Options(heartbeat_interval=0))
+    assoc, peer = p.connect()
+    return p, assoc, peer
+
+
+def test_late_own_cookie_is_discarded_case_c() -> None:
+    # §5.2.4 action C: a COOKIE ECHO carrying the peer's current tag but an old local tag
+    # and no Tie-Tags (an old cookie of ours) is silently discarded.
+    p, _assoc, peer = _established_pair(71)
+    from netchan.transport.sctp.cookie import CookieContents
+
+    old = CookieContents(
+        local_tag=peer.local_tag ^ 0xFFFF,
+        peer_tag=peer.peer_tag,
+        local_initial_tsn=1,
+        peer_initial_tsn=2,
+        outbound_streams=5,
+        inbound_streams=5,
+        peer_a_rwnd=65536,
+        local_port=6000,
+        peer_port=5000,
+        created=p.net.now,
+    )
+    cookie = p.b.cookies.make(old, p.net.now)
+    echo = serialize_packet(5000, 6000, old.local_tag, [CookieEchoChunk(cookie)])
+    p.b.receive_datagram(echo, A_ADDR, p.net.now)
+    assert p.b.datagrams_to_send(p.net.now) == []
+    assert peer.state is State.ESTABLISHED
+    assert p.b.statistics()["drops"]["late_cookie"] == 1
+
+
+def test_duplicate_cookie_echo_is_answered_case_d() -> None:
+    # §5.2.4 action D: the COOKIE ACK was lost; the retransmitted COOKIE ECHO gets another.
+    p = make_pair(seed=72, options=Options(heartbeat_interval=0))
+    dropped: list[bytes] = []
+
+    def drop_first_cookie_ack(src: object, dst: object, data: bytes) -> bool:
+        if src == B_ADDR and COOKIE_ACK in chunk_types(data) and not dropped:
+            dropped.append(data)
+            return True
+        return False
+
+    p.net.drop_filter = drop_first_cookie_ack
+    _assoc, _peer = p.connect(timeout=10.0)
+    assert len(sent_chunks(p, B_ADDR, COOKIE_ACK)) == 2
+    assert len(p.b.associations) == 1
+    assert len(p.net.events_of(B_ADDR, ev.AssociationEstablished)) == 1
+
+
+def test_shutdown_ack_during_setup_is_answered_like_ootb() -> None:
+    # §8.5.1 E: SHUTDOWN ACK in COOKIE-WAIT: SHUTDOWN COMPLETE with the T bit.
+    from netchan.transport.sctp.packet import ShutdownAckChunk, ShutdownCompleteChunk
+
+    p = make_pair(seed=73)
+    p.net.drop_filter = lambda s, d, data: True
+    assoc = p.a.connect(B_ADDR, 6000, 0.0)
+    p.a.datagrams_to_send(0.0)
+    p.a.receive_datagram(serialize_packet(6000, 5000, 0x4242, [ShutdownAckChunk()]), B_ADDR, 0.0)
+    ((data, _),) = p.a.datagrams_to_send(0.0)
+    reply = parse_packet(data)
+    assert reply.verification_tag == 0x4242
+    (complete,) = reply.chunks
+    assert isinstance(complete, ShutdownCompleteChunk) and complete.tag_reflected
+    assert assoc.state is State.COOKIE_WAIT
+
+
+def test_invalid_init_ack_aborts_setup() -> None:
+    # §3.3.3: an INIT ACK with zero outbound streams in COOKIE-WAIT destroys the TCB.
+    p = make_pair(seed=74)
+    assoc = p.a.connect(B_ADDR, 6000, 0.0)
+    p.a.datagrams_to_send(0.0)
+    bad = InitAckChunk(
+        initiate_tag=99, a_rwnd=65536, outbound_streams=0, inbound_streams=3, initial_tsn=5
+    )
+    p.a.receive_datagram(serialize_packet(6000, 5000, assoc.local_tag, [bad]), B_ADDR, 0.0)
+    ((data, _),) = p.a.datagrams_to_send(0.0)
+    reply = parse_packet(data)
+    assert reply.verification_tag == 99 and isinstance(reply.chunks[0], AbortChunk)
+    assert assoc.state is State.CLOSED
+    (aborted,) = [e for e in iter(p.a.next_event, None) if isinstance(e, ev.AssociationAborted)]
+    assert "zero stream count" in aborted.reason
+
+
+def test_unknown_init_ack_parameters_reported_with_cookie_echo() -> None:
+    # §3.2.1: unknown parameters of an INIT ACK marked "report" go back in an ERROR chunk
+    # bundled after the COOKIE ECHO.
+    p = make_pair(seed=75)
+    assoc = p.a.connect(B_ADDR, 6000, 0.0)
+    p.a.datagrams_to_send(0.0)
+    _b_side, cookie, ack = _capture_cookie(76)
+    extended = InitAckChunk(
+        initiate_tag=ack.initiate_tag,
+        a_rwnd=ack.a_rwnd,
+        outbound_streams=3,
+        inbound_streams=3,
+        initial_tsn=ack.initial_tsn,
+        parameters=(*ack.parameters, UnknownParameter(0xC123, b"hello")),
+    )
+    p.a.receive_datagram(serialize_packet(6000, 5000, assoc.local_tag, [extended]), B_ADDR, 0.0)
+    ((data, _),) = p.a.datagrams_to_send(0.0)
+    echo, error = parse_packet(data).chunks
+    assert isinstance(echo, CookieEchoChunk) and echo.cookie == cookie
+    assert isinstance(error, ErrorChunk)
+    assert UnknownParameter(0xC123, b"hello").serialize() in error.causes[0].value_bytes()
+    assert assoc.state is State.COOKIE_ECHOED
+
+
+def test_init_in_shutdown_ack_sent_retransmits_shutdown_ack() -> None:
+    # §9.2: an INIT in SHUTDOWN-ACK-SENT is discarded and the SHUTDOWN ACK is sent again.
+    p, assoc, peer = _established_pair(77)
+    p.net.drop_filter = lambda s, d, data: s == B_ADDR  # keep b in SHUTDOWN-ACK-SENT
+    assoc.shutdown(p.net.now)
+    p.net.run_until(lambda: peer.state is State.SHUTDOWN_ACK_SENT, 5.0)
+    before = len(sent_chunks(p, B_ADDR, 8))
+    init_acks = len(sent_chunks(p, B_ADDR, INIT_ACK))
+    init = InitChunk(
+        initiate_tag=0x5151, a_rwnd=65536, outbound_streams=5, inbound_streams=5, initial_tsn=7
+    )
+    p.b.receive_datagram(serialize_packet(5000, 6000, 0, [init]), A_ADDR, p.net.now)
+    p.net.flush()
+    assert len(sent_chunks(p, B_ADDR, 8)) == before + 1
+    assert len(sent_chunks(p, B_ADDR, INIT_ACK)) == init_acks
