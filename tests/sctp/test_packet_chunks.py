@@ -542,3 +542,13 @@ def test_builder_is_reusable_and_rejects_empty_or_bad_input() -> None:
         PacketBuilder(1, 2, 3, max_size=15)
     with pytest.raises(ValueError, match="out of range"):
         PacketBuilder(1, 2, 2**32, max_size=1200)
+
+
+def test_data_repr_is_short_for_large_payloads() -> None:
+    small = DataChunk(1, 2, 3, 4, b"abc", unordered=True)
+    assert repr(small) == (
+        "DataChunk(tsn=1, stream_id=2, ssn=3, ppid=4, user_data=b'abc', flags=UBE)"
+    )
+    large = repr(DataChunk(1, 2, 3, 4, bytes(70000), beginning=False, ending=False))
+    assert "<70000 bytes" in large and len(large) < 200 and large.endswith("flags=-)")
+    assert "mid=3" in repr(IDataChunk(1, 2, 3, 0, 5, bytes(100)))

@@ -30,7 +30,20 @@ _IDATA_VALUE = struct.Struct("!IHHII")
 IDATA_HEADER_SIZE = _IDATA.size  # 20
 
 
-@dataclass(slots=True)
+def _payload_repr(data: bytes) -> str:
+    """Short form of user data for logs: a 64 KiB payload must not flood them."""
+    if len(data) <= 32:
+        return repr(data)
+    return f"<{len(data)} bytes {data[:16]!r}...>"
+
+
+def _flag_letters(immediate: bool, unordered: bool, beginning: bool, ending: bool) -> str:
+    letters = ("I" if immediate else "") + ("U" if unordered else "")
+    letters += ("B" if beginning else "") + ("E" if ending else "")
+    return letters or "-"
+
+
+@dataclass(slots=True, repr=False)
 class DataChunk(Chunk):
     """DATA (type 0, RFC 9260 §3.3.1): one message or one fragment of one.
 
@@ -66,6 +79,13 @@ class DataChunk(Chunk):
             | (FLAG_U if self.unordered else 0)
             | (FLAG_B if self.beginning else 0)
             | (FLAG_E if self.ending else 0)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DataChunk(tsn={self.tsn}, stream_id={self.stream_id}, ssn={self.ssn}, "
+            f"ppid={self.ppid}, user_data={_payload_repr(self.user_data)}, "
+            f"flags={_flag_letters(self.immediate, self.unordered, self.beginning, self.ending)})"
         )
 
     def serialized_size(self) -> int:
@@ -105,7 +125,7 @@ class DataChunk(Chunk):
         )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class IDataChunk(Chunk):
     """I-DATA (type 64, RFC 8260 §2.1): DATA with a message identifier, for interleaving.
 
@@ -142,6 +162,13 @@ class IDataChunk(Chunk):
             | (FLAG_U if self.unordered else 0)
             | (FLAG_B if self.beginning else 0)
             | (FLAG_E if self.ending else 0)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"IDataChunk(tsn={self.tsn}, stream_id={self.stream_id}, mid={self.mid}, "
+            f"fsn={self.fsn}, ppid={self.ppid}, user_data={_payload_repr(self.user_data)}, "
+            f"flags={_flag_letters(self.immediate, self.unordered, self.beginning, self.ending)})"
         )
 
     def serialized_size(self) -> int:
