@@ -3,8 +3,9 @@
 The parser checks structure only (lengths, parameter TLVs). Semantic checks are the
 association's, because the RFC asks for different reactions: a zero Initiate Tag means
 "silently discard" (§3.3.2), zero stream counts or an a_rwnd below 1500 mean "discard and
-answer ABORT" (§3.3.2), a missing State Cookie in INIT ACK means an ERROR with a Missing
-Mandatory Parameter cause (§3.3.3), unknown parameters follow their upper two bits (§3.2.1).
+answer ABORT" (§3.3.2), a missing State Cookie in INIT ACK means an ABORT with a Missing
+Mandatory Parameter cause (§5.1), a Host Name Address means an ABORT with an Unresolvable
+Address cause (§3.3.2.1.4, §3.3.3), unknown parameters follow their upper two bits (§3.2.1).
 ``InitChunk.problem()`` names the first RFC rule a chunk breaks, to help with that.
 """
 
