@@ -46,6 +46,12 @@ _ExtType = msgpack.ExtType
 # Types whose instances contain no other values: the depth walk never looks inside them.
 _LEAVES: frozenset[type] = frozenset({str, int, float, bool, bytes, type(None)})
 
+# Types the codec carries by value; they cannot be declared references.
+_VALUE_TYPES: frozenset[type] = frozenset(
+    {type(None), bool, int, float, complex, str, bytes, bytearray, memoryview, list, tuple}
+    | {dict, set, frozenset, datetime, date, time, timedelta, uuid.UUID, Decimal}
+)
+
 _BUILTIN_BASES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set)
 
 # What ``default`` puts at the head of the array standing for a container value.
@@ -167,6 +173,11 @@ class Codec:
         for t in ref_types:
             if not isinstance(t, type):
                 raise TypeError(f"ref_types must hold classes, got {t!r}")
+        for t in ref_types:
+            if t in _VALUE_TYPES:
+                raise ValueError(
+                    f"ref_types cannot include {t.__qualname__}: its instances are values"
+                )
         if ref_types and encode_ref is None:
             raise ValueError("ref_types given without encode_ref: nothing would encode them")
         if encode_ref is not None and not callable(encode_ref):
@@ -625,8 +636,16 @@ class Codec:
             raise DecodeError("malformed channel reference: expected [marker, description]")
         if self._decode_ref is None:
             raise DecodeError("value holds a channel reference but this codec has no decode_ref")
+        description = items[1]
+        if type(description) not in _LEAVES:
+            # The reference is a leaf of the value, so the value's depth walk never sees
+            # inside the description: it gets its own.
+            try:
+                self._walk(description, encoding=False)
+            except _TooDeepError:
+                raise DecodeError("channel reference description nested too deeply") from None
         try:
-            return self._decode_ref(items[1])
+            return self._decode_ref(description)
         except Exception as exc:
             raise DecodeError(f"bad channel reference: {type(exc).__name__}: {exc}") from exc
 
