@@ -250,3 +250,21 @@ def test_statistics_snapshot() -> None:
     (message,) = p.received()
     assert (message.stream, message.ppid, message.unordered) == (3, 7, True)
     assert assoc.state is State.ESTABLISHED
+
+
+def test_closed_window_for_long_does_not_kill_the_association() -> None:
+    # §6.1 A: while the peer keeps answering zero window probes with SACKs, the probes
+    # do not count as errors, however long the receiver keeps its window closed.
+    options = Options(receive_window=8_000, heartbeat_interval=1.0)
+    p = make_pair(seed=63, options=options)
+    assoc, peer = p.connect()
+    for i in range(30):
+        assoc.send(bytes([i]) * 1000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run(120.0)
+    assert assoc.state is State.ESTABLISHED and peer.state is State.ESTABLISHED
+    assert p.net.events_of(A_ADDR, ev.AssociationAborted) == []
+    received = len(p.received())
+    assert received <= 9
+    for message in p.received():
+        peer.message_consumed(len(message.data), p.net.now)
+    p.net.run_until(lambda: len(p.received()) > received, 30.0)

@@ -173,6 +173,7 @@ class Association:
         self._hb_nonce: int | None = None
         self._hb_sent_at = 0.0
         self._last_data_sent = now
+        self._sack_since_t3 = False
         # Data path, created when the peer's parameters are known.
         self._tracker: DataTracker | None = None
         self._reassembly: ReassemblyQueue | None = None
@@ -760,6 +761,9 @@ class Association:
             and not tracker.is_duplicate(chunk.tsn)
         ):
             self.drops.add("receive_window_full")
+            # §6.2: a dropped chunk is answered at once with a SACK showing the current
+            # window (this is how the sender's zero window probes learn it is closed).
+            tracker.force_immediate()
             return True
         unwrapped = tracker.unwrap(chunk.tsn)
         if not tracker.observe(chunk.tsn, immediate=chunk.immediate):
@@ -817,6 +821,8 @@ class Association:
             self.drops.add("sack_in_wrong_state")
             return
         result = tx.handle_sack(chunk, now)
+        if result.accepted:
+            self._sack_since_t3 = True
         if result.acked_bytes > 0:
             # §8.1/§8.2: an acknowledgement of new data clears the error counters.
             self._clear_errors()
@@ -1096,8 +1102,12 @@ class Association:
         # §6.3.3 E1-E3: back off, mark everything outstanding for retransmission, count
         # an error for the destination.
         self._rto.backoff()
+        # §6.1 A: zero window probes that the peer answers with SACKs (window still
+        # closed) are not errors: the receiver may keep its window closed indefinitely.
+        probing = self._sack_since_t3 and tx.peer_rwnd == 0
+        self._sack_since_t3 = False
         tx.handle_t3_expiry(now)
-        if not self._count_error("retransmission timeouts"):
+        if not probing and not self._count_error("retransmission timeouts"):
             return
         self._t3.start(now, self._rto.rto)
 
