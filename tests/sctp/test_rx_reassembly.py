@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from netchan.transport.sctp.rx.reassembly import ReassemblyQueue
+from netchan.transport.sctp.rx.reassembly import ReassemblyQueue, _InStream
 from netchan.transport.sctp.tsn import SSN_MASK
 
 
@@ -279,4 +279,83 @@ def test_unordered_worst_case_arrival_order_is_linear() -> None:
         )  # fmt: skip
     out = drain(q)
     assert out == [(3, 5, bytes(k & 0xFF for k in range(n)), True)]
+    assert q.held_bytes == 0
+
+
+# -- I-DATA (RFC 8260): fragments grouped by MID and ordered by FSN, TSNs irrelevant ------
+
+
+def idata(
+    q: ReassemblyQueue,
+    stream: int,
+    mid: int,
+    fsn: int,
+    data: bytes,
+    *,
+    b: bool,
+    e: bool,
+    unordered: bool = False,
+    ppid: int = 0,
+    tsn: int = 0,
+) -> bool:
+    return q.add(tsn, stream, mid, ppid, data, unordered=unordered, beginning=b, end=e, fsn=fsn)
+
+
+def test_idata_interleaved_fragments_of_two_streams() -> None:
+    q = ReassemblyQueue(max_message_size=10_000, interleaved=True)
+    # Stream 1 message MID 0 in 3 fragments, stream 2 message MID 0 in 2 fragments,
+    # interleaved on the wire (TSNs alternate between them).
+    idata(q, 1, 0, 0, b"a1", b=True, e=False, ppid=11, tsn=1)
+    idata(q, 2, 0, 0, b"b1", b=True, e=False, ppid=22, tsn=2)
+    idata(q, 1, 0, 1, b"a2", b=False, e=False, tsn=3)
+    idata(q, 2, 0, 1, b"b2", b=False, e=True, tsn=4)
+    assert drain(q) == [(2, 22, b"b1b2", False)]
+    idata(q, 1, 0, 2, b"a3", b=False, e=True, tsn=5)
+    assert drain(q) == [(1, 11, b"a1a2a3", False)]
+    assert q.held_bytes == 0
+
+
+def test_idata_ordered_by_mid_and_fsn_any_arrival() -> None:
+    q = ReassemblyQueue(max_message_size=10_000, interleaved=True)
+    idata(q, 0, 1, 0, b"second", b=True, e=True)
+    idata(q, 0, 0, 2, b"-c", b=False, e=True)
+    idata(q, 0, 0, 1, b"-b", b=False, e=False)
+    assert drain(q) == []
+    idata(q, 0, 0, 99, b"a", b=True, e=False)  # a B fragment's FSN field is its PPID
+    assert [m[2] for m in drain(q)] == [b"a-b-c", b"second"]
+
+
+def test_idata_unordered_grouped_by_stream_and_mid() -> None:
+    q = ReassemblyQueue(max_message_size=10_000, interleaved=True)
+    idata(q, 3, 7, 1, b"y", b=False, e=True, unordered=True)
+    idata(q, 4, 7, 0, b"other", b=True, e=False, unordered=True)
+    idata(q, 3, 7, 0, b"x", b=True, e=False, unordered=True, ppid=5)
+    assert drain(q) == [(3, 5, b"xy", True)]
+    assert q.held_bytes == len(b"other")
+
+
+def test_idata_mid_wraps_at_32_bits() -> None:
+    q = ReassemblyQueue(max_message_size=100, interleaved=True)
+    st = _InStream()
+    st.next_ssn = 0xFFFF_FFFE  # white box: a stream that delivered 2**32 - 2 messages
+    q._streams[0] = st
+    idata(q, 0, 0, 0, b"c", b=True, e=True)  # MID 0 comes after the wrap: waits
+    idata(q, 0, 0xFFFF_FFFF, 0, b"b", b=True, e=True)
+    assert drain(q) == []
+    idata(q, 0, 0xFFFF_FFFE, 0, b"a", b=True, e=True)
+    assert [m[2] for m in drain(q)] == [b"a", b"b", b"c"]
+    idata(q, 0, 0xFFFF_FFFF, 0, b"old", b=True, e=True)  # already delivered
+    assert q.protocol_errors == 1
+    # MIDs are 32-bit: 65536 is a future message, not 0 again as a 16-bit SSN would be.
+    idata(q, 0, 65_536, 0, b"far", b=True, e=True)
+    assert q.protocol_errors == 1 and drain(q) == []
+
+
+def test_idata_oversize() -> None:
+    q = ReassemblyQueue(max_message_size=100, interleaved=True)
+    assert idata(q, 0, 0, 0, b"x" * 60, b=True, e=False)
+    assert not idata(q, 0, 0, 1, b"x" * 60, b=False, e=False)
+    assert q.held_bytes == 0 and q.oversize_messages == 1
+    assert idata(q, 0, 5, 0, b"u" * 60, b=True, e=False, unordered=True)
+    assert not idata(q, 0, 5, 1, b"u" * 60, b=False, e=True, unordered=True)
     assert q.held_bytes == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -26,8 +27,8 @@ PMTU = 1200
 ROOM = PMTU - 12
 RECEIVE_WINDOW = 64 * 1024
 
-# A DATA chunk as it travels: tsn, stream, ssn, ppid, data, unordered, B, E.
-Wire = tuple[int, int, int, int, bytes, bool, bool, bool]
+# A DATA / I-DATA chunk as it travels: tsn, stream, ssn or MID, ppid, data, U, B, E, FSN.
+Wire = tuple[int, int, int, int, bytes, bool, bool, bool, int]
 
 
 @dataclass(order=True)
@@ -69,17 +70,20 @@ def run_transfer(
     messages: list[tuple[int, bytes, bool]],
     initial_tsn: int,
     jitter: float = 0.01,
+    interleaved: bool = False,
+    receive_window: int = RECEIVE_WINDOW,
+    on_delivery: Callable[[float, tuple[int, int, bytes, bool]], None] | None = None,
 ) -> tuple[list[tuple[int, int, bytes, bool]], RetransmissionQueue]:
     rng = random.Random(seed)
     link = Link(rng, loss, jitter)
-    sq = SendQueue(send_buffer=1 << 30, pmtu=PMTU)
+    sq = SendQueue(send_buffer=1 << 30, pmtu=PMTU, interleaving=interleaved)
     cc = create_congestion_control("reno", mtu=PMTU)
     rto = RtoEstimator(rto_initial=0.5, rto_min=0.1, rto_max=2.0)
     rq = RetransmissionQueue(
-        initial_tsn=initial_tsn, peer_rwnd=RECEIVE_WINDOW, send_queue=sq, congestion=cc
+        initial_tsn=initial_tsn, peer_rwnd=receive_window, send_queue=sq, congestion=cc
     )
     tracker = DataTracker(initial_tsn, delayed_ack_packets=2, delayed_ack_timeout=0.02)
-    reasm = ReassemblyQueue(max_message_size=1 << 20)
+    reasm = ReassemblyQueue(max_message_size=1 << 20, interleaved=interleaved)
     for stream, data, unordered in messages:
         sq.add(stream, stream + 100, data, unordered=unordered)
     delivered: list[tuple[int, int, bytes, bool]] = []
@@ -93,7 +97,7 @@ def run_transfer(
             if not chunks:
                 break
             wire = [
-                (c.tsn, c.stream, c.ssn, c.ppid, c.data, c.unordered, c.beginning, c.end)
+                (c.tsn, c.stream, c.ssn, c.ppid, c.data, c.unordered, c.beginning, c.end, c.fsn)
                 for c in chunks
             ]
             link.send(now, True, chunks=wire)
@@ -101,7 +105,7 @@ def run_transfer(
                 t3 = now + rto.rto  # §6.3.2 R1
 
     def receiver_sack() -> None:
-        a_rwnd = max(0, RECEIVE_WINDOW - reasm.held_bytes)
+        a_rwnd = max(0, receive_window - reasm.held_bytes)
         link.send(now, False, sack=(tracker.make_sack(), a_rwnd))
 
     sender_transmit()
@@ -128,14 +132,17 @@ def run_transfer(
             arrival = heapq.heappop(link.queue)
             if arrival.to_receiver:
                 assert arrival.chunks is not None
-                for tsn, stream, ssn, ppid, data, unordered, b, e in arrival.chunks:
+                for tsn, stream, ssn, ppid, data, unordered, b, e, fsn in arrival.chunks:
                     unwrapped = tracker.unwrap(tsn)
                     if tracker.observe(tsn):
                         assert reasm.add(
                             unwrapped, stream, ssn, ppid, data,
-                            unordered=unordered, beginning=b, end=e,
+                            unordered=unordered, beginning=b, end=e, fsn=fsn,
                         )  # fmt: skip
                 tracker.end_of_packet(now)
+                if on_delivery is not None:
+                    for message in reasm.delivered:
+                        on_delivery(now, message)
                 delivered.extend(reasm.delivered)
                 reasm.delivered.clear()
                 if tracker.should_send_sack_now:
@@ -167,10 +174,17 @@ def make_messages(seed: int, n: int) -> list[tuple[int, bytes, bool]]:
     return out
 
 
+@pytest.mark.parametrize("interleaved", [False, True], ids=["DATA", "I-DATA"])
 @pytest.mark.parametrize("loss", [0.0, 0.05, 0.2, 0.3])
-def test_exactly_once_in_order_under_loss_and_reordering(loss: float) -> None:
+def test_exactly_once_in_order_under_loss_and_reordering(loss: float, interleaved: bool) -> None:
     messages = make_messages(11, 300)
-    delivered, rq = run_transfer(seed=5, loss=loss, messages=messages, initial_tsn=TSN_MASK - 50)
+    delivered, rq = run_transfer(
+        seed=5,
+        loss=loss,
+        messages=messages,
+        initial_tsn=TSN_MASK - 50,
+        interleaved=interleaved,
+    )
     # Exactly once: every message delivered, none twice.
     assert sorted(d[2] for d in delivered) == sorted(m[1] for m in messages)
     # In order per stream for ordered messages; PPID and flags preserved.
@@ -200,3 +214,34 @@ def test_fast_retransmit_happens_under_moderate_loss() -> None:
     delivered, rq = run_transfer(seed=3, loss=0.03, messages=messages, initial_tsn=7, jitter=0.0)
     assert [d[2] for d in delivered] == [m[1] for m in messages]
     assert rq.fast_retransmits > 0
+
+
+@pytest.mark.parametrize("interleaved", [False, True], ids=["DATA", "I-DATA"])
+def test_small_messages_on_other_stream_not_stuck_behind_big_one(interleaved: bool) -> None:
+    big = b"B" * (1 << 20)
+    messages = [(1, big, False)] + [(2, b"small-%d" % i, False) for i in range(5)]
+    times: dict[bytes, float] = {}
+
+    def record(now: float, message: tuple[int, int, bytes, bool]) -> None:
+        times[message[2]] = now
+
+    delivered, _ = run_transfer(
+        seed=9,
+        loss=0.0,
+        messages=messages,
+        initial_tsn=1,
+        jitter=0.0,
+        interleaved=interleaved,
+        receive_window=4 << 20,
+        on_delivery=record,
+    )
+    assert len(delivered) == 6
+    last_small = max(times[m[1]] for m in messages[1:])
+    if interleaved:
+        # I-DATA: the small messages arrive within the first round trips, long before
+        # the 1 MB message completes.
+        assert last_small < times[big] / 4
+    else:
+        # DATA (§6.9): fragments of a message take consecutive TSNs, so the small
+        # messages queued behind the big one's first fragment wait for all of it.
+        assert last_small >= times[big]

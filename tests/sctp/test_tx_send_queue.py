@@ -189,3 +189,32 @@ def test_bad_arguments() -> None:
         SendQueue(send_buffer=0)
     with pytest.raises(ValueError):
         SendQueue(send_buffer=10, pmtu=100)
+
+
+def test_interleaving_produces_idata_numbering() -> None:
+    # RFC 8260 §2.1: 20-byte header, 32-bit MIDs counted separately for ordered and
+    # unordered messages of each stream, FSN per fragment.
+    q = SendQueue(send_buffer=1 << 20, pmtu=PMTU, interleaving=True)
+    assert q.chunk_header == 20
+    assert q.max_fragment == (PMTU - 12 - 20) & ~3
+    q.add(1, 0, b"o" * 10)
+    q.add(1, 0, b"u" * 10, unordered=True)
+    q.add(1, 0, b"p" * 10)
+    q.add(1, 0, b"v" * 3000, unordered=True)
+    chunks = pull_all(q)
+    assert [(c.ssn, c.unordered) for c in chunks[:3]] == [(0, False), (0, True), (1, False)]
+    frags = chunks[3:]
+    assert {c.ssn for c in frags} == {1} and all(c.unordered for c in frags)
+    assert [c.fsn for c in frags] == list(range(len(frags)))
+    assert chunks[0].size == 20 + 12  # 10 bytes padded to 12
+
+
+def test_interleaving_mid_is_32_bit() -> None:
+    q = SendQueue(send_buffer=1 << 30, interleaving=True)
+    mids = []
+    for _ in range(SSN_MASK + 3):
+        q.add(0, 0, b".")
+        c = q.produce(FULL)
+        assert c is not None
+        mids.append(c.ssn)
+    assert mids[-3:] == [SSN_MASK, SSN_MASK + 1, SSN_MASK + 2]

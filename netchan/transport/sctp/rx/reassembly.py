@@ -19,13 +19,18 @@ Ordered fragments are grouped by (stream, SSN); unordered fragments are found by
 consecutive TSNs between a B and an E fragment (§6.9: fragments of one message carry
 consecutive TSNs). Peer mistakes (fragments that do not fit together, an SSN already
 delivered) never raise: the chunks are dropped and counted in :attr:`protocol_errors`.
+
+With ``interleaved=True`` the queue reassembles I-DATA chunks (RFC 8260 §2.2.3): the
+``ssn`` argument carries the 32-bit Message Identifier, ``fsn`` the Fragment Sequence
+Number, fragments are grouped by (stream, U bit, MID) and ordered by FSN, and TSNs play no
+part (the sender may interleave fragments of messages of different streams).
 """
 
 from __future__ import annotations
 
 from collections import deque
 
-from ..tsn import SSN_MASK, ssn_lt
+from ..tsn import SSN_MASK, TSN_MASK
 
 __all__ = ["ReassemblyQueue"]
 
@@ -53,7 +58,12 @@ class _UFragment:
 
 
 class _Partial:
-    """Fragments of one ordered message (same stream and SSN) received so far."""
+    """Fragments of one message received so far, keyed by position.
+
+    The position is the TSN for DATA (ordered messages, grouped by SSN) and the FSN for
+    I-DATA (grouped by MID); either way the fragments of a complete message occupy every
+    position from the B fragment's to the E fragment's.
+    """
 
     __slots__ = ("begin_tsn", "end_tsn", "fragments", "nbytes", "ppid")
 
@@ -66,7 +76,7 @@ class _Partial:
 
 
 class _InStream:
-    """Receive state of one stream: next SSN to deliver and what waits for it."""
+    """Receive state of one stream: next SSN (or MID) to deliver and what waits for it."""
 
     __slots__ = ("next_ssn", "partial", "ready")
 
@@ -83,6 +93,7 @@ class ReassemblyQueue:
 
     Args:
         max_message_size: largest message accepted (``Options.max_message_size``).
+        interleaved: reassemble I-DATA (RFC 8260) instead of DATA chunks.
 
     Attributes:
         delivered: complete messages ``(stream, ppid, data, unordered)`` ready for the
@@ -93,22 +104,32 @@ class ReassemblyQueue:
     """
 
     __slots__ = (
+        "_half",
+        "_interleaved",
+        "_mask",
         "_max_message_size",
         "_streams",
         "_unordered",
+        "_unordered_mid",
         "delivered",
         "held_bytes",
         "oversize_messages",
         "protocol_errors",
     )
 
-    def __init__(self, *, max_message_size: int) -> None:
+    def __init__(self, *, max_message_size: int, interleaved: bool = False) -> None:
         if max_message_size < 1:
             raise ValueError("max_message_size must be positive")
         self._max_message_size = max_message_size
+        self._interleaved = interleaved
+        # SSNs are 16-bit (RFC 9260 §3.3.1), MIDs 32-bit (RFC 8260 §2.1).
+        self._mask = TSN_MASK if interleaved else SSN_MASK
+        self._half = (self._mask + 1) >> 1
         self._streams: dict[int, _InStream] = {}
-        # Unwrapped TSN -> unordered fragment (both single-chunk ones never land here).
+        # DATA: unwrapped TSN -> unordered fragment (single-chunk ones never land here).
         self._unordered: dict[int, _UFragment] = {}
+        # I-DATA: (stream, MID) -> fragments of an unordered message.
+        self._unordered_mid: dict[tuple[int, int], _Partial] = {}
         self.delivered: deque[tuple[int, int, bytes, bool]] = deque()
         self.held_bytes = 0
         self.oversize_messages = 0
@@ -125,8 +146,12 @@ class ReassemblyQueue:
         unordered: bool,
         beginning: bool,
         end: bool,
+        fsn: int = 0,
     ) -> bool:
         """Add one new DATA chunk (``tsn`` unwrapped, never a duplicate).
+
+        For I-DATA (``interleaved=True``), ``ssn`` is the MID and ``fsn`` the FSN (0 for
+        the B fragment, RFC 8260 §2.1); ``tsn`` is not used.
 
         Returns:
             False when a message being reassembled exceeds ``max_message_size`` (its
@@ -146,19 +171,30 @@ class ReassemblyQueue:
                 st = self._streams[stream] = _InStream()
             if ssn == st.next_ssn:
                 self.delivered.append((stream, ppid, data, False))
-                st.next_ssn = (ssn + 1) & SSN_MASK
+                st.next_ssn = (ssn + 1) & self._mask
                 if st.ready:
                     self._drain(stream, st)
                 return True
-            if ssn_lt(ssn, st.next_ssn) or ssn in st.ready or ssn in st.partial:
+            if self._is_old(ssn, st.next_ssn) or ssn in st.ready or ssn in st.partial:
                 self.protocol_errors += 1
                 return True
             st.ready[ssn] = (ppid, data)
             self.held_bytes += len(data)
             return True
+        if self._interleaved:
+            if beginning:
+                fsn = 0  # RFC 8260 §2.1: the first fragment's FSN is implicitly 0
+            if unordered:
+                return self._add_unordered_mid(stream, ssn, fsn, ppid, data, beginning, end)
+            return self._add_ordered(fsn, stream, ssn, ppid, data, beginning, end)
         if unordered:
             return self._add_unordered(tsn, stream, ppid, data, beginning, end)
         return self._add_ordered(tsn, stream, ssn, ppid, data, beginning, end)
+
+    def _is_old(self, seq: int, next_seq: int) -> bool:
+        # Serial-number "seq < next_seq" for SSNs (16 bit) or MIDs (32 bit), RFC 1982.
+        d = (next_seq - seq) & self._mask
+        return 0 < d < self._half
 
     def _drain(self, stream: int, st: _InStream) -> None:
         # §6.6: deliver waiting messages while the next SSN is there.
@@ -171,12 +207,12 @@ class ReassemblyQueue:
                 break
             self.held_bytes -= len(item[1])
             append((stream, item[0], item[1], False))
-            nxt = (nxt + 1) & SSN_MASK
+            nxt = (nxt + 1) & self._mask
         st.next_ssn = nxt
 
     def _add_ordered(
         self,
-        tsn: int,
+        pos: int,
         stream: int,
         ssn: int,
         ppid: int,
@@ -184,60 +220,108 @@ class ReassemblyQueue:
         beginning: bool,
         end: bool,
     ) -> bool:
+        # ``pos``: the fragment's TSN (DATA) or FSN (I-DATA).
         st = self._streams.get(stream)
         if st is None:
             st = self._streams[stream] = _InStream()
-        if ssn_lt(ssn, st.next_ssn) or ssn in st.ready:
+        if self._is_old(ssn, st.next_ssn) or ssn in st.ready:
             self.protocol_errors += 1
             return True
         part = st.partial.get(ssn)
         if part is None:
             part = st.partial[ssn] = _Partial()
-        if (
-            tsn in part.fragments
-            or (beginning and part.begin_tsn is not None)
-            or (end and part.end_tsn is not None)
-            or (part.begin_tsn is not None and tsn < part.begin_tsn)
-            or (part.end_tsn is not None and tsn > part.end_tsn)
-        ):
-            self.protocol_errors += 1
+        message = self._add_fragment(part, pos, ppid, data, beginning, end)
+        if message is None:
+            if part.nbytes > self._max_message_size:
+                del st.partial[ssn]
+                return False
             return True
-        if beginning:
-            if any(t < tsn for t in part.fragments):
-                self.protocol_errors += 1
-                return True
-            part.begin_tsn = tsn
-            part.ppid = ppid
-        if end:
-            if any(t > tsn for t in part.fragments):
-                self.protocol_errors += 1
-                return True
-            part.end_tsn = tsn
-        part.fragments[tsn] = data
-        part.nbytes += len(data)
-        self.held_bytes += len(data)
-        if part.nbytes > self._max_message_size:
-            self.held_bytes -= part.nbytes
-            del st.partial[ssn]
-            self.oversize_messages += 1
-            return False
-        b = part.begin_tsn
-        e = part.end_tsn
-        if b is None or e is None or len(part.fragments) != e - b + 1:
-            return True
-        # Complete: fragments are exactly b..e (all within the bounds checked above).
         del st.partial[ssn]
-        frags = part.fragments
-        message = b"".join([frags[t] for t in range(b, e + 1)])
         if ssn == st.next_ssn:
-            self.held_bytes -= part.nbytes
+            self.held_bytes -= len(message)
             self.delivered.append((stream, part.ppid, message, False))
-            st.next_ssn = (ssn + 1) & SSN_MASK
+            st.next_ssn = (ssn + 1) & self._mask
             if st.ready:
                 self._drain(stream, st)
         else:
             st.ready[ssn] = (part.ppid, message)
         return True
+
+    def _add_unordered_mid(
+        self,
+        stream: int,
+        mid: int,
+        fsn: int,
+        ppid: int,
+        data: bytes,
+        beginning: bool,
+        end: bool,
+    ) -> bool:
+        # RFC 8260 §2.2.3: unordered I-DATA fragments are grouped by (stream, MID).
+        key = (stream, mid)
+        part = self._unordered_mid.get(key)
+        if part is None:
+            part = self._unordered_mid[key] = _Partial()
+        message = self._add_fragment(part, fsn, ppid, data, beginning, end)
+        if message is None:
+            if part.nbytes > self._max_message_size:
+                del self._unordered_mid[key]
+                return False
+            return True
+        del self._unordered_mid[key]
+        self.held_bytes -= len(message)
+        self.delivered.append((stream, part.ppid, message, True))
+        return True
+
+    def _add_fragment(
+        self,
+        part: _Partial,
+        pos: int,
+        ppid: int,
+        data: bytes,
+        beginning: bool,
+        end: bool,
+    ) -> bytes | None:
+        """Store one fragment; the message if now complete, else None.
+
+        A message exceeding ``max_message_size`` has its bytes released and counted in
+        :attr:`oversize_messages`; the caller sees ``part.nbytes`` over the limit and drops
+        the partial message.
+        """
+        if (
+            pos in part.fragments
+            or (beginning and part.begin_tsn is not None)
+            or (end and part.end_tsn is not None)
+            or (part.begin_tsn is not None and pos < part.begin_tsn)
+            or (part.end_tsn is not None and pos > part.end_tsn)
+        ):
+            self.protocol_errors += 1
+            return None
+        if beginning:
+            if any(t < pos for t in part.fragments):
+                self.protocol_errors += 1
+                return None
+            part.begin_tsn = pos
+            part.ppid = ppid
+        if end:
+            if any(t > pos for t in part.fragments):
+                self.protocol_errors += 1
+                return None
+            part.end_tsn = pos
+        part.fragments[pos] = data
+        part.nbytes += len(data)
+        self.held_bytes += len(data)
+        if part.nbytes > self._max_message_size:
+            self.held_bytes -= part.nbytes
+            self.oversize_messages += 1
+            return None
+        b = part.begin_tsn
+        e = part.end_tsn
+        if b is None or e is None or len(part.fragments) != e - b + 1:
+            return None
+        # Complete: positions are exactly b..e (all within the bounds checked above).
+        frags = part.fragments
+        return b"".join([frags[t] for t in range(b, e + 1)])
 
     def _add_unordered(
         self,
@@ -291,5 +375,6 @@ class ReassemblyQueue:
         """Forget all streams and held data (association restart, RFC 9260 §5.2.4 A)."""
         self._streams.clear()
         self._unordered.clear()
+        self._unordered_mid.clear()
         self.delivered.clear()
         self.held_bytes = 0

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from ..congestion.base import CongestionControl
 from ..tsn import TSN_MASK, Unwrapper
-from .send_queue import DATA_CHUNK_HEADER, OutgoingChunk, SendQueue
+from .send_queue import OutgoingChunk, SendQueue
 
 __all__ = ["RetransmissionQueue", "SackResult"]
 
@@ -229,10 +229,11 @@ class RetransmissionQueue:
         if sq.queued_messages:
             outstanding = self._outstanding
             a_rwnd = self._a_rwnd
-            while room > DATA_CHUNK_HEADER:
+            header = sq.chunk_header
+            while room > header:
                 # §6.1 rule A: no new DATA larger than the peer's window, except that one
                 # chunk may always be in flight (which is also the zero window probe).
-                window = a_rwnd - self.bytes_in_flight - DATA_CHUNK_HEADER
+                window = a_rwnd - self.bytes_in_flight - header
                 limit: int | None = window
                 if (
                     self.bytes_in_flight == 0
@@ -240,7 +241,7 @@ class RetransmissionQueue:
                     and (self._zero_window_probe or window > 0)
                 ):
                     limit = None
-                chunk = sq.produce(room - DATA_CHUNK_HEADER, limit)
+                chunk = sq.produce(room - header, limit)
                 if chunk is None:
                     break
                 key = self._next_tsn

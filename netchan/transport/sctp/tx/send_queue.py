@@ -24,12 +24,15 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..tsn import SSN_MASK
+from ..tsn import SSN_MASK, TSN_MASK
 
-__all__ = ["DATA_CHUNK_HEADER", "OutgoingChunk", "SendQueue"]
+__all__ = ["DATA_CHUNK_HEADER", "IDATA_CHUNK_HEADER", "OutgoingChunk", "SendQueue"]
 
 # DATA chunk header: type, flags, length, TSN, stream id, SSN, PPID (§3.3.1).
 DATA_CHUNK_HEADER = 16
+# I-DATA chunk header: type, flags, length, TSN, stream id, reserved, MID, PPID/FSN
+# (RFC 8260 §2.1).
+IDATA_CHUNK_HEADER = 20
 # SCTP common header (§3.1).
 COMMON_HEADER = 12
 # Do not cut a message into a fragment smaller than this just to fill a packet's tail.
@@ -42,6 +45,7 @@ class OutgoingChunk:
     Attributes:
         stream, ssn, ppid, data, unordered, beginning, end: the DATA chunk's fields
             (§3.3.1; ``beginning``/``end`` are the B/E bits, SSN is 0 for unordered).
+            For I-DATA, ``ssn`` holds the 32-bit MID (RFC 8260 §2.1).
         tsn: wire TSN, assigned when first sent (-1 before).
         size: bytes counted in flight and against rwnd/cwnd: chunk header + data +
             padding (§7.2.2 counts "the chunk header and the padding").
@@ -86,6 +90,7 @@ class OutgoingChunk:
         beginning: bool,
         end: bool,
         fsn: int = 0,
+        header: int = DATA_CHUNK_HEADER,
     ) -> None:
         self.stream = stream
         self.ssn = ssn
@@ -95,7 +100,7 @@ class OutgoingChunk:
         self.beginning = beginning
         self.end = end
         self.fsn = fsn
-        self.size = (DATA_CHUNK_HEADER + len(data) + 3) & ~3
+        self.size = (header + len(data) + 3) & ~3
         self.tsn = -1
         self.key = -1
         self.sent_at = 0.0
@@ -118,10 +123,11 @@ class OutgoingChunk:
 class _OutStream:
     """Queued messages of one stream: [ppid, data, unordered] and progress in the first."""
 
-    __slots__ = ("cur_ssn", "fsn", "messages", "next_ssn", "offset", "sid")
+    __slots__ = ("cur_ssn", "fsn", "messages", "next_ssn", "next_umid", "offset", "sid")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
+        self.next_umid = 0  # I-DATA: MID counter of unordered messages (RFC 8260 §2.1)
         self.messages: deque[tuple[int, bytes, bool]] = deque()
         self.offset = 0  # bytes of messages[0] already produced
         self.fsn = 0  # fragments of messages[0] already produced
@@ -135,12 +141,15 @@ class SendQueue:
     Args:
         send_buffer: limit on queued plus outstanding user bytes (``Options.send_buffer``).
         pmtu: SCTP packet size; fragments are sized so one DATA chunk fills a packet.
-        interleaving: switch streams between fragments (only valid with I-DATA); default
-            switches at message boundaries, as §6.9 requires for DATA.
+        interleaving: produce I-DATA (RFC 8260) chunks: switch streams between fragments,
+            number messages with 32-bit MIDs (separate counters for ordered and unordered
+            messages of a stream) and fragments with FSNs. The default produces DATA
+            chunks and switches streams at message boundaries, as §6.9 requires.
 
     Attributes:
         queued_bytes: user bytes not yet handed out by :meth:`produce`.
-        max_fragment: largest user-data size of one DATA chunk.
+        max_fragment: largest user-data size of one chunk.
+        chunk_header: size of the chunk header (16 for DATA, 20 for I-DATA).
     """
 
     __slots__ = (
@@ -149,7 +158,9 @@ class SendQueue:
         "_current",
         "_interleaving",
         "_send_buffer",
+        "_seq_mask",
         "_streams",
+        "chunk_header",
         "max_fragment",
         "queued_bytes",
         "queued_messages",
@@ -158,11 +169,14 @@ class SendQueue:
     def __init__(self, *, send_buffer: int, pmtu: int = 1200, interleaving: bool = False) -> None:
         if send_buffer < 1:
             raise ValueError("send_buffer must be positive")
-        max_fragment = (pmtu - COMMON_HEADER - DATA_CHUNK_HEADER) & ~3
+        header = IDATA_CHUNK_HEADER if interleaving else DATA_CHUNK_HEADER
+        max_fragment = (pmtu - COMMON_HEADER - header) & ~3
         if max_fragment < _MIN_FRAGMENT:
             raise ValueError("pmtu too small for DATA chunks")
         self._send_buffer = send_buffer
         self._interleaving = interleaving
+        self._seq_mask = TSN_MASK if interleaving else SSN_MASK
+        self.chunk_header = header
         self.max_fragment = max_fragment
         self._streams: dict[int, _OutStream] = {}
         # Streams with queued messages, in service order; the head is served next.
@@ -276,13 +290,19 @@ class SendQueue:
         if limit is not None and size > limit:
             return None
         beginning = offset == 0
-        if beginning and not unordered:
-            st.cur_ssn = st.next_ssn
-            st.next_ssn = (st.next_ssn + 1) & SSN_MASK
-        ssn = 0 if unordered else st.cur_ssn
+        if beginning:
+            if not unordered:
+                st.cur_ssn = st.next_ssn
+                st.next_ssn = (st.next_ssn + 1) & self._seq_mask
+            elif self._interleaving:
+                st.cur_ssn = st.next_umid
+                st.next_umid = (st.next_umid + 1) & TSN_MASK
+        ssn = 0 if unordered and not self._interleaving else st.cur_ssn
         end = size == remaining
         payload = data if (beginning and end) else data[offset : offset + size]
-        chunk = OutgoingChunk(st.sid, ssn, ppid, payload, unordered, beginning, end, st.fsn)
+        chunk = OutgoingChunk(
+            st.sid, ssn, ppid, payload, unordered, beginning, end, st.fsn, self.chunk_header
+        )
         self.queued_bytes -= size
         if end:
             st.messages.popleft()
@@ -303,7 +323,7 @@ class SendQueue:
         return chunk
 
     def next_ssn(self, stream: int) -> int:
-        """SSN the next ordered message on ``stream`` will get."""
+        """SSN (MID for I-DATA) the next ordered message on ``stream`` will get."""
         st = self._streams.get(stream)
         return 0 if st is None else st.next_ssn
 
