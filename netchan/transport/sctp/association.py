@@ -89,6 +89,7 @@ class _Host(Protocol):
     def _emit(self, event: Event) -> None: ...
     def _new_tag(self) -> int: ...
     def _association_closed(self, assoc: Association) -> None: ...
+    def _touch(self, assoc: Association) -> None: ...
 
 
 def _random_nonzero32(rng: random.Random) -> int:
@@ -264,6 +265,7 @@ class Association:
                 self._send_blocked = True
                 raise
         self.messages_sent += 1
+        self._host._touch(self)
 
     def message_consumed(self, nbytes: int, now: float) -> None:
         """The application took a delivered message: its bytes leave our window (§6.2).
@@ -276,6 +278,7 @@ class Association:
         self._unread = max(0, self._unread - nbytes)
         if self._tracker is None or not self._receiving:
             return
+        self._host._touch(self)
         rwnd = self._local_rwnd()
         step = max(self._options.pmtu, int(self._options.receive_window * _WINDOW_UPDATE_FRACTION))
         if rwnd - self._advertised_rwnd >= step:
@@ -294,6 +297,7 @@ class Association:
             self._shutdown_requested = True
             self._transition(Trigger.SHUTDOWN)
             self._check_shutdown_progress(now)
+            self._host._touch(self)
 
     def abort(self, reason: str = "", now: float = 0.0) -> None:
         """Abort at once (§9.1): ABORT with a User-Initiated Abort cause, no retransmission.

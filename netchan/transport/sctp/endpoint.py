@@ -12,6 +12,7 @@ dropped and counted by reason (``statistics()["drops"]``).
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import Counter, deque
 from collections.abc import Hashable, Mapping
@@ -75,6 +76,12 @@ class SctpEndpoint:
         self.rng = rng
         self.cookies = CookieFactory(rng, self.options.cookie_secret_rotation, now)
         self._assocs: dict[int, Association] = {}
+        # Associations touched since the last datagrams_to_send (only they can have
+        # something to send or a new deadline), and a heap of deadlines with lazy deletion:
+        # the per-input cost does not grow with the number of associations.
+        self._dirty: dict[int, Association] = {}
+        self._deadline_of: dict[int, float] = {}
+        self._heap: list[tuple[float, int]] = []
         self._by_peer: dict[tuple[PeerAddr, int], Association] = {}
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, PeerAddr]] = []
@@ -110,6 +117,7 @@ class SctpEndpoint:
             raise LocalProtocolError(f"max_associations ({self.options.max_associations}) reached")
         assoc = self._create(addr, remote_port, now)
         assoc.start_active(now)
+        self._touch(assoc)
         return assoc
 
     def receive_datagram(self, data: bytes, addr: PeerAddr, now: float) -> None:
@@ -122,31 +130,48 @@ class SctpEndpoint:
 
     def handle_timeout(self, now: float) -> None:
         """Run the timers that are due (call at or after :meth:`next_deadline`)."""
-        for assoc in list(self._assocs.values()):
-            deadline = assoc.next_deadline()
-            if deadline is not None and deadline <= now:
-                assoc.handle_timeout(now)
+        self._refresh_dirty()
+        heap = self._heap
+        deadline_of = self._deadline_of
+        due: list[Association] = []
+        while heap and heap[0][0] <= now:
+            deadline, assoc_id = heapq.heappop(heap)
+            if deadline_of.get(assoc_id) != deadline:
+                continue  # stale entry
+            del deadline_of[assoc_id]
+            assoc = self._assocs.get(assoc_id)
+            if assoc is not None:
+                due.append(assoc)
+        for assoc in due:
+            assoc.handle_timeout(now)
+            self._touch(assoc)
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, PeerAddr]]:
         """Everything to send now, as (datagram, address) pairs."""
         out = self._out
         self._out = []
-        for assoc in self._assocs.values():
+        dirty = self._dirty
+        self._dirty = {}
+        for assoc in dirty.values():
             if not assoc.closed:
                 addr = assoc.address
                 for data in assoc.datagrams_to_send(now):
                     out.append((data, addr))
+            self._refresh_deadline(assoc)
         self.datagrams_sent += len(out)
         return out
 
     def next_deadline(self) -> float | None:
         """The earliest timer of all associations, or None."""
-        best: float | None = None
-        for assoc in self._assocs.values():
-            deadline = assoc.next_deadline()
-            if deadline is not None and (best is None or deadline < best):
-                best = deadline
-        return best
+        self._refresh_dirty()
+        heap = self._heap
+        deadline_of = self._deadline_of
+        while heap:
+            deadline, assoc_id = heap[0]
+            if deadline_of.get(assoc_id) == deadline:
+                return deadline
+            heapq.heappop(heap)
+        return None
 
     def next_event(self) -> Event | None:
         """The next event, or None when there is none."""
@@ -217,6 +242,30 @@ class SctpEndpoint:
             if tag not in in_use:
                 return tag
 
+    def _touch(self, assoc: Association) -> None:
+        """``assoc`` got input or a user call: it may have output or a new deadline."""
+        self._dirty[assoc.id] = assoc
+
+    def _refresh_dirty(self) -> None:
+        for assoc in self._dirty.values():
+            self._refresh_deadline(assoc)
+
+    def _refresh_deadline(self, assoc: Association) -> None:
+        deadline = None if assoc.closed else assoc.next_deadline()
+        assoc_id = assoc.id
+        if self._deadline_of.get(assoc_id) == deadline:
+            return
+        if deadline is None:
+            del self._deadline_of[assoc_id]
+            return
+        self._deadline_of[assoc_id] = deadline
+        heap = self._heap
+        heapq.heappush(heap, (deadline, assoc_id))
+        if len(heap) > 4 * len(self._deadline_of) + 64:
+            # Too many stale entries: rebuild from the live deadlines.
+            self._heap = [(d, i) for i, d in self._deadline_of.items()]
+            heapq.heapify(self._heap)
+
     def _association_closed(self, assoc: Association) -> None:
         key = (assoc.address, assoc.remote_port)
         if self._by_peer.get(key) is assoc:
@@ -225,6 +274,7 @@ class SctpEndpoint:
         # answers afterwards on its behalf (e.g. out-of-the-blue replies).
         addr = assoc.address
         self._out.extend((data, addr) for data in assoc.take_packets())
+        self._touch(assoc)  # its deadline entry goes at the next refresh
 
     # ------------------------------------------------------------------ internals
 
@@ -265,6 +315,7 @@ class SctpEndpoint:
         assoc = self._by_peer.get((addr, packet.src_port))
         if assoc is not None:
             assoc.receive_packet(packet, len(data), now)
+            self._touch(assoc)
             return
         self._out_of_the_blue(packet, addr, len(data), now)
 
@@ -385,3 +436,4 @@ class SctpEndpoint:
         assoc.bytes_received += size
         assoc.start_passive(contents, now)
         assoc._process_chunks(packet.chunks, 1, now)
+        self._touch(assoc)
