@@ -20,7 +20,7 @@ def test_many_clients_one_server() -> None:
     net.add(SERVER, server)
     clients = []
     for i in range(60):
-        addr = ("10.1.1.%d" % (i + 1), 20000 + i)
+        addr = (f"10.1.1.{i + 1}", 20000 + i)
         ep = SctpEndpoint(options, local_port=20000 + i, rng=random.Random(1000 + i), now=0.0)
         net.add(addr, ep)
         clients.append((addr, ep, ep.connect(SERVER, 9000, 0.0)))
