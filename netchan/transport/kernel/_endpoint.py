@@ -159,10 +159,14 @@ class KernelAssociation(Association):
     """One association of a :class:`KernelEndpoint` (identified by the kernel's assoc id)."""
 
     def __init__(
-        self, ep: KernelEndpoint, assoc_id: int, peers: list[PeerAddr], established: bool
+        self, ep: KernelEndpoint, kid: int, peers: list[PeerAddr], established: bool
     ) -> None:
         self._ep = ep
-        self._id = assoc_id
+        ep._last_id += 1
+        self._id = ep._last_id  # ours: never reused within the endpoint
+        # The kernel's sctp_assoc_t; 0 until the kernel has assigned one (an association set
+        # up implicitly by sendmsg gets its id only as the handshake progresses).
+        self._kid = kid
         self._peers = list(peers)
         self._out = ep._opts.outbound_streams
         self._in = ep._opts.inbound_streams
@@ -185,7 +189,7 @@ class KernelAssociation(Association):
         self._last_status_state = "COOKIE_WAIT"
 
     def __repr__(self) -> str:
-        return f"<KernelAssociation id={self._id} peer={_url(self._peers)}>"
+        return f"<KernelAssociation id={self._id} kid={self._kid} peer={_url(self._peers)}>"
 
     # --- API properties ---------------------------------------------------------------------
 
@@ -206,6 +210,12 @@ class KernelAssociation(Association):
         return self._in
 
     # --- state helpers ----------------------------------------------------------------------
+
+    def _target(self) -> tuple[int, PeerAddr | None]:
+        """How sendmsg names this association: by id, or by peer address until it has one."""
+        if self._kid:
+            return self._kid, None
+        return 0, self._peers[0]
 
     def _check_sendable(self) -> None:
         if self._local_closed or self._ep._closed:
@@ -291,12 +301,9 @@ class KernelAssociation(Association):
                 # kernel starts it on sendmsg with SCTP_EOF and no data.
                 # An error means it is already going away; the notification ends it.
                 with contextlib.suppress(OSError):
+                    kid, to = self._target()
                     self._ep._sock.send(
-                        b"",
-                        stream=0,
-                        ppid=0,
-                        flags=self._ep._c.sctp_eof,
-                        assoc_id=self._id,
+                        b"", stream=0, ppid=0, flags=self._ep._c.sctp_eof, assoc_id=kid, to=to
                     )
                 await self._ended.wait()
         except BaseException:
@@ -316,12 +323,14 @@ class KernelAssociation(Association):
         # RFC 9260 §9.1 / RFC 6458 SCTP_ABORT: the data becomes the user-initiated abort
         # cause (RFC 9260 §3.3.10.12).
         with contextlib.suppress(OSError):
+            kid, to = self._target()
             self._ep._sock.send(
                 reason.encode("utf-8")[:256],
                 stream=0,
                 ppid=0,
                 flags=self._ep._c.sctp_abort,
-                assoc_id=self._id,
+                assoc_id=kid,
+                to=to,
             )
         err = AssociationAbortedError(
             f"aborted locally{': ' + reason if reason else ''}", by_peer=False
@@ -330,7 +339,7 @@ class KernelAssociation(Association):
         self._ep._push_event(AssociationAborted(self, err))
 
     def statistics(self) -> AssociationStatistics:
-        st = None if self._ended.is_set() else self._ep._sock.status(self._id)
+        st = None if self._ended.is_set() or not self._kid else self._ep._sock.status(self._kid)
         if st is None:
             state = "CLOSED"
             return AssociationStatistics(
@@ -378,7 +387,10 @@ class KernelEndpoint(Endpoint):
         self._opts = opts
         self._c = c
         self._closed = False
-        self._assocs: dict[int, KernelAssociation] = {}
+        self._assocs: dict[int, KernelAssociation] = {}  # by kernel id
+        self._pending: list[KernelAssociation] = []  # kernel id not known yet
+        self._live: list[KernelAssociation] = []  # every open association, in setup order
+        self._last_id = 0
         self._by_peer: dict[PeerAddr, KernelAssociation] = {}
         self._ready: deque[KernelAssociation] = deque()
         self._recv_lot = trio.lowlevel.ParkingLot()
@@ -403,7 +415,7 @@ class KernelEndpoint(Endpoint):
 
     @property
     def associations(self) -> tuple[Association, ...]:
-        return tuple(self._assocs.values())
+        return tuple(self._live)
 
     async def connect(self, address: str) -> Association:
         self._check_open()
@@ -493,12 +505,12 @@ class KernelEndpoint(Endpoint):
     def statistics(self) -> EndpointStatistics:
         sent = received = 0
         for a in self._assocs.values():
-            st = self._sock.status(a.id)
+            st = self._sock.status(a._kid) if a._kid else None
             if st is not None:
                 sent += st.packets_sent
                 received += st.packets_received
         return EndpointStatistics(
-            associations=len(self._assocs),
+            associations=len(self._live),
             datagrams_received=received,
             datagrams_sent=sent,
             drops=MappingProxyType(dict(self.drops)),
@@ -508,7 +520,7 @@ class KernelEndpoint(Endpoint):
         if self._closed:
             await trio.lowlevel.checkpoint()
             return
-        for assoc in list(self._assocs.values()):
+        for assoc in list(self._live):
             assoc.abort("endpoint closed")
         self._closed = True
         self._reader_scope.cancel()
@@ -539,17 +551,42 @@ class KernelEndpoint(Endpoint):
                 return a
         return None
 
-    def _register(self, aid: int, peers: list[PeerAddr], *, established: bool) -> KernelAssociation:
-        assoc = self._assocs.get(aid)
+    def _register(self, kid: int, peers: list[PeerAddr], *, established: bool) -> KernelAssociation:
+        assoc = self._assocs.get(kid) if kid else None
         if assoc is None:
-            assoc = KernelAssociation(self, aid, peers, established)
-            self._assocs[aid] = assoc
+            assoc = KernelAssociation(self, kid, peers, established)
+            if kid:
+                self._assocs[kid] = assoc
+            else:
+                self._pending.append(assoc)
+            self._live.append(assoc)
         for p in peers:
             self._by_peer.setdefault(p, assoc)
         return assoc
 
+    def _bind_kid(self, kid: int) -> KernelAssociation | None:
+        """Find the association a new kernel id belongs to: known, or pending (by address)."""
+        assoc = self._assocs.get(kid)
+        if assoc is not None or not self._pending:
+            return assoc
+        peers = self._sock.peer_addresses(kid)
+        for cand in self._pending:
+            if any(p in peers for p in cand._peers):
+                self._pending.remove(cand)
+                cand._kid = kid
+                self._assocs[kid] = cand
+                for p in peers:
+                    self._by_peer.setdefault(p, cand)
+                return cand
+        return None
+
     def _forget(self, assoc: KernelAssociation) -> None:
-        self._assocs.pop(assoc.id, None)
+        if assoc._kid:
+            self._assocs.pop(assoc._kid, None)
+        if assoc in self._pending:
+            self._pending.remove(assoc)
+        if assoc in self._live:
+            self._live.remove(assoc)
         for p in [p for p, a in self._by_peer.items() if a is assoc]:
             del self._by_peer[p]
 
@@ -595,8 +632,8 @@ class KernelEndpoint(Endpoint):
                     stream=stream,
                     ppid=ppid,
                     flags=flags,
-                    assoc_id=assoc.id if assoc is not None else 0,
-                    to=to,
+                    assoc_id=assoc._target()[0] if assoc is not None else 0,
+                    to=assoc._target()[1] if assoc is not None else to,
                 )
                 return
             except BlockingIOError:
@@ -700,7 +737,7 @@ class KernelEndpoint(Endpoint):
         if part is not None:
             part += data
             data = bytes(part)
-        assoc = self._assocs.get(got.assoc_id)
+        assoc = self._bind_kid(got.assoc_id)
         if assoc is None:
             assoc = self._adopt(got.assoc_id)
         if assoc is None or assoc._local_closed:
@@ -728,7 +765,7 @@ class KernelEndpoint(Endpoint):
 
     def _on_notification(self, note: _notify.Notification) -> None:
         c = self._c
-        assoc = self._assocs.get(note.assoc_id)
+        assoc = self._bind_kid(note.assoc_id)
         if isinstance(note, _notify.AssocChange):
             self._on_assoc_change(note, assoc)
         elif assoc is None:
@@ -773,6 +810,13 @@ class KernelEndpoint(Endpoint):
             assoc._established.set()
             self._push_event(AssociationEstablished(assoc))
             return
+        if assoc is None and note.state in (c.sctp_comm_lost, c.sctp_cant_str_assoc):
+            # A failed setup before the kernel id was known: the pending association whose
+            # peer no longer has an association in the kernel is the one.
+            for cand in list(self._pending):
+                if self._sock.assoc_id_for(cand._peers[0]) is None:
+                    assoc = cand
+                    break
         if assoc is None:
             return  # we already forgot it (e.g. we aborted it ourselves)
         if note.state == c.sctp_restart:
