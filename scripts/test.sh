@@ -8,3 +8,4 @@ PY=.venv/bin/python
 echo "== ruff"; $PY -m ruff check . && $PY -m ruff format --check .
 echo "== mypy"; $PY -m mypy
 echo "== pytest"; $PY -m pytest -q "$@"
+echo "== kernel SCTP (sctp:// suite, cross-stack; inside sctp-vm on hosts without SCTP)"; bash scripts/kernel-tests.sh
