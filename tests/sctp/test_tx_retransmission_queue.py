@@ -278,6 +278,10 @@ def test_peer_rwnd_is_a_rwnd_minus_in_flight() -> None:
     # chunks[0] cum-acked, chunks[2] gap-acked: chunks[1], [3], [4] still in flight.
     assert rq.bytes_in_flight == 3 * CHUNK
     assert rq.peer_rwnd == 100_000 - 3 * CHUNK
+    assert rq.advertised_rwnd == 100_000
+    rq.handle_sack(chunks[0].tsn, 1000, (), 0.2)  # window smaller than what is in flight
+    assert rq.peer_rwnd == 0
+    assert rq.advertised_rwnd == 1000
 
 
 def test_outstanding_bytes_for_send_buffer() -> None:

@@ -5,8 +5,8 @@ retransmission queue (:mod:`netchan.transport.sctp.tx.retransmission_queue`) inf
 sends, acknowledgements and losses, and whose :attr:`CongestionControl.cwnd` it reads before
 putting new or retransmitted DATA on the wire. Implementations register under a name
 (:func:`register_congestion_control`) and the association picks one by name
-(:func:`create_congestion_control`). Sizes are bytes of DATA chunks (16-byte chunk header
-plus user data, padding excluded), the unit the retransmission queue counts in flight.
+(:func:`create_congestion_control`). Sizes are bytes of DATA chunks (chunk header, user data
+and padding, as §7.2.2 counts them), the unit the retransmission queue counts in flight.
 """
 
 from __future__ import annotations

@@ -157,6 +157,11 @@ class RetransmissionQueue:
         return rwnd if rwnd > 0 else 0
 
     @property
+    def advertised_rwnd(self) -> int:
+        """The a_rwnd of the last accepted SACK (or of INIT / INIT ACK before any SACK)."""
+        return self._a_rwnd
+
+    @property
     def next_tsn(self) -> int:
         """Wire TSN the next new chunk will get."""
         return self._next_tsn & TSN_MASK
