@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import operator
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -84,6 +85,42 @@ class _TooDeepError(Exception):
 
 class _NeedListHook(Exception):
     """Internal: a marker turned up in bytes decoded without the list hook."""
+
+
+class _NeedHashGuard(Exception):
+    """Internal: many values whose hashes a peer can choose: decode again, guarded."""
+
+
+# Hash flooding: str and bytes hashes are randomized per process, but the hashes of big ints,
+# Decimals, complex numbers, UUIDs and of tuples (frozensets, frozen dataclasses) built from
+# them, or even from plain ints, can be chosen by a peer so that thousands of dict keys or
+# set items share one hash; building the dict then costs quadratic time (seconds for a few
+# hundred kilobytes). Values with more than _HASH_RISKY_TRIGGER such objects are decoded
+# again with every map and set checked: more than _MAX_SAME_HASH keys with one hash value
+# is refused. Ordinary values never pay for it.
+_HASH_RISKY_CODES = frozenset(
+    {
+        ExtCode.BIGINT,
+        ExtCode.DECIMAL,
+        ExtCode.COMPLEX,
+        ExtCode.UUID,
+        ExtCode.TUPLE,
+        ExtCode.FROZENSET,
+        ExtCode.DATACLASS,
+    }
+)
+_HASH_RISKY_TRIGGER = 256
+_MAX_SAME_HASH = 16
+
+
+def _check_hashes(keys: list[Any]) -> None:
+    # Sorting compares the hash values (ints) without hashing them again, so a flood
+    # cannot hide in this check itself.
+    hashes = sorted(map(hash, keys))
+    if any(map(operator.eq, hashes, hashes[_MAX_SAME_HASH:])):
+        raise DecodeError(
+            f"more than {_MAX_SAME_HASH} keys or set items share one hash value (hash flooding)"
+        )
 
 
 class _HookError(Exception):
@@ -196,6 +233,8 @@ class Codec:
         self._packing = False
         self._converting = False
         self._open_markers = 0
+        self._mode = 0  # 0: plain, 1: with markers, 2: with markers, hash-guarded
+        self._hash_risky = 0
         items = -1 if limits.max_items is None else limits.max_items
         # max_str/bin/ext lengths default to len(data): a declared length can never make
         # msgpack allocate more than it received. Without markers (the common case) there
@@ -212,13 +251,17 @@ class Codec:
         self._unpack_plain: Callable[[bytes], Any] = partial(
             msgpack.unpackb, max_array_len=items, **common
         )
+        marked_items = -1 if limits.max_items is None else limits.max_items + 1
         self._unpack_marked: Callable[[bytes], Any] = partial(
+            msgpack.unpackb, list_hook=self._list_hook, max_array_len=marked_items, **common
+        )
+        self._unpack_guarded: Callable[[bytes], Any] = partial(
             msgpack.unpackb,
             list_hook=self._list_hook,
-            max_array_len=-1 if limits.max_items is None else limits.max_items + 1,
+            object_pairs_hook=self._pairs_hook,
+            max_array_len=marked_items,
             **common,
         )
-        self._with_markers = False
         self._encoders: dict[type, Callable[[Any], Any]] = {
             tuple: self._enc_tuple,
             set: self._enc_set,
@@ -465,17 +508,18 @@ class Codec:
         n = len(data)
         if n > self._max_size:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
-        saved = self._with_markers, self._open_markers  # decode_ref may decode, too
+        saved = self._mode, self._open_markers, self._hash_risky  # decode_ref may decode
         try:
-            if MARKER_PREFIX in data:
-                value = self._decode_marked(data)
-            else:
-                self._with_markers = False
+            try:
+                value = self._unpack(data, 1 if MARKER_PREFIX in data else 0)
+            except _NeedListHook:
+                # A marker in a non-canonical ext header (ext 16/32): decode again.
                 try:
-                    value = self._unpack_plain(data)
-                except _NeedListHook:
-                    # A marker in a non-canonical ext header (ext 16/32): decode again.
-                    value = self._decode_marked(data)
+                    value = self._unpack(data, 1)
+                except _NeedHashGuard:
+                    value = self._unpack(data, 2)
+            except _NeedHashGuard:
+                value = self._unpack(data, 2)
             if n > self._max_depth and (
                 n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
             ):
@@ -487,21 +531,33 @@ class Codec:
         except Exception as exc:
             raise DecodeError(f"undecodable value: {type(exc).__name__}: {exc}") from exc
         finally:
-            self._with_markers, self._open_markers = saved
+            self._mode, self._open_markers, self._hash_risky = saved
         return value
 
-    def _decode_marked(self, data: bytes) -> Any:
-        self._with_markers = True
+    def _unpack(self, data: bytes, mode: int) -> Any:
+        self._mode = mode
         self._open_markers = 0
-        value = self._unpack_marked(data)
+        self._hash_risky = 0
+        if mode == 0:
+            return self._unpack_plain(data)
+        value = (self._unpack_marked if mode == 1 else self._unpack_guarded)(data)
         if self._open_markers:
             raise DecodeError("ext marker outside the head of an array")
         return value
 
+    def _pairs_hook(self, pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+        if len(pairs) > _MAX_SAME_HASH:
+            _check_hashes([pair[0] for pair in pairs])
+        return dict(pairs)
+
     def _ext_hook(self, code: int, payload: bytes) -> Any:
+        if code in _HASH_RISKY_CODES and self._mode != 2:
+            self._hash_risky += 1
+            if self._hash_risky > _HASH_RISKY_TRIGGER:
+                raise _NeedHashGuard
         marker = _MARKERS.get(code)
         if marker is not None:
-            if not self._with_markers:
+            if self._mode == 0:
                 raise _NeedListHook
             if payload:
                 raise DecodeError(f"marker ext {ExtCode(code).name} with a payload")
@@ -521,10 +577,11 @@ class Codec:
         code = items[0].code
         if code == ExtCode.TUPLE:
             return tuple(items[1:])
-        if code == ExtCode.SET:
-            return set(items[1:])
-        if code == ExtCode.FROZENSET:
-            return frozenset(items[1:])
+        if code == ExtCode.SET or code == ExtCode.FROZENSET:
+            members = items[1:]
+            if self._mode == 2 and len(members) > _MAX_SAME_HASH:
+                _check_hashes(members)
+            return set(members) if code == ExtCode.SET else frozenset(members)
         if code == ExtCode.DATACLASS:
             return self._dec_dataclass(items)
         if code == ExtCode.ENUM:
