@@ -139,3 +139,25 @@ def test_shutdown_before_established_waits_for_setup() -> None:
     assoc.shutdown(0.0)
     p.net.run_until(lambda: _closed(p, A_ADDR) and _closed(p, B_ADDR), timeout=10.0)
     assert [m.data for m in p.received(B_ADDR)] == [b"queued early"]
+
+
+def test_lost_shutdown_ack_is_answered_again() -> None:
+    p = make_pair(seed=39, options=Options(heartbeat_interval=0))
+    assoc, peer = p.connect()
+    dropped: list[bytes] = []
+
+    def drop_first_shutdown_ack(src: object, dst: object, data: bytes) -> bool:
+        if src == B_ADDR and SHUTDOWN_ACK in chunk_types(data) and not dropped:
+            dropped.append(data)
+            return True
+        return False
+
+    p.net.drop_filter = drop_first_shutdown_ack
+    start = p.net.now
+    assoc.shutdown(start)
+    p.net.run_until(lambda: _closed(p, A_ADDR) and _closed(p, B_ADDR), timeout=10.0)
+    # The retransmitted SHUTDOWN was answered the moment it arrived (not at b's own T2).
+    (_, second_ack) = sent_chunks(p, B_ADDR, SHUTDOWN_ACK)
+    (_, second_shutdown) = sent_chunks(p, A_ADDR, SHUTDOWN)
+    assert second_ack == pytest.approx(second_shutdown + p.net.link.delay)
+    assert peer.state is State.CLOSED

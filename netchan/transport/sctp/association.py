@@ -1001,6 +1001,10 @@ class Association:
             self._queue_control(ShutdownAckChunk())
             self._t2.start(now, self._rto.rto)
             return
+        elif state is State.SHUTDOWN_ACK_SENT:
+            # Our SHUTDOWN ACK was lost and the peer retransmitted SHUTDOWN: answer again.
+            self._queue_control(ShutdownAckChunk())
+            return
         self._after_ack(now)
 
     def _handle_shutdown_ack(self, now: float) -> None:
