@@ -117,19 +117,22 @@ def test_zero_window_probe() -> None:
 
 def test_rtt_sample_and_karn() -> None:
     rq, sq, _ = make()
-    queue(sq, 2)
-    c1, c2 = send_packets(rq, 10.0)
-    res = rq.handle_sack(c1.tsn, 1 << 20, (), 10.25)
-    assert res.rtt == pytest.approx(0.25)
-    # T3 expiry retransmits c2; its ack gives no sample (Karn, §6.3.1 C5).
+    queue(sq, 1)
+    (c1,) = send_packets(rq, 10.0)
+    # T3 expiry retransmits c1; its ack gives no sample (Karn, §6.3.1 C5): it could be
+    # the ack of either transmission.
     rq.handle_t3_expiry(11.0)
-    again = send_packets(rq, 11.0)
-    assert [c.tsn for c in again] == [c2.tsn]
-    assert c2.nsent == 2
-    res = rq.handle_sack(c2.tsn, 1 << 20, (), 11.1)
+    assert [c.tsn for c in send_packets(rq, 11.0)] == [c1.tsn]
+    assert c1.nsent == 2
+    res = rq.handle_sack(c1.tsn, 1 << 20, (), 11.1)
     assert res.accepted and res.cum_advanced
     assert res.rtt is None
     assert rq.retransmissions == 1
+    # A chunk sent once gives a sample.
+    queue(sq, 1)
+    (c2,) = send_packets(rq, 12.0)
+    res = rq.handle_sack(c2.tsn, 1 << 20, (), 12.25)
+    assert res.rtt == pytest.approx(0.25)
 
 
 def lossy_setup(
@@ -357,3 +360,16 @@ def test_room_not_multiple_of_four() -> None:
     assert rq.get_chunks_to_send(0.0, 103, rto=RTO) == []
     out = rq.get_chunks_to_send(0.0, 104, rto=RTO)
     assert len(out) == 1 and out[0].size == 104
+
+
+def test_one_rtt_sample_per_round_trip() -> None:
+    rq, sq, _ = make()
+    queue(sq, 4)
+    c = send_packets(rq, 0.0)
+    assert rq.handle_sack(c[0].tsn, 1 << 20, (), 0.1).rtt == pytest.approx(0.1)
+    # Same round trip: data sent before the sample does not give another (§6.3.1 C4).
+    assert rq.handle_sack(c[1].tsn, 1 << 20, (), 0.12).rtt is None
+    queue(sq, 1)
+    later = send_packets(rq, 0.2)
+    res = rq.handle_sack(later[0].tsn, 1 << 20, (), 0.35)
+    assert res.rtt == pytest.approx(0.15)

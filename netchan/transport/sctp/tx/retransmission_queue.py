@@ -100,6 +100,7 @@ class RetransmissionQueue:
         "_next_tsn",
         "_outstanding",
         "_recovery_point",
+        "_rtt_gate",
         "_rtx_heap",
         "_t3_single_packet",
         "_zero_window_probe",
@@ -138,6 +139,8 @@ class RetransmissionQueue:
         self._a_rwnd = peer_rwnd
         self._fast_rtx_pending = False
         self._recovery_point = 0
+        # Only chunks with TSN >= this give RTT samples (one per round trip, §6.3.1 C4).
+        self._rtt_gate = self._next_tsn
         self._t3_single_packet = False
         # Gap blocks of the previous SACK (absolute start -> end) to skip re-walking them.
         self._last_blocks: dict[int, int] = {}
@@ -341,15 +344,17 @@ class RetransmissionQueue:
                     in_flight_dec += chunk.size
                 if not chunk.acked:
                     acked_bytes += chunk.size
-                    if chunk.nsent == 1:
+                    if chunk.nsent == 1 and t >= self._rtt_gate:
                         rtt_chunk = chunk
                 chunk.acked = True
             self._cum = cum
             self.bytes_in_flight -= in_flight_dec
             self.outstanding_bytes -= user_bytes
             if rtt_chunk is not None:
-                # §6.3.1 C5 (Karn): only chunks transmitted once give samples.
+                # §6.3.1 C5 (Karn): only chunks transmitted once give samples. C4: at most
+                # one sample per round trip: the next one comes from data sent after now.
                 rtt = now - rtt_chunk.sent_at
+                self._rtt_gate = self._next_tsn
         # Gap Ack Blocks (§3.3.4): ack the TSNs they cover; remember the highest newly acked.
         htna = cum
         highest_reported = cum
