@@ -181,6 +181,10 @@ class Association:
         self._tx: TxPath | None = None
         self._unread = 0
         self._advertised_rwnd = options.receive_window
+        self._receive_window = options.receive_window
+        self._window_update_step = max(
+            options.pmtu, int(options.receive_window * _WINDOW_UPDATE_FRACTION)
+        )
         self._send_blocked = False
         self._pending_shutdown_ack = False
         self._pending_shutdown_complete = False
@@ -275,14 +279,14 @@ class Association:
         """
         if nbytes < 0:
             raise ValueError("nbytes must not be negative")
-        self._unread = max(0, self._unread - nbytes)
-        if self._tracker is None or not self._receiving:
+        unread = self._unread - nbytes
+        self._unread = unread if unread > 0 else 0
+        tracker = self._tracker
+        if tracker is None or not self._receiving:
             return
         self._host._touch(self)
-        rwnd = self._local_rwnd()
-        step = max(self._options.pmtu, int(self._options.receive_window * _WINDOW_UPDATE_FRACTION))
-        if rwnd - self._advertised_rwnd >= step:
-            self._tracker.force_immediate()
+        if self._local_rwnd() - self._advertised_rwnd >= self._window_update_step:
+            tracker.force_immediate()
 
     def shutdown(self, now: float) -> None:
         """Start a graceful shutdown (§9.2): queued and outstanding data is delivered first.
@@ -742,17 +746,19 @@ class Association:
             # §9.2: after SHUTDOWN was received no new DATA is accepted.
             self.drops.add("data_in_wrong_state")
             return True
-        if not chunk.user_data:
+        user_data = chunk.user_data
+        size = len(user_data)
+        if not size:
             # §6.2: DATA without user data: ABORT with the No User Data cause.
             self._send_raw(self.peer_tag, [AbortChunk(causes=(NoUserDataCause(chunk.tsn),))])
             self._close_aborted("peer sent a DATA chunk without user data", False)
             return False
-        if chunk.stream_id >= self.inbound_streams:
+        stream_id = chunk.stream_id
+        tsn = chunk.tsn
+        if stream_id >= self.inbound_streams:
             # §6.5: invalid stream: report it, but acknowledge the TSN (drop the data).
-            if tracker.observe(chunk.tsn, immediate=chunk.immediate):
-                self._queue_control(
-                    ErrorChunk(causes=(InvalidStreamIdentifierCause(chunk.stream_id),))
-                )
+            if tracker.observe(tsn, immediate=chunk.immediate):
+                self._queue_control(ErrorChunk(causes=(InvalidStreamIdentifierCause(stream_id),)))
             self.drops.add("invalid_stream")
             return True
         # §6.2: with a full window, DATA that does not advance the cumulative TSN is
@@ -760,24 +766,24 @@ class Association:
         # larger than the window can complete, but only once the application has read
         # everything delivered (otherwise zero-window probes would grow memory unbounded).
         if (
-            len(chunk.user_data) > self._local_rwnd()
-            and (self._unread > 0 or not tracker.would_advance_cumulative(chunk.tsn))
-            and not tracker.is_duplicate(chunk.tsn)
+            size > self._receive_window - reassembly.held_bytes - self._unread
+            and (self._unread > 0 or not tracker.would_advance_cumulative(tsn))
+            and not tracker.is_duplicate(tsn)
         ):
             self.drops.add("receive_window_full")
             # §6.2: a dropped chunk is answered at once with a SACK showing the current
             # window (this is how the sender's zero window probes learn it is closed).
             tracker.force_immediate()
             return True
-        unwrapped = tracker.unwrap(chunk.tsn)
-        if not tracker.observe(chunk.tsn, immediate=chunk.immediate):
+        unwrapped = tracker.unwrap(tsn)
+        if not tracker.observe(tsn, immediate=chunk.immediate):
             return True
         ok = reassembly.add(
             unwrapped,
-            chunk.stream_id,
+            stream_id,
             chunk.ssn,
             chunk.ppid,
-            chunk.user_data,
+            user_data,
             unordered=chunk.unordered,
             beginning=chunk.beginning,
             end=chunk.ending,
@@ -792,11 +798,14 @@ class Association:
             self._close_aborted(reason, False)
             return False
         delivered = reassembly.delivered
-        while delivered:
-            stream, ppid, data, unordered = delivered.popleft()
-            self._unread += len(data)
-            self.messages_received += 1
-            self._host._emit(MessageReceived(self.id, stream, ppid, data, unordered))
+        if delivered:
+            emit = self._host._emit
+            assoc_id = self.id
+            while delivered:
+                stream, ppid, data, unordered = delivered.popleft()
+                self._unread += len(data)
+                self.messages_received += 1
+                emit(MessageReceived(assoc_id, stream, ppid, data, unordered))
         return True
 
     def _end_of_data_packet(self, now: float) -> None:
