@@ -23,7 +23,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from ..tsn import TSN_MASK, Unwrapper
+from ..tsn import TSN_MASK, TSN_MODULUS
+
+_HALF = TSN_MODULUS >> 1
 
 __all__ = ["DataTracker", "SackInfo"]
 
@@ -74,12 +76,12 @@ class DataTracker:
         "_dups",
         "_gap_ends",
         "_gap_starts",
+        "_largest",
         "_max_dups",
         "_max_entries",
         "_packet_had_new",
         "_packets_unacked",
         "_sack_now",
-        "_unwrapper",
         "duplicates_received",
         "out_of_window_dropped",
     )
@@ -101,9 +103,11 @@ class DataTracker:
             raise ValueError("delayed_ack_timeout must not be negative")
         if pmtu < _SACK_FIXED + 4:
             raise ValueError("pmtu too small for a SACK")
-        self._unwrapper = Unwrapper((peer_initial_tsn - 1) & TSN_MASK)
+        # TSNs are unwrapped (see tsn.Unwrapper, inlined here for speed) relative to the
+        # largest TSN received; the first unwrapped value is the wire value.
+        self._largest = (peer_initial_tsn - 1) & TSN_MASK
         # Unwrapped cumulative TSN: everything <= _cum has been received.
-        self._cum = self._unwrapper.largest
+        self._cum = self._largest
         # Received TSN ranges above _cum + 1, sorted, disjoint, not adjacent (inclusive).
         self._gap_starts: list[int] = []
         self._gap_ends: list[int] = []
@@ -156,15 +160,17 @@ class DataTracker:
 
         The reassembly queue keys fragments on these values.
         """
-        return self._unwrapper.peek(tsn)
+        largest = self._largest
+        d = (tsn - largest) & TSN_MASK
+        return largest + d if d < _HALF else largest + d - TSN_MODULUS
 
     def would_advance_cumulative(self, tsn: int) -> bool:
         """Whether receiving ``tsn`` moves the cumulative TSN (it is the next one expected)."""
-        return self._unwrapper.peek(tsn) == self._cum + 1
+        return self.unwrap(tsn) == self._cum + 1
 
     def is_duplicate(self, tsn: int) -> bool:
         """Whether ``tsn`` was already received (at or below the cumulative TSN or in a gap)."""
-        t = self._unwrapper.peek(tsn)
+        t = self.unwrap(tsn)
         if t <= self._cum:
             return True
         starts = self._gap_starts
@@ -189,13 +195,16 @@ class DataTracker:
             peer will retransmit it).
         """
         cum = self._cum
-        t = self._unwrapper.peek(tsn)
+        largest = self._largest
+        d = (tsn - largest) & TSN_MASK
+        t = largest + d if d < _HALF else largest + d - TSN_MODULUS
         if immediate:
             self._sack_now = True
         if t == cum + 1 and not self._gap_starts:
             # Fast path: in order, no holes.
             self._cum = t
-            self._unwrapper.unwrap(tsn)
+            if t > largest:
+                self._largest = t
             self._packet_had_new = True
             return True
         if t <= cum:
@@ -210,7 +219,8 @@ class DataTracker:
         if i > 0 and t <= ends[i - 1]:
             self._duplicate(tsn)
             return False
-        self._unwrapper.unwrap(tsn)
+        if t > largest:
+            self._largest = t
         self._packet_had_new = True
         # §6.7 / §7.2.4: while there is a hole (or when one is being filled), SACK every
         # packet so the sender gets its miss indications / recovery information promptly.

@@ -238,33 +238,37 @@ class RetransmissionQueue:
             outstanding = self._outstanding
             a_rwnd = self._a_rwnd
             header = sq.chunk_header
+            produce = sq.produce
+            append = chunks.append
+            in_flight = self.bytes_in_flight
+            next_tsn = self._next_tsn
+            user_bytes = 0
+            # §6.1 rule A: no new DATA larger than the peer's window, except that one
+            # chunk may always be in flight (which is also the zero window probe).
+            window = a_rwnd - in_flight - header
+            limit: int | None = window
+            if in_flight == 0 and not chunks and (self._zero_window_probe or window > 0):
+                limit = None
             while room > header:
-                # §6.1 rule A: no new DATA larger than the peer's window, except that one
-                # chunk may always be in flight (which is also the zero window probe).
-                window = a_rwnd - self.bytes_in_flight - header
-                limit: int | None = window
-                if (
-                    self.bytes_in_flight == 0
-                    and not chunks
-                    and (self._zero_window_probe or window > 0)
-                ):
-                    limit = None
-                chunk = sq.produce(room - header, limit)
+                chunk = produce(room - header, limit)
                 if chunk is None:
                     break
-                key = self._next_tsn
-                self._next_tsn = key + 1
-                chunk.key = key
-                chunk.tsn = key & TSN_MASK
+                chunk.key = next_tsn
+                chunk.tsn = next_tsn & TSN_MASK
+                outstanding[next_tsn] = chunk
+                next_tsn += 1
                 chunk.sent_at = now
                 chunk.nsent = 1
                 chunk.in_flight = True
-                outstanding[key] = chunk
                 size = chunk.size
-                self.bytes_in_flight += size
-                self.outstanding_bytes += len(chunk.data)
+                in_flight += size
+                user_bytes += len(chunk.data)
                 room -= size
-                chunks.append(chunk)
+                append(chunk)
+                limit = a_rwnd - in_flight - header
+            self.bytes_in_flight = in_flight
+            self._next_tsn = next_tsn
+            self.outstanding_bytes += user_bytes
         if chunks:
             cc.on_packet_sent(sum(c.size for c in chunks), now)
         return chunks
