@@ -232,3 +232,26 @@ def test_receive_datagram_never_raises_on_random_bytes() -> None:
         p.b.receive_datagram(raw, A_ADDR, p.net.now)
     p.net.flush()
     assert "internal_error" not in p.b.statistics()["drops"]
+
+
+def test_peer_udp_port_change_is_followed() -> None:
+    # RFC 6951 §5.4: after the tag check, the peer's UDP port is learned from what arrives
+    # (a NAT rebinding must not kill the association).
+    p = make_pair(seed=27)
+    assoc, peer = p.connect()
+    moved = ("10.0.0.1", 5999)
+    p.net.endpoints[moved] = p.net.endpoints.pop(A_ADDR)
+    p.net.events[moved] = p.net.events.pop(A_ADDR)
+    a_ep = p.net.endpoints[moved]
+    # a's packets now come from the new UDP port.
+    assoc.send(b"from a new port", stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: bool(p.received(B_ADDR)), 5.0)
+    assert peer.peer_addresses == (moved,)
+    assert p.b.statistics()["peer_port_changes"] == 1
+    peer.send(b"reply", stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: bool(p.net.events_of(moved, ev.MessageReceived)), 5.0)
+    assert a_ep is p.a
+    # A different host with the right tag is not taken for the peer.
+    other = serialize_packet(5000, 6000, peer.local_tag, [HeartbeatChunk(b"x")])
+    p.b.receive_datagram(other, ("10.0.0.66", 5000), p.net.now)
+    assert peer.peer_addresses == (moved,)

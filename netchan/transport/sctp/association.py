@@ -212,6 +212,10 @@ class Association:
         """The primary (only) peer address."""
         return self._addr
 
+    def rebind(self, addr: PeerAddr) -> None:
+        """The peer's transport address changed (RFC 6951 UDP port learning)."""
+        self._addr = addr
+
     @property
     def buffered_amount(self) -> int:
         """Bytes queued or sent and not yet acknowledged."""

@@ -83,6 +83,8 @@ class SctpEndpoint:
         self._deadline_of: dict[int, float] = {}
         self._heap: list[tuple[float, int]] = []
         self._by_peer: dict[tuple[PeerAddr, int], Association] = {}
+        # Our verification tag -> association (RFC 6951 port learning).
+        self._by_tag: dict[int, Association] = {}
         self._events: deque[Event] = deque()
         self._out: list[tuple[bytes, PeerAddr]] = []
         self._next_id = 1
@@ -90,6 +92,7 @@ class SctpEndpoint:
         self.datagrams_received = 0
         self.datagrams_sent = 0
         self.associations_created = 0
+        self.rebinds = 0
 
     # ------------------------------------------------------------------ driver contract
 
@@ -117,6 +120,7 @@ class SctpEndpoint:
             raise LocalProtocolError(f"max_associations ({self.options.max_associations}) reached")
         assoc = self._create(addr, remote_port, now)
         assoc.start_active(now)
+        self._by_tag[assoc.local_tag] = assoc
         self._touch(assoc)
         return assoc
 
@@ -226,6 +230,7 @@ class SctpEndpoint:
             "associations_created": self.associations_created,
             "datagrams_received": self.datagrams_received,
             "datagrams_sent": self.datagrams_sent,
+            "peer_port_changes": self.rebinds,
             "drops": {k: v for k, v in drops.items() if v},
         }
 
@@ -270,6 +275,8 @@ class SctpEndpoint:
         key = (assoc.address, assoc.remote_port)
         if self._by_peer.get(key) is assoc:
             del self._by_peer[key]
+        if self._by_tag.get(assoc.local_tag) is assoc:
+            del self._by_tag[assoc.local_tag]
         # Its last packets (ABORT, SHUTDOWN COMPLETE) go out before anything the endpoint
         # answers afterwards on its behalf (e.g. out-of-the-blue replies).
         addr = assoc.address
@@ -313,11 +320,43 @@ class SctpEndpoint:
             self._drop("wrong_port")
             return
         assoc = self._by_peer.get((addr, packet.src_port))
+        if assoc is None:
+            assoc = self._rebound(packet, addr)
         if assoc is not None:
+            old_tag = assoc.local_tag
             assoc.receive_packet(packet, len(data), now)
+            if assoc.local_tag != old_tag and not assoc.closed:  # restart (§5.2.4 A)
+                if self._by_tag.get(old_tag) is assoc:
+                    del self._by_tag[old_tag]
+                self._by_tag[assoc.local_tag] = assoc
             self._touch(assoc)
             return
         self._out_of_the_blue(packet, addr, len(data), now)
+
+    def _rebound(self, packet: Packet, addr: PeerAddr) -> Association | None:
+        """RFC 6951 §5.4: the peer's UDP port is learned from what arrives.
+
+        A packet from an unknown (host, UDP port) whose verification tag is one of our
+        associations' tags, from the same host and SCTP port, means the peer's UDP port
+        changed (a NAT rebinding): the association follows it. Addresses that are not
+        ``(host, port)`` tuples are never rebound.
+        """
+        assoc = self._by_tag.get(packet.verification_tag)
+        if assoc is None or assoc.closed or not isinstance(addr, tuple) or len(addr) < 2:
+            return None
+        old = assoc.address
+        if (
+            assoc.remote_port != packet.src_port
+            or not isinstance(old, tuple)
+            or len(old) < 2
+            or old[0] != addr[0]
+        ):
+            return None
+        del self._by_peer[(old, assoc.remote_port)]
+        self._by_peer[(addr, assoc.remote_port)] = assoc
+        assoc.rebind(addr)
+        self.rebinds += 1
+        return assoc
 
     def _out_of_the_blue(self, packet: Packet, addr: PeerAddr, size: int, now: float) -> None:
         """A packet for no association (§8.4), including INIT and COOKIE ECHO (§5.1)."""
@@ -435,5 +474,6 @@ class SctpEndpoint:
         assoc.packets_received += 1
         assoc.bytes_received += size
         assoc.start_passive(contents, now)
+        self._by_tag[assoc.local_tag] = assoc
         assoc._process_chunks(packet.chunks, 1, now)
         self._touch(assoc)
