@@ -47,12 +47,14 @@ def test_slow_start_growth_bounded_by_mtu() -> None:
     assert cc.cwnd == 4 * MTU + 500 + MTU  # at most L*MTU per SACK (ACK splitting)
 
 
-def test_slow_start_needs_full_use_no_recovery_and_cum_advance() -> None:
+def test_slow_start_needs_full_use_and_no_recovery() -> None:
     cc = RenoCongestionControl(mtu=MTU, initial_cwnd=4 * MTU)
     ack(cc, 1000, fully_utilized=False)
     ack(cc, 1000, in_fast_recovery=True)
-    ack(cc, 1000, cum_advanced=False)
     assert cc.cwnd == 4 * MTU
+    # RFC 9260 §7.2.1 no longer requires the cumulative ack to advance (gap acks count).
+    ack(cc, 1000, cum_advanced=False)
+    assert cc.cwnd == 4 * MTU + 1000
 
 
 def test_congestion_avoidance_partial_bytes_acked() -> None:

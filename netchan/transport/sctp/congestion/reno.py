@@ -41,10 +41,10 @@ class RenoCongestionControl(CongestionControl):
         self._last_activity = now
         cwnd = self.cwnd
         if cwnd <= self.ssthresh:
-            # §7.2.1 slow start: grow only when cwnd is fully used, not in Fast Recovery,
-            # and (RFC 4960 wording kept by implementations) the cumulative ack advanced;
-            # by at most min(acked bytes, L * MTU) with L = 1.
-            if fully_utilized and not in_fast_recovery and cum_advanced:
+            # §7.2.1 slow start: grow only when cwnd is fully used and not in Fast
+            # Recovery, by at most min(acked bytes, L * MTU) with L = 1. (RFC 4960 also
+            # required the cumulative ack to advance; RFC 9260 dropped that condition.)
+            if fully_utilized and not in_fast_recovery:
                 self.cwnd = cwnd + min(acked_bytes, self.mtu)
         else:
             # §7.2.2 congestion avoidance: one MTU per cwnd of acknowledged bytes.
