@@ -161,3 +161,13 @@ def test_lost_shutdown_ack_is_answered_again() -> None:
     (_, second_shutdown) = sent_chunks(p, A_ADDR, SHUTDOWN)
     assert second_ack == pytest.approx(second_shutdown + p.net.link.delay)
     assert peer.state is State.CLOSED
+
+
+def test_abort_before_anything_was_sent_sends_nothing() -> None:
+    p = make_pair(seed=40)
+    assoc = p.a.connect(B_ADDR, 6000, 0.0)
+    assoc.abort("changed my mind", 0.0)
+    assert p.a.datagrams_to_send(0.0) == []
+    (aborted,) = [e for e in iter(p.a.next_event, None) if isinstance(e, ev.AssociationAborted)]
+    assert "changed my mind" in aborted.reason
+    assert p.a.associations == {} and p.a.next_deadline() is None

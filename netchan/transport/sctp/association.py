@@ -315,6 +315,7 @@ class Association:
         if self.state is State.CLOSED:
             return
         cause = UserInitiatedAbortCause(reason.encode("utf-8", "replace")[:512])
+        self._raw.clear()  # nothing queued before (an INIT, say) leaves after an abort
         if self.peer_tag:
             self._send_raw(self.peer_tag, [AbortChunk(causes=(cause,))])
         self._close_aborted(f"aborted locally: {reason}" if reason else "aborted locally", False)
