@@ -14,7 +14,6 @@ wire and to the state machine. Every state change goes through
 from __future__ import annotations
 
 import random
-import struct
 from collections.abc import Hashable
 from typing import Protocol
 
@@ -32,6 +31,7 @@ from .events import (
     SendBufferAvailable,
 )
 from .handshake import check_init, make_init, make_init_ack
+from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
     COMMON_HEADER_SIZE,
@@ -71,8 +71,6 @@ from .txpath import TxPath
 
 PeerAddr = Hashable
 
-# HEARTBEAT Info we send (§8.3): a 64-bit random nonce and the send time; opaque to the peer.
-_HB_INFO = struct.Struct("!Qd")
 # §6.2: send a window update when our window grew by this fraction of receive_window
 # (or one MTU, whichever is larger) since the last advertised value.
 _WINDOW_UPDATE_FRACTION = 0.25
@@ -152,9 +150,17 @@ class Association:
         self._t2 = Timer("T2-shutdown")
         self._t3 = Timer("T3-rtx")
         self._t5 = Timer("T5-shutdown-guard")
-        self._hb = Timer("heartbeat")
+        self.drops = DropCounter()
+        self._heartbeat = HeartbeatHandler(options.heartbeat_interval, rng, self.drops)
         self._sack_timer = Timer("delayed-SACK")
-        self._timers = (self._t1, self._t2, self._t3, self._t5, self._hb, self._sack_timer)
+        self._timers = (
+            self._t1,
+            self._t2,
+            self._t3,
+            self._t5,
+            self._heartbeat.timer,
+            self._sack_timer,
+        )
         # Packets with a special verification tag (INIT, T-bit replies...), ready to go.
         self._raw: list[bytes] = []
         # Control chunks to bundle at the front of the next packet(s), peer's tag.
@@ -171,8 +177,6 @@ class Association:
         # Liveness (§8.1-§8.3).
         self._error_count = 0
         self._path_reachable = True
-        self._hb_nonce: int | None = None
-        self._hb_sent_at = 0.0
         self._last_data_sent = now
         self._sack_since_t3 = False
         # Data path, created when the peer's parameters are known.
@@ -189,15 +193,12 @@ class Association:
         self._pending_shutdown_ack = False
         self._pending_shutdown_complete = False
         # Counters.
-        self.drops = DropCounter()
         self.packets_sent = 0
         self.packets_received = 0
         self.bytes_sent = 0
         self.bytes_received = 0
         self.messages_sent = 0
         self.messages_received = 0
-        self.heartbeats_sent = 0
-        self.heartbeat_acks_received = 0
         self.closed = False
 
     # ------------------------------------------------------------------ public API
@@ -337,8 +338,8 @@ class Association:
             retransmissions=tx.retransmissions if tx else 0,
             fast_retransmits=tx.fast_retransmits if tx else 0,
             t3_expiries=tx.t3_expiries if tx else 0,
-            heartbeats_sent=self.heartbeats_sent,
-            heartbeat_acks_received=self.heartbeat_acks_received,
+            heartbeats_sent=self._heartbeat.sent,
+            heartbeat_acks_received=self._heartbeat.acks_received,
             drops=self.drops.snapshot(),
             srtt=self._rto.srtt,
             rto=self._rto.rto,
@@ -922,52 +923,35 @@ class Association:
         return True
 
     def _restart_heartbeat(self, now: float) -> None:
-        interval = self._options.heartbeat_interval
-        if interval <= 0:
-            self._hb.stop()
-            return
-        # §8.3: HB.interval + RTO, with jitter of +-50% of the RTO.
-        rto = self._rto.rto
-        self._hb_nonce = None
-        self._hb.start(now, interval + rto * (0.5 + self._rng.random()))
+        self._heartbeat.restart(now, self._rto.rto)
 
     def _heartbeat_timeout(self, now: float) -> None:
         # §8.3: heartbeats from ESTABLISHED until SHUTDOWN / SHUTDOWN ACK is sent (then
         # T2-shutdown watches the peer).
         if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
             return
-        if self._hb_nonce is not None:
-            # The last HEARTBEAT was not answered within one RTO (§8.3).
+        heartbeat = self._heartbeat
+        if heartbeat.awaiting_ack:
+            # Not answered within one RTO: an error for the path and the association, and
+            # the RTO backs off (§8.3).
             self._rto.backoff()
             if not self._count_error("heartbeats"):
                 return
-            self._restart_heartbeat(now)
+            heartbeat.restart(now, self._rto.rto)
             return
         tx = self._tx
-        idle = tx is None or tx.bytes_in_flight == 0
-        if not idle:
-            # Data in flight already probes the path (T3 counts errors); check again later.
-            self._restart_heartbeat(now)
+        if tx is not None and tx.bytes_in_flight:
+            # Not idle: DATA in flight probes the path (T3-rtx counts its errors).
+            heartbeat.restart(now, self._rto.rto)
             return
-        nonce = self._rng.getrandbits(64)
-        self._hb_nonce = nonce
-        self._hb_sent_at = now
-        self.heartbeats_sent += 1
-        self._queue_control(HeartbeatChunk(_HB_INFO.pack(nonce, now)))
-        self._hb.start(now, self._rto.rto)
+        self._queue_control(heartbeat.send(now, self._rto.rto))
 
     def _handle_heartbeat_ack(self, chunk: HeartbeatAckChunk, now: float) -> None:
-        if len(chunk.info) != _HB_INFO.size:
-            self.drops.add("bad_heartbeat_ack")
+        rtt = self._heartbeat.handle_ack(chunk, now)
+        if rtt is None:
             return
-        nonce, _sent_at = _HB_INFO.unpack(chunk.info)
-        if nonce != self._hb_nonce:
-            # Not the heartbeat we are waiting for (old or forged): ignore it.
-            self.drops.add("stale_heartbeat_ack")
-            return
-        self.heartbeat_acks_received += 1
         # §8.3: the RTT measurement updates the RTO; the error counters are cleared.
-        self._rto.observe(now - self._hb_sent_at)
+        self._rto.observe(rtt)
         self._clear_errors()
         self._restart_heartbeat(now)
 
@@ -1081,7 +1065,7 @@ class Association:
             return
         if self._sack_timer.expired(now) and self._tracker is not None:
             self._tracker.handle_timeout(now)
-        if self._hb.expired(now):
+        if self._heartbeat.timer.expired(now):
             self._heartbeat_timeout(now)
 
     def _is_closed(self) -> bool:
