@@ -354,6 +354,9 @@ class RetransmissionQueue:
             self._cum = cum
             self.bytes_in_flight -= in_flight_dec
             self.outstanding_bytes -= user_bytes
+            heap = self._rtx_heap
+            while heap and heap[0] <= cum:
+                heapq.heappop(heap)  # acknowledged while marked for retransmission
             if rtt_chunk is not None:
                 # §6.3.1 C5 (Karn): only chunks transmitted once give samples. C4: at most
                 # one sample per round trip: the next one comes from data sent after now.
