@@ -98,3 +98,55 @@ def test_both_directions_and_graceful_close() -> None:
     assert len(p.received(B_ADDR)) == 40
     assert len(p.received(A_ADDR)) == 40
     assert p.a.associations == {} and p.b.associations == {}
+
+
+class _WrapRandom(random.Random):
+    """Initial TSNs just below 2**32, so the transfer crosses the TSN wrap-around."""
+
+    def getrandbits(self, k: int) -> int:
+        if k == 32:
+            return 0xFFFFFFFF - super().getrandbits(5)
+        return super().getrandbits(k)
+
+
+def test_transfer_across_tsn_wraparound_with_loss() -> None:
+    from netchan.transport.sctp.endpoint import SctpEndpoint
+    from tests.sctp.netsim import NetSim
+
+    options = Options(heartbeat_interval=0)
+    net = NetSim(random.Random(5), Link(loss=0.1, reorder=0.1, delay=0.004))
+    a = SctpEndpoint(options, local_port=5000, rng=_WrapRandom(1), now=0.0)
+    b = SctpEndpoint(options, local_port=6000, rng=_WrapRandom(2), now=0.0)
+    net.add(A_ADDR, a)
+    net.add(B_ADDR, b)
+    assoc = a.connect(B_ADDR, 6000, 0.0)
+    net.run_until(lambda: assoc.state is State.ESTABLISHED, 30.0)
+    assert assoc.local_initial_tsn >= 0xFFFFFFE0
+    (peer,) = b.associations.values()
+    payloads = [bytes([i % 256]) * (1 + (i * 97) % 3000) for i in range(200)]
+    for i, data in enumerate(payloads):
+        assoc.send(data, stream=i % 3, ppid=0, unordered=False, now=net.now)
+        peer.send(data, stream=i % 3, ppid=0, unordered=True, now=net.now)
+    net.run_until(
+        lambda: (
+            len(net.events_of(B_ADDR, ev.MessageReceived)) == 200
+            and len(net.events_of(A_ADDR, ev.MessageReceived)) == 200
+        ),
+        300.0,
+    )
+    for stream in range(3):
+        got = [m.data for m in net.events_of(B_ADDR, ev.MessageReceived) if m.stream == stream]
+        assert got == [d for i, d in enumerate(payloads) if i % 3 == stream]
+    assert sorted(m.data for m in net.events_of(A_ADDR, ev.MessageReceived)) == sorted(payloads)
+
+
+def test_internet_options_transfer() -> None:
+    options = Options.internet(heartbeat_interval=5.0)
+    p = make_pair(seed=9, options=options, link=Link(loss=0.02, delay=0.04, jitter=0.01))
+    assoc, _ = p.connect(timeout=60.0)
+    for i in range(300):
+        assoc.send(b"%d" % i * 100, stream=i % 5, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: len(p.received()) == 300, 600.0)
+    for stream in range(5):
+        got = [m.data for m in p.received() if m.stream == stream]
+        assert got == [b"%d" % i * 100 for i in range(300) if i % 5 == stream]
