@@ -268,3 +268,19 @@ def test_closed_window_for_long_does_not_kill_the_association() -> None:
     for message in p.received():
         peer.message_consumed(len(message.data), p.net.now)
     p.net.run_until(lambda: len(p.received()) > received, 30.0)
+
+
+def test_message_larger_than_the_receive_window_completes() -> None:
+    # In-order chunks are taken beyond the window once everything delivered was read, and
+    # each is acknowledged at once, so the sender's one-chunk probes move every RTT.
+    options = Options(receive_window=20_000, heartbeat_interval=0)
+    p = make_pair(seed=64, options=options)
+    assoc, _ = p.connect()
+    start = p.net.now
+    assoc.send(b"L" * 100_000, stream=0, ppid=0, unordered=False, now=start)
+    p.net.run_until(lambda: bool(p.received()), 10.0)
+    (message,) = p.received()
+    assert message.data == b"L" * 100_000
+    chunks = 100_000 // 1100
+    rtt = 2 * p.net.link.delay
+    assert p.net.now - start <= chunks * rtt * 1.2

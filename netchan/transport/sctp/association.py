@@ -803,6 +803,11 @@ class Association:
             )
             self._close_aborted(reason, False)
             return False
+        if self._receive_window - reassembly.held_bytes - self._unread < self._options.pmtu:
+            # Our window is (nearly) closed: the sender is probing one chunk at a time
+            # (§6.1 A), e.g. to complete a message larger than the window; acknowledging
+            # at once instead of after the delayed-ack timeout keeps that moving.
+            tracker.force_immediate()
         delivered = reassembly.delivered
         if delivered:
             emit = self._host._emit
