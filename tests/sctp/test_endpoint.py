@@ -15,6 +15,7 @@ from netchan.transport.sctp.packet import (
     AbortChunk,
     CookieAckChunk,
     DataChunk,
+    HeartbeatAckChunk,
     HeartbeatChunk,
     InitAckChunk,
     InitChunk,
@@ -255,3 +256,16 @@ def test_peer_udp_port_change_is_followed() -> None:
     other = serialize_packet(5000, 6000, peer.local_tag, [HeartbeatChunk(b"x")])
     p.b.receive_datagram(other, ("10.0.0.66", 5000), p.net.now)
     assert peer.peer_addresses == (moved,)
+
+
+def test_drop_counts_survive_the_association() -> None:
+    p = make_pair(seed=28)
+    assoc, peer = p.connect()
+    p.b.receive_datagram(
+        serialize_packet(5000, 6000, peer.local_tag, [HeartbeatAckChunk(b"short")]), A_ADDR, 0
+    )
+    assert p.b.statistics()["drops"]["bad_heartbeat_ack"] == 1
+    assoc.abort("bye", p.net.now)
+    p.net.run(1.0)
+    assert p.b.associations == {}
+    assert p.b.statistics()["drops"]["bad_heartbeat_ack"] == 1

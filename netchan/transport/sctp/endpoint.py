@@ -186,6 +186,8 @@ class SctpEndpoint:
             assoc = self._assocs.get(event.association_id)
             if assoc is not None and assoc.closed:
                 del self._assocs[event.association_id]
+                # Its drop counts stay in the endpoint's totals.
+                self._drops.update(assoc.drops.snapshot())
         return event
 
     def icmp_unreachable(self, addr: PeerAddr, quoted: bytes, now: float) -> None:
