@@ -19,7 +19,9 @@ import pytest
 import trio
 
 from netchan.transport import (
+    Association,
     AssociationAborted,
+    AssociationAbortedError,
     AssociationClosed,
     AssociationEstablished,
     Endpoint,
@@ -53,7 +55,7 @@ def _port(ep: Endpoint) -> int:
 SIZES = [1, 100, 1200, 5000, 70_000, 300_000]
 
 
-async def _exchange(sender_assoc: object, receiver: Endpoint) -> None:
+async def _exchange(sender_assoc: Association, receiver: Endpoint) -> None:
     """Messages on several streams, ordered and unordered, checked on arrival."""
     sent = [
         (payload(i, n), i % 4, 1000 + i, i % 3 == 2) for i, n in enumerate(SIZES)
@@ -61,9 +63,7 @@ async def _exchange(sender_assoc: object, receiver: Endpoint) -> None:
 
     async def send_all() -> None:
         for data, stream, ppid, unordered in sent:
-            await sender_assoc.send(  # type: ignore[attr-defined]
-                data, stream=stream, ppid=ppid, unordered=unordered
-            )
+            await sender_assoc.send(data, stream=stream, ppid=ppid, unordered=unordered)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(send_all)
@@ -132,3 +132,76 @@ async def test_abort_across_stacks(kernel_udp_encapsulation: int) -> None:
             with pytest.raises(trio.BrokenResourceError):
                 await a2.send(b"after abort")
             assert uport > 0
+
+
+# Short timers so a silent peer is noticed in about two seconds (names shared by both backends).
+FAST = {
+    "heartbeat_interval": 0.2,
+    "rto_initial": 0.2,
+    "rto_min": 0.1,
+    "rto_max": 0.4,
+    "association_max_retransmissions": 3,
+}
+
+
+async def test_kernel_gives_up_on_a_silent_peer_during_setup(
+    kernel_udp_encapsulation: int,
+) -> None:
+    # A UDP socket that swallows the kernel's encapsulated INITs (RFC 9260 §5.1, T1-init).
+    sink = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+    await sink.bind(("127.0.0.1", 0))
+    sink_port = sink.getsockname()[1]
+    with sink, trio.fail_after(TIMEOUT):
+        async with open_endpoint(
+            "sctp://127.0.0.1:0",
+            udp_encapsulation_port=sink_port,
+            max_init_retransmits=2,
+            **FAST,
+        ) as kern:
+            with trio.fail_after(10), pytest.raises(trio.BrokenResourceError) as info:
+                await kern.connect(f"sctp://127.0.0.1:{sink_port}")
+            cause = info.value.__cause__
+            assert isinstance(cause, AssociationAbortedError) and cause.by_peer is False
+            assert kern.associations == ()
+            assert len(await sink.recv(65536)) > 12  # it did try: an encapsulated INIT arrived
+
+
+async def test_peer_going_silent_is_detected_on_both_stacks(
+    kernel_udp_encapsulation: int,
+) -> None:
+    # The kernel and the userspace stack talk through a UDP relay that we then cut: both
+    # sides must declare the association dead (heartbeats unanswered, RFC 9260 §8.1, §8.3).
+    relay = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+    await relay.bind(("127.0.0.1", 0))
+    relay_port = relay.getsockname()[1]
+    forwarding = True
+    with relay, trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("udp://127.0.0.1:0", **FAST) as user,
+            open_endpoint("sctp://127.0.0.1:0", udp_encapsulation_port=relay_port, **FAST) as kern,
+            trio.open_nursery() as nursery,
+        ):
+            uport = _port(user)
+
+            async def pump() -> None:
+                while True:
+                    data, src = await relay.recvfrom(65536)
+                    if not forwarding:
+                        continue
+                    dest = kernel_udp_encapsulation if src[1] == uport else uport
+                    await relay.sendto(data, ("127.0.0.1", dest))
+
+            nursery.start_soon(pump)
+            assoc = await kern.connect(f"sctp://127.0.0.1:{uport}")
+            await assoc.send(b"before the cut")
+            msg = await user.receive()
+            assert msg.data == b"before the cut"
+            forwarding = False
+            with trio.fail_after(15):
+                kev = await wait_event(kern, AssociationAborted, assoc)
+                uev = await wait_event(user, AssociationAborted, msg.association)
+            assert kev.error.by_peer is False
+            assert uev.error.by_peer is False
+            with pytest.raises(trio.BrokenResourceError):
+                await assoc.send(b"after the cut")
+            nursery.cancel_scope.cancel()

@@ -14,7 +14,9 @@ import pytest
 import trio
 
 from netchan.transport import (
+    Association,
     AssociationAborted,
+    AssociationAbortedError,
     AssociationEstablished,
     PeerAddressChanged,
     open_endpoint,
@@ -61,9 +63,9 @@ async def test_pieces_of_large_messages_are_reassembled_per_stream() -> None:
             a1 = await c1.connect(srv.address)
             a2 = await c2.connect(srv.address)
 
-            async def send_all(assoc: object, base: int) -> None:
+            async def send_all(assoc: Association, base: int) -> None:
                 for i, n in enumerate(sizes):
-                    await assoc.send(payload(base + i, n), stream=i % 3)  # type: ignore[attr-defined]
+                    await assoc.send(payload(base + i, n), stream=i % 3)
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(send_all, a1, 0)
@@ -139,7 +141,7 @@ async def test_connect_to_nobody_fails_promptly() -> None:
             with trio.fail_after(10):
                 with pytest.raises(trio.BrokenResourceError) as info:
                     await cli.connect(f"sctp://127.0.0.1:{port}")
-            assert info.value.__cause__ is not None
+            assert isinstance(info.value.__cause__, AssociationAbortedError)
             assert cli.associations == ()
 
 

@@ -155,8 +155,24 @@ async def _resolve(address: Address) -> list[PeerAddr]:
     return out
 
 
+def _validate(data: bytes, stream: int, ppid: int, streams: int, max_size: int) -> None:
+    """Caller mistakes, caught before anything reaches the kernel."""
+    if not 0 <= stream < streams:
+        raise ValueError(f"stream {stream} not in 0..{streams - 1} (outbound streams)")
+    if not 0 <= ppid <= 0xFFFFFFFF:
+        raise ValueError(f"ppid {ppid} does not fit in 32 bits")
+    if len(data) > max_size:
+        raise MessageTooLargeError(
+            f"message of {len(data)} bytes exceeds max_message_size {max_size}"
+        )
+
+
 class KernelAssociation(Association):
-    """One association of a :class:`KernelEndpoint` (identified by the kernel's assoc id)."""
+    """One association of a :class:`KernelEndpoint`.
+
+    The kernel identifies it by an ``sctp_assoc_t``; the API's ``id`` is the endpoint's own
+    counter, because an association set up implicitly has no kernel id at first.
+    """
 
     def __init__(
         self, ep: KernelEndpoint, kid: int, peers: list[PeerAddr], established: bool
@@ -186,7 +202,6 @@ class KernelAssociation(Association):
         self.bytes_sent = 0
         self.bytes_received = 0
         self.drops: dict[str, int] = {}
-        self._last_status_state = "COOKIE_WAIT"
 
     def __repr__(self) -> str:
         return f"<KernelAssociation id={self._id} kid={self._kid} peer={_url(self._peers)}>"
@@ -247,15 +262,7 @@ class KernelAssociation(Association):
     ) -> None:
         await trio.lowlevel.checkpoint_if_cancelled()
         self._check_sendable()
-        if not 0 <= stream < self._out:
-            raise ValueError(f"stream {stream} not in 0..{self._out - 1} (outbound streams)")
-        if not 0 <= ppid <= 0xFFFFFFFF:
-            raise ValueError("ppid must fit in 32 bits")
-        if len(data) > self._ep._opts.max_message_size:
-            raise MessageTooLargeError(
-                f"message of {len(data)} bytes exceeds max_message_size "
-                f"{self._ep._opts.max_message_size}"
-            )
+        _validate(data, stream, ppid, self._out, self._ep._opts.max_message_size)
         flags = self._ep._c.sctp_unordered if unordered else 0
         await self._ep._send(self, data, stream=stream, ppid=ppid, flags=flags, to=None)
         self.messages_sent += 1
@@ -455,15 +462,7 @@ class KernelEndpoint(Endpoint):
             return assoc
         # Implicit setup (RFC 6458 §3.1.4): sendmsg to an address with no association
         # starts the handshake and queues the message until COOKIE ACK.
-        if not 0 <= stream < self._opts.outbound_streams:
-            raise ValueError(
-                f"stream {stream} not in 0..{self._opts.outbound_streams - 1} (outbound streams)"
-            )
-        if len(data) > self._opts.max_message_size:
-            raise MessageTooLargeError(
-                f"message of {len(data)} bytes exceeds max_message_size "
-                f"{self._opts.max_message_size}"
-            )
+        _validate(data, stream, ppid, self._opts.outbound_streams, self._opts.max_message_size)
         flags = self._c.sctp_unordered if unordered else 0
         await self._send(None, data, stream=stream, ppid=ppid, flags=flags, to=peers[0])
         aid = self._sock.assoc_id_for(peers[0])
