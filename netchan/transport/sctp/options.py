@@ -27,9 +27,12 @@ class Options:
         association_max_retransmissions: consecutive unanswered retransmissions/heartbeats
             after which the peer is declared dead (RFC Association.Max.Retrans, 10). LAN: 6.
         path_max_retransmissions: the same per destination address (RFC Path.Max.Retrans, 5).
-        heartbeat_interval: HB.interval on an idle path (RFC 30 s). LAN: 1 s. With the LAN
-            values a silent peer is declared dead in roughly 6 x (1 s + RTO) <= ~18 s, usually
-            well under 10 s. 0 disables heartbeats.
+        heartbeat_interval: HB.interval on an idle path (RFC 30 s). LAN: 1 s. A silent idle
+            peer is declared dead after association_max_retransmissions + 1 unanswered
+            heartbeats, each costing HB.interval + RTO (+-50% jitter) + RTO, the RTO backing
+            off to rto_max (§8.3): about 20-25 s with the LAN values, under 5 s with
+            heartbeat_interval=0.5, rto_max=0.5, association_max_retransmissions=3.
+            0 disables heartbeats.
         delayed_ack_timeout: longest a SACK is delayed (RFC 9260 §6.2: at most 500 ms,
             200 ms recommended). LAN: 0.02 s.
         delayed_ack_packets: a SACK goes out at least every this many DATA packets (RFC: 2).
