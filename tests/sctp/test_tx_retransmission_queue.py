@@ -373,3 +373,29 @@ def test_one_rtt_sample_per_round_trip() -> None:
     later = send_packets(rq, 0.2)
     res = rq.handle_sack(later[0].tsn, 1 << 20, (), 0.35)
     assert res.rtt == pytest.approx(0.15)
+
+
+def test_idle_period_decays_cwnd_before_next_send() -> None:
+    rq, sq, cc = make(cwnd_mtus=32)
+    queue(sq, 1)
+    (c,) = send_packets(rq, 0.0)
+    rq.handle_sack(c.tsn, 1 << 20, (), 0.05)
+    assert cc.cwnd == 32 * MTU  # not fully utilized: no growth
+    queue(sq, 1)
+    send_packets(rq, 0.05 + 2.5 * RTO)  # idle for two full RTOs: halved twice (§7.2.1)
+    assert cc.cwnd == 8 * MTU
+
+
+def test_send_buffer_space_returns_with_acks() -> None:
+    sq = SendQueue(send_buffer=3 * MSG, pmtu=MTU)
+    cc = RenoCongestionControl(mtu=MTU)
+    rq = RetransmissionQueue(initial_tsn=0, peer_rwnd=1 << 20, send_queue=sq, congestion=cc)
+    for _ in range(3):
+        sq.add(1, 0, b"m" * MSG, outstanding_bytes=rq.outstanding_bytes)
+    chunks = send_packets(rq, 0.0)
+    with pytest.raises(BufferError):
+        sq.add(1, 0, b"n" * MSG, outstanding_bytes=rq.outstanding_bytes)
+    assert not sq.buffer_available(rq.outstanding_bytes)  # sent but unacknowledged
+    rq.handle_sack(chunks[0].tsn, 1 << 20, (), 0.1)
+    assert sq.buffer_available(rq.outstanding_bytes)
+    sq.add(1, 0, b"n" * MSG, outstanding_bytes=rq.outstanding_bytes)
