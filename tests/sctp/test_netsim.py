@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netchan.transport.sctp import events as ev
 from netchan.transport.sctp.options import Options
@@ -150,3 +152,34 @@ def test_internet_options_transfer() -> None:
     for stream in range(5):
         got = [m.data for m in p.received() if m.stream == stream]
         assert got == [b"%d" % i * 100 for i in range(300) if i % 5 == stream]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10_000),
+    loss=st.sampled_from([0.0, 0.1, 0.25]),
+    duplicate=st.sampled_from([0.0, 0.1]),
+    reorder=st.sampled_from([0.0, 0.3]),
+    streams=st.integers(1, 40),
+)
+def test_property_exactly_once_in_order(
+    seed: int, loss: float, duplicate: float, reorder: float, streams: int
+) -> None:
+    link = Link(loss=loss, duplicate=duplicate, reorder=reorder, delay=0.003, jitter=0.002)
+    p = make_pair(
+        seed=seed, options=Options(heartbeat_interval=2.0, max_init_retransmits=40), link=link
+    )
+    assoc, _peer = p.connect(timeout=120.0)
+    rng = random.Random(seed)
+    work = []
+    for i in range(80):
+        size = rng.choice([1, 10, 300, 1500, 4000])
+        work.append((rng.randrange(streams), (b"%d|" % i) + b"p" * size, rng.random() < 0.25))
+    for stream, data, unordered in work:
+        assoc.send(data, stream=stream, ppid=1, unordered=unordered, now=p.net.now)
+    p.net.run_until(lambda: len(p.received()) == len(work), timeout=900.0)
+    got = p.received()
+    assert sorted(m.data for m in got) == sorted(d for _, d, _ in work)
+    for stream in range(streams):
+        ordered = [d for s, d, u in work if s == stream and not u]
+        assert [m.data for m in got if m.stream == stream and not m.unordered] == ordered
