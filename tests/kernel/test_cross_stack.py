@@ -24,6 +24,7 @@ from netchan.transport import (
     AssociationAbortedError,
     AssociationClosed,
     AssociationEstablished,
+    AssociationRestarted,
     Endpoint,
     open_endpoint,
 )
@@ -204,4 +205,44 @@ async def test_peer_going_silent_is_detected_on_both_stacks(
             assert uev.error.by_peer is False
             with pytest.raises(trio.BrokenResourceError):
                 await assoc.send(b"after the cut")
+            nursery.cancel_scope.cancel()
+
+
+async def test_peer_restart_is_reported(kernel_udp_encapsulation: int) -> None:
+    # The userspace peer loses its state without telling the kernel (its ABORT is swallowed
+    # by the relay), then comes back on the same address and port and connects again: the
+    # kernel sees a restart of the existing association (RFC 9260 §5.2.4).
+    relay = trio.socket.socket(type=trio.socket.SOCK_DGRAM)
+    await relay.bind(("127.0.0.1", 0))
+    relay_port = relay.getsockname()[1]
+    forwarding = True
+    with relay, trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint("sctp://127.0.0.1:0", udp_encapsulation_port=relay_port) as kern,
+            trio.open_nursery() as nursery,
+        ):
+            target = f"udp://127.0.0.1:{relay_port}?sctp_port={_port(kern)}"
+            async with open_endpoint("udp://127.0.0.1:0") as first:
+                uport = _port(first)
+
+                async def pump() -> None:
+                    while True:
+                        data, src = await relay.recvfrom(65536)
+                        if not forwarding:
+                            continue
+                        dest = kernel_udp_encapsulation if src[1] == uport else uport
+                        await relay.sendto(data, ("127.0.0.1", dest))
+
+                nursery.start_soon(pump)
+                await first.connect(target)
+                kside = (await wait_event(kern, AssociationEstablished)).association
+                forwarding = False  # the ABORT of the closing endpoint gets lost
+            forwarding = True
+            async with open_endpoint(f"udp://127.0.0.1:{uport}") as second:
+                again = await second.connect(target)
+                ev = await wait_event(kern, AssociationRestarted, kside)
+                assert ev.association in kern.associations
+                await again.send(b"after restart", stream=1)
+                msg = await kern.receive()
+                assert (msg.data, msg.association) == (b"after restart", kside)
             nursery.cancel_scope.cancel()
