@@ -284,3 +284,20 @@ def test_message_larger_than_the_receive_window_completes() -> None:
     chunks = 100_000 // 1100
     rtt = 2 * p.net.link.delay
     assert p.net.now - start <= chunks * rtt * 1.2
+
+
+def test_i_data_without_negotiation_aborts() -> None:
+    # RFC 8260 §2.2: we never offer message interleaving, so I-DATA is a protocol violation.
+    from netchan.transport.sctp.packet import IDataChunk
+
+    p = make_pair(seed=65, options=Options(heartbeat_interval=0))
+    _assoc, peer = p.connect()
+    _inject(
+        p,
+        [IDataChunk(tsn=peer.peer_initial_tsn, stream_id=0, mid=0, fsn=0, ppid=0, user_data=b"x")],
+    )
+    p.net.run(1.0)
+    (mine,) = p.net.events_of(B_ADDR, ev.AssociationAborted)
+    assert "64" in mine.reason
+    (theirs,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
+    assert theirs.by_peer and "protocol violation" in theirs.reason.lower()

@@ -45,6 +45,8 @@ from .packet import (
     ErrorChunk,
     HeartbeatAckChunk,
     HeartbeatChunk,
+    IDataChunk,
+    IForwardTsnChunk,
     InitAckChunk,
     InitChunk,
     InvalidStreamIdentifierCause,
@@ -721,6 +723,16 @@ class Association:
             elif isinstance(chunk, (InitChunk, CookieEchoChunk)):
                 # §6.10 / §5.1: INIT bundled, or COOKIE ECHO not first: ignore the chunk.
                 self.drops.add("misplaced_chunk")
+            elif isinstance(chunk, (IDataChunk, IForwardTsnChunk)):
+                # RFC 8260 §2.2: I-DATA without negotiated interleaving (we never offer it)
+                # is a protocol violation that aborts the association.
+                reason = f"peer sent chunk type {chunk.chunk_type} without negotiating it"
+                self._send_raw(
+                    self.peer_tag,
+                    [AbortChunk(causes=(ProtocolViolationCause(reason.encode()),))],
+                )
+                self._close_aborted(reason, False)
+                return
             else:
                 # §3.2: unknown (or not negotiated: I-DATA, FORWARD TSN) chunk types are
                 # handled by the upper two bits of their type.
