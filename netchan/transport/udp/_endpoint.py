@@ -50,6 +50,7 @@ from .._api import (
 from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
 from ..sctp import events as ev
 from ..sctp.options import Options
+from . import _mmsg
 from ._socket import (
     PENDING_ICMP_ERRNOS,
     IcmpReport,
@@ -67,7 +68,9 @@ RECV_BATCH = 256
 RECV_SIZE = 65535
 #: Scheduler rounds a flush may wait for other ready tasks (bounds the added latency to
 #: a few task steps; ends early when nothing else is ready to run).
-FLUSH_DEFER_ROUNDS = 4
+FLUSH_DEFER_ROUNDS = 16
+#: Application sends flush at once when this many full packets are queued.
+BURST_PACKETS = 8
 #: Public events kept for ``next_event`` when nobody reads them (oldest dropped beyond this).
 EVENT_QUEUE = 4096
 
@@ -176,8 +179,8 @@ class UdpAssociation(Association):
         self._bytes_sent += len(data)
         endpoint = self._endpoint
         endpoint._unflushed += len(data)
-        if endpoint._unflushed >= endpoint._options.pmtu:
-            # A full packet is ready: waiting would not bundle anything more into it.
+        if endpoint._unflushed >= endpoint._burst_bytes:
+            # A burst's worth is queued: waiting longer only adds latency.
             endpoint._flush()
         else:
             endpoint._request_flush()
@@ -438,6 +441,7 @@ class UdpEndpoint(Endpoint):
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._flush_requested = False
         self._unflushed = 0  # bytes queued by application sends since the last flush
+        self._burst_bytes = BURST_PACKETS * options.pmtu
         self._armed_deadline = math.inf
         self._outgoing: collections.deque[tuple[bytes, PeerAddr]] = collections.deque()
         self._icmp_pending = False
@@ -445,6 +449,7 @@ class UdpEndpoint(Endpoint):
         self._counters: collections.Counter[str] = collections.Counter()
         self._drops: collections.Counter[str] = collections.Counter()
         self._cancel_scope: trio.CancelScope | None = None
+        self._batcher = _mmsg.BatchSender(self._sock) if _mmsg.available else None
 
     # --- public API ---------------------------------------------------------------------
 
@@ -686,10 +691,18 @@ class UdpEndpoint(Endpoint):
                 with trio.move_on_at(self._armed_deadline):
                     await self._timer_lot.park()
             if self._flush_requested:
+                # Let senders that are still going queue more (they yield at every send);
+                # stop once two rounds in a row added nothing or nothing else is running.
+                seen = -1
+                quiet_rounds = 0
                 for _ in range(FLUSH_DEFER_ROUNDS):
                     await trio.lowlevel.checkpoint()
-                    if statistics().tasks_runnable == 0:
+                    if self._unflushed == 0 or statistics().tasks_runnable == 0:
                         break
+                    quiet_rounds = quiet_rounds + 1 if self._unflushed == seen else 0
+                    if quiet_rounds >= 2:
+                        break
+                    seen = self._unflushed
             self._flush_requested = False
             if self._is_closed():
                 return
@@ -747,6 +760,38 @@ class UdpEndpoint(Endpoint):
         self._drops["send_failed"] += 1
         return True
 
+    def _transmit(self, batch: list[tuple[bytes, PeerAddr]]) -> None:
+        """Send a flush's datagrams: one ``sendmmsg`` per burst where available."""
+        self._counters["send_batches"] += 1
+        if self._outgoing:
+            self._outgoing.extend(batch)
+            self._writer_lot.unpark_all()
+            return
+        start = 0
+        if self._batcher is not None and len(batch) > 1:
+            retried = False
+            while len(batch) - start > 1:
+                sent, error = self._batcher.send(batch[start:] if start else batch)
+                start += sent
+                self._counters["datagrams_sent"] += sent
+                if error == 0:
+                    continue
+                if error == errno.EAGAIN:
+                    break
+                if error in PENDING_ICMP_ERRNOS and not retried:
+                    # An earlier ICMP report surfaced here; the datagram was not sent.
+                    self._icmp_pending = True
+                    retried = True
+                    continue
+                # This datagram cannot be sent (sendto below counts and drops it).
+                break
+        for index in range(start, len(batch)):
+            data, addr = batch[index]
+            if not self._sendto(data, addr):
+                self._outgoing.extend(batch[index:])
+                self._writer_lot.unpark_all()
+                return
+
     def _flush(self) -> None:
         """Send what the stack wants sent, dispatch its events, re-arm the timer."""
         if self._flushing or self._sock.fileno() < 0:
@@ -756,10 +801,9 @@ class UdpEndpoint(Endpoint):
         try:
             for _round in range(4):
                 now = trio.current_time()
-                for data, addr in self._sctp.datagrams_to_send(now):
-                    if self._outgoing or not self._sendto(data, addr):
-                        self._outgoing.append((data, addr))
-                        self._writer_lot.unpark_all()
+                batch = self._sctp.datagrams_to_send(now)
+                if batch:
+                    self._transmit(batch)
                 self._dispatch_events()
                 if not self._icmp_pending:
                     break
