@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import gc
 import operator
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import partial
+from itertools import compress
 from typing import Any, NoReturn
 
 import msgpack
@@ -41,11 +43,12 @@ from ._ext import (
     ExtCode,
 )
 from ._limits import CodecLimits
+from ._shape import ShapeError, check_shape
 
 _ExtType = msgpack.ExtType
 
-# Types whose instances contain no other values: the depth walk never looks inside them.
-_LEAVES: frozenset[type] = frozenset({str, int, float, bool, bytes, type(None)})
+# Containers the bytearray search looks into (besides registered dataclasses).
+_CONTAINER_TYPES: frozenset[type] = frozenset({list, tuple, set, frozenset, dict})
 
 # Types the codec carries by value; they cannot be declared references.
 _VALUE_TYPES: frozenset[type] = frozenset(
@@ -79,36 +82,23 @@ class _Marker:
 _MARKERS: dict[int, _Marker] = {int(code): _Marker(code) for code in MARKER_CODES}
 
 
-class _TooDeepError(Exception):
-    """Internal: the depth walk found a value nested deeper than ``max_depth``."""
-
-
 class _NeedListHook(Exception):
     """Internal: a marker turned up in bytes decoded without the list hook."""
 
 
 class _NeedHashGuard(Exception):
-    """Internal: many values whose hashes a peer can choose: decode again, guarded."""
+    """Internal: many values whose hashes a peer can choose: decode again, checked."""
 
 
 # Hash flooding: str and bytes hashes are randomized per process, but the hashes of big ints,
 # Decimals, complex numbers, UUIDs and of tuples (frozensets, frozen dataclasses) built from
 # them, or even from plain ints, can be chosen by a peer so that thousands of dict keys or
 # set items share one hash; building the dict then costs quadratic time (seconds for a few
-# hundred kilobytes). Values with more than _HASH_RISKY_TRIGGER such objects are decoded
-# again with every map and set checked: more than _MAX_SAME_HASH keys with one hash value
-# is refused. Ordinary values never pay for it.
-_HASH_RISKY_CODES = frozenset(
-    {
-        ExtCode.BIGINT,
-        ExtCode.DECIMAL,
-        ExtCode.COMPLEX,
-        ExtCode.UUID,
-        ExtCode.TUPLE,
-        ExtCode.FROZENSET,
-        ExtCode.DATACLASS,
-    }
-)
+# hundred kilobytes). Values holding markers (tuples...) are decoded with every map and set
+# checked: more than _MAX_SAME_HASH keys with one hash value is refused. Values without
+# markers are decoded plainly unless they hold more than _HASH_RISKY_TRIGGER scalars of the
+# risky kinds, then decoded again, checked.
+_HASH_RISKY_CODES = frozenset({ExtCode.BIGINT, ExtCode.DECIMAL, ExtCode.COMPLEX, ExtCode.UUID})
 _HASH_RISKY_TRIGGER = 256
 _MAX_SAME_HASH = 16
 
@@ -158,6 +148,26 @@ def _bigint_bytes(n: int) -> bytes:
 
 def _describe_type(t: type) -> str:
     return t.__qualname__ if t.__module__ == "builtins" else _registry.default_name(t)
+
+
+def _has_bytearray(value: object) -> bool:
+    """Whether a bytearray is reachable through the containers and registered dataclasses
+    of ``value``. Breadth-first with ``gc.get_referents`` so the per-item work is in C
+    (referents of a dataclass instance are its ``__dict__`` or slot values and its class;
+    classes are not followed). ``value`` is a tree: msgpack just encoded it."""
+    if type(value) is bytearray:
+        return True
+    follow = _CONTAINER_TYPES | _registry.dataclass_types
+    level = [value] if type(value) in follow else []
+    while level:
+        referents = gc.get_referents(*level)
+        kinds = set(map(type, referents))
+        if bytearray in kinds:
+            return True
+        if follow.isdisjoint(kinds):
+            return False
+        level = list(compress(referents, map(follow.__contains__, map(type, referents))))
+    return False
 
 
 def _new_packer(default: Callable[[Any], Any]) -> msgpack.Packer:
@@ -233,7 +243,7 @@ class Codec:
         self._packing = False
         self._converting = False
         self._open_markers = 0
-        self._mode = 0  # 0: plain, 1: with markers, 2: with markers, hash-guarded
+        self._mode = 0  # 0: plain; 1: with markers and hash-checked maps and sets
         self._hash_risky = 0
         items = -1 if limits.max_items is None else limits.max_items
         # max_str/bin/ext lengths default to len(data): a declared length can never make
@@ -246,20 +256,14 @@ class Codec:
             "timestamp": 3,
             "strict_map_key": False,
             "use_list": True,
+            "max_array_len": items,
             "max_map_len": items,
         }
-        self._unpack_plain: Callable[[bytes], Any] = partial(
-            msgpack.unpackb, max_array_len=items, **common
-        )
-        marked_items = -1 if limits.max_items is None else limits.max_items + 1
+        self._unpack_plain: Callable[[bytes], Any] = partial(msgpack.unpackb, **common)
         self._unpack_marked: Callable[[bytes], Any] = partial(
-            msgpack.unpackb, list_hook=self._list_hook, max_array_len=marked_items, **common
-        )
-        self._unpack_guarded: Callable[[bytes], Any] = partial(
             msgpack.unpackb,
             list_hook=self._list_hook,
             object_pairs_hook=self._pairs_hook,
-            max_array_len=marked_items,
             **common,
         )
         self._encoders: dict[type, Callable[[Any], Any]] = {
@@ -305,9 +309,18 @@ class Codec:
             Exception: whatever ``encode_ref`` raised, unchanged.
         """
         data = self._pack(value)
-        if self._needs_walk(data) and self._walk(value, encoding=True):
-            # A bytearray somewhere: msgpack packed it natively as bin. Encode again with
-            # bytearrays boxed so they travel as ext BYTEARRAY (rare, so slow).
+        n = len(data)
+        check_items = self._max_items is not None and n > self._max_items
+        if check_items or self._may_be_too_deep(data):
+            try:
+                check_shape(data, self._max_depth, self._max_items if check_items else None)
+            except ShapeError as exc:
+                raise EncodeLimitError(f"cannot encode value: {exc}") from None
+        bin8, bin16, bin32 = BIN_HEADERS
+        if (bin8 in data or bin16 in data or bin32 in data) and _has_bytearray(value):
+            # msgpack packed the bytearray natively as bin (it would arrive as bytes).
+            # Encode again with bytearrays boxed so they travel as ext BYTEARRAY; rare, so
+            # slow is fine. The shape is unchanged.
             self._converting = True
             try:
                 data = self._pack(self._convert(value))
@@ -319,18 +332,13 @@ class Codec:
             )
         return data
 
-    def _needs_walk(self, data: bytes) -> bool:
-        # Cheap C-speed scans decide whether the Python walk over the value is needed: a bin
-        # header may be a bytearray, enough container headers may mean too deep, enough
-        # bytes may mean too many items.
+    def _may_be_too_deep(self, data: bytes) -> bool:
+        # Every nesting level needs a container header byte (or more): few of those bytes,
+        # found in one C-speed pass, prove the depth is fine without parsing.
         n = len(data)
-        if n > self._max_depth and (
+        return n > self._max_depth and (
             n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
-        ):
-            return True
-        if self._max_items is not None and n > self._max_items:
-            return True  # a container of more than max_items items needs that many bytes
-        return BIN_HEADERS[0] in data or BIN_HEADERS[1] in data or BIN_HEADERS[2] in data
+        )
 
     def _pack(self, value: object) -> bytes:
         # msgpack.Packer is not re-entrant: an encode_ref hook that encodes something
@@ -510,24 +518,18 @@ class Codec:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
         saved = self._mode, self._open_markers, self._hash_risky  # decode_ref may decode
         try:
+            if self._may_be_too_deep(data):
+                # Before building anything: a depth bomb costs one C pass, no objects.
+                check_shape(data, self._max_depth, None)
             try:
                 value = self._unpack(data, 1 if MARKER_PREFIX in data else 0)
-            except _NeedListHook:
-                # A marker in a non-canonical ext header (ext 16/32): decode again.
-                try:
-                    value = self._unpack(data, 1)
-                except _NeedHashGuard:
-                    value = self._unpack(data, 2)
-            except _NeedHashGuard:
-                value = self._unpack(data, 2)
-            if n > self._max_depth and (
-                n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
-            ):
-                self._walk(value, encoding=False)
+            except (_NeedListHook, _NeedHashGuard):
+                # A marker in a non-canonical ext header (ext 16/32), or many risky keys.
+                value = self._unpack(data, 1)
         except DecodeError:
             raise
-        except _TooDeepError as exc:
-            raise DecodeError(f"value is nested deeper than max_depth={self._max_depth}") from exc
+        except ShapeError as exc:
+            raise DecodeError(f"undecodable value: {exc}") from None
         except Exception as exc:
             raise DecodeError(f"undecodable value: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -540,7 +542,7 @@ class Codec:
         self._hash_risky = 0
         if mode == 0:
             return self._unpack_plain(data)
-        value = (self._unpack_marked if mode == 1 else self._unpack_guarded)(data)
+        value = self._unpack_marked(data)
         if self._open_markers:
             raise DecodeError("ext marker outside the head of an array")
         return value
@@ -551,7 +553,7 @@ class Codec:
         return dict(pairs)
 
     def _ext_hook(self, code: int, payload: bytes) -> Any:
-        if code in _HASH_RISKY_CODES and self._mode != 2:
+        if code in _HASH_RISKY_CODES and self._mode == 0:
             self._hash_risky += 1
             if self._hash_risky > _HASH_RISKY_TRIGGER:
                 raise _NeedHashGuard
@@ -570,8 +572,6 @@ class Codec:
 
     def _list_hook(self, items: list[Any]) -> Any:
         if not items or type(items[0]) is not _Marker:
-            if self._max_items is not None and len(items) > self._max_items:
-                raise DecodeError(f"array of {len(items)} items, over max_items")
             return items
         self._open_markers -= 1
         code = items[0].code
@@ -579,7 +579,7 @@ class Codec:
             return tuple(items[1:])
         if code == ExtCode.SET or code == ExtCode.FROZENSET:
             members = items[1:]
-            if self._mode == 2 and len(members) > _MAX_SAME_HASH:
+            if len(members) > _MAX_SAME_HASH:
                 _check_hashes(members)
             return set(members) if code == ExtCode.SET else frozenset(members)
         if code == ExtCode.DATACLASS:
@@ -693,64 +693,7 @@ class Codec:
             raise DecodeError("malformed channel reference: expected [marker, description]")
         if self._decode_ref is None:
             raise DecodeError("value holds a channel reference but this codec has no decode_ref")
-        description = items[1]
-        if type(description) not in _LEAVES:
-            # The reference is a leaf of the value, so the value's depth walk never sees
-            # inside the description: it gets its own.
-            try:
-                self._walk(description, encoding=False)
-            except _TooDeepError:
-                raise DecodeError("channel reference description nested too deeply") from None
         try:
-            return self._decode_ref(description)
+            return self._decode_ref(items[1])
         except Exception as exc:
             raise DecodeError(f"bad channel reference: {type(exc).__name__}: {exc}") from exc
-
-    # ------------------------------------------------------------------ depth walk
-
-    def _walk(self, value: object, *, encoding: bool) -> bool:
-        """Check that ``value`` nests at most ``max_depth`` containers and, when encoding,
-        that none holds more than ``max_items`` items (the decoder checks that while
-        parsing). Returns True if it holds a bytearray. Iterative (no recursion) and
-        depth-first, so a value that contains itself stops at ``max_depth`` quickly."""
-        max_depth = self._max_depth
-        max_items = self._max_items if encoding else None
-        leaves = _LEAVES
-        by_class = _registry.by_class
-        found = False
-        stack: list[tuple[Any, int]] = [(value, 1)]
-        pop = stack.pop
-        push = stack.append
-        while stack:
-            obj, level = pop()
-            t = type(obj)
-            children: Any
-            if t is list or t is tuple or t is set or t is frozenset:
-                children = obj
-            elif t is dict:
-                children = [*obj.keys(), *obj.values()]
-                if max_items is not None and len(obj) > max_items:
-                    self._too_many(len(obj))
-            elif t is bytearray:
-                found = True
-                continue
-            else:
-                entry = by_class.get(t)
-                if entry is None or entry.kind != "dataclass":
-                    continue
-                children = [getattr(obj, name) for name in entry.fields]
-            if level > max_depth:
-                if encoding:
-                    raise EncodeLimitError(
-                        f"value is nested deeper than max_depth={max_depth} (or contains itself)"
-                    )
-                raise _TooDeepError
-            if max_items is not None and t is not dict and len(children) > max_items:
-                self._too_many(len(children))
-            for child in children:
-                if type(child) not in leaves:
-                    push((child, level + 1))
-        return found
-
-    def _too_many(self, n: int) -> NoReturn:
-        raise EncodeLimitError(f"a container holds {n} items, over max_items={self._max_items}")

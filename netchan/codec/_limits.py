@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# msgpack's packer refuses ~511 levels and its unpacker ~1024; the codec's own walks are
-# iterative. 200 leaves room for code that later walks a value recursively (repr, ==,
+# msgpack's packer refuses ~511 levels and its unpacker 1024 (the depth check relies on the
+# latter). 200 leaves room for code that later walks a value recursively (repr, ==,
 # check_type) even when called deep inside a trio task.
 MAX_DEPTH_CEILING = 200
 
@@ -17,17 +17,22 @@ class CodecLimits:
     Checked when decoding (the bytes come from the network) and when encoding (so the sender
     gets a clear :class:`EncodeLimitError` instead of the receiver a silent drop).
 
+    Both limits on structure are defined on the encoding, so that every implementation
+    counts the same way (docs/codec.md):
+
     Attributes:
         max_size: largest encoded value in bytes. Decoded objects can take more memory than
             their encoding (an empty list is 1 byte on the wire and ~56 bytes in CPython), so
             this also bounds memory at roughly 60 x ``max_size`` in the worst case.
-        max_depth: deepest nesting of containers. A scalar has depth 0, ``[1, 2]`` depth 1,
-            ``{"a": [1]}`` depth 2. Containers are list, dict, tuple, set, frozenset and
-            registered dataclass instances. At most ``MAX_DEPTH_CEILING`` (200).
-        max_items: most items in any one container (elements of a list/tuple/set, entries of a
-            dict, fields of a dataclass). ``None``: bounded only by ``max_size`` (msgpack's
-            own check that a declared length fits in the bytes received). At least 2, since
-            registered types travel as a marker and 2 items.
+        max_depth: deepest nesting of msgpack arrays and maps. A scalar has depth 0,
+            ``[1, 2]`` and ``(1, 2)`` depth 1, ``{"a": [1]}`` depth 2; a registered
+            dataclass adds 2 (an array holding its field map), an Enum member 1, a channel
+            reference 1 plus its description. At most ``MAX_DEPTH_CEILING`` (200).
+        max_items: most elements in one msgpack array or entries in one map. Tuples, sets
+            and frozensets spend one element on their marker, so they hold at most
+            ``max_items - 1`` items. ``None``: bounded only by ``max_size`` (msgpack's own
+            check that a declared length fits in the bytes received). At least 3, the
+            array of a registered type.
     """
 
     max_size: int = 16 * 1024 * 1024
@@ -41,5 +46,5 @@ class CodecLimits:
             raise ValueError(
                 f"max_depth must be an int in 1..{MAX_DEPTH_CEILING}, got {self.max_depth!r}"
             )
-        if self.max_items is not None and (type(self.max_items) is not int or self.max_items < 2):
-            raise ValueError(f"max_items must be None or an int >= 2, got {self.max_items!r}")
+        if self.max_items is not None and (type(self.max_items) is not int or self.max_items < 3):
+            raise ValueError(f"max_items must be None or an int >= 3, got {self.max_items!r}")

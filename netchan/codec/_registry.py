@@ -32,6 +32,7 @@ class Registered:
 _lock = threading.Lock()
 by_name: dict[str, Registered] = {}
 by_class: dict[type, Registered] = {}
+dataclass_types: frozenset[type] = frozenset()  # the registered dataclasses, for fast lookups
 
 
 def default_name(cls: type) -> str:
@@ -103,6 +104,12 @@ def _register(cls: type, name: str | None) -> None:
             )
         by_name[name] = entry
         by_class[cls] = entry
+        _refresh()
+
+
+def _refresh() -> None:
+    global dataclass_types
+    dataclass_types = frozenset(c for c, e in by_class.items() if e.kind == "dataclass")
 
 
 @overload
@@ -158,6 +165,7 @@ def unregister(cls: type) -> None:
         entry = by_class.pop(cls, None)
         if entry is not None and by_name.get(entry.name) is entry:
             del by_name[entry.name]
+        _refresh()
 
 
 __all__ = ["Registered", "default_name", "lookup_class", "register", "unregister"]

@@ -17,7 +17,7 @@ from netchan.codec import (
     ExtCode,
 )
 from netchan.codec._limits import MAX_DEPTH_CEILING
-from tests.codec.helpers import Box, Slotted, same
+from tests.codec.helpers import Box, Color, Slotted, same
 from tests.codec.wire import array, ext, fixmap, i, marker, s
 
 
@@ -29,17 +29,16 @@ def nested_list(depth: int) -> Any:
 
 
 def nested_mixed(depth: int) -> Any:
+    """``depth`` levels of lists, tuples and dicts: one msgpack array or map each."""
     value: Any = 0
     for k in range(depth):
-        kind = k % 4
+        kind = k % 3
         if kind == 0:
             value = [value]
         elif kind == 1:
             value = (value,)
-        elif kind == 2:
-            value = {"k": value}
         else:
-            value = Box(value)
+            value = {"k": value}
     return value
 
 
@@ -62,7 +61,7 @@ def test_defaults() -> None:
         {"max_depth": 0},
         {"max_depth": MAX_DEPTH_CEILING + 1},
         {"max_depth": True},
-        {"max_items": 1},
+        {"max_items": 2},
         {"max_items": "3"},
     ],
 )
@@ -126,6 +125,19 @@ def test_ref_description_depth_bomb() -> None:
         Codec(decode_ref=lambda d: d).decode(data)
 
 
+def test_registered_types_count_their_arrays_and_maps() -> None:
+    # Box(x) is [DATACLASS, name, {"content": x, "label": ...}]: two levels around x.
+    codec = Codec(limits=CodecLimits(max_depth=4))
+    assert codec.decode(codec.encode(Box(Box(1)))) == Box(Box(1))
+    with pytest.raises(EncodeLimitError):
+        codec.encode(Box(Box([1])))
+    # An Enum member is [ENUM, name, member]: one level.
+    codec = Codec(limits=CodecLimits(max_depth=2))
+    assert codec.decode(codec.encode([Color.RED])) == [Color.RED]
+    with pytest.raises(EncodeLimitError):
+        codec.encode([[Color.RED]])
+
+
 def test_max_depth_ceiling_works_deep_in_the_stack() -> None:
     codec = Codec(limits=CodecLimits(max_depth=MAX_DEPTH_CEILING))
     value = nested_mixed(MAX_DEPTH_CEILING)
@@ -134,6 +146,8 @@ def test_max_depth_ceiling_works_deep_in_the_stack() -> None:
         return recurse(n - 1) if n else codec.decode(codec.encode(value))
 
     assert same(recurse(300), value)
+    with pytest.raises(EncodeLimitError):
+        codec.encode([value])
 
 
 @pytest.mark.parametrize(
@@ -204,31 +218,32 @@ def test_huge_declared_lengths(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "marker"),
     [
-        lambda n: list(range(n)),
-        lambda n: tuple(range(n)),
-        lambda n: set(range(n)),
-        lambda n: frozenset(range(n)),
-        lambda n: {k: None for k in range(n)},
-        lambda n: [[*range(n)]],
-        lambda n: Box(tuple(range(n))),
+        (lambda n: list(range(n)), 0),
+        (lambda n: {k: None for k in range(n)}, 0),
+        (lambda n: [[*range(n)]], 0),
+        (lambda n: tuple(range(n)), 1),
+        (lambda n: set(range(n)), 1),
+        (lambda n: frozenset(range(n)), 1),
+        (lambda n: Box(tuple(range(n))), 1),
     ],
-    ids=["list", "tuple", "set", "frozenset", "dict", "inner-list", "in-dataclass"],
+    ids=["list", "dict", "inner-list", "tuple", "set", "frozenset", "in-dataclass"],
 )
-def test_max_items(make: Any) -> None:
+def test_max_items(make: Any, marker: int) -> None:
+    # Counted on the wire: a marker takes one element of its array.
     codec = Codec(limits=CodecLimits(max_items=8))
-    ok = make(8)
+    ok = make(8 - marker)
     assert same(codec.decode(codec.encode(ok)), ok)
     with pytest.raises(EncodeLimitError, match="max_items=8"):
-        codec.encode(make(9))
+        codec.encode(make(9 - marker))
     with pytest.raises(DecodeError):
-        codec.decode(Codec().encode(make(9)))
+        codec.decode(Codec().encode(make(9 - marker)))
 
 
 def test_max_items_counts_dataclass_fields() -> None:
-    codec = Codec(limits=CodecLimits(max_items=2))
-    codec.encode(Box(1))  # two fields
+    codec = Codec(limits=CodecLimits(max_items=3))
+    assert codec.decode(codec.encode(Box(1))) == Box(1)  # [marker, name, {2 fields}]
     assert codec.decode(codec.encode(Slotted(a=1))) == Slotted(a=1)
 
 
