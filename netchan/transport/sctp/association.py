@@ -179,12 +179,12 @@ class Association:
         # Liveness (§8.1-§8.3).
         self._error_count = 0
         self._path_reachable = True
-        self._last_data_sent = now
         self._sack_since_t3 = False
         # Data path, created when the peer's parameters are known.
         self._tracker: DataTracker | None = None
         self._reassembly: ReassemblyQueue | None = None
         self._tx: TxPath | None = None
+        self._tx_open = False
         self._unread = 0
         self._advertised_rwnd = options.receive_window
         self._receive_window = options.receive_window
@@ -192,8 +192,6 @@ class Association:
             options.pmtu, int(options.receive_window * _WINDOW_UPDATE_FRACTION)
         )
         self._send_blocked = False
-        self._pending_shutdown_ack = False
-        self._pending_shutdown_complete = False
         # Counters.
         self.packets_sent = 0
         self.packets_received = 0
@@ -222,7 +220,8 @@ class Association:
     @property
     def buffered_amount(self) -> int:
         """Bytes queued or sent and not yet acknowledged."""
-        return self._tx.buffered_amount if self._tx is not None else self._pre_queued_bytes()
+        queued = self._pre_queued_bytes() if self._pre_queue else 0
+        return queued + self._tx.buffered_amount if self._tx is not None else queued
 
     @property
     def send_buffer_free(self) -> int:
@@ -263,8 +262,10 @@ class Association:
             # §6.2: DATA chunks must carry user data (No User Data cause otherwise).
             raise ValueError("SCTP cannot carry an empty message")
         data = bytes(data)
-        if self._tx is None:
-            buffered = self._pre_queued_bytes()
+        if self._tx is None or not self._tx_open:
+            # Before ESTABLISHED messages wait here: the send side may still be rebuilt
+            # (collision §5.2.4 B, stale cookie §5.2.6) before anything is sent.
+            buffered = self.buffered_amount
             if buffered + len(data) > self._options.send_buffer and buffered:
                 self._send_blocked = True
                 raise BufferError("send buffer full")
@@ -411,15 +412,25 @@ class Association:
         self._unread = 0
         self._advertised_rwnd = options.receive_window
         self._tx = TxPath(options, self.local_initial_tsn, peer_a_rwnd, self._rto)
+        self._tx_open = False
+
+    def _flush_pre_queue(self, now: float) -> None:
+        """ESTABLISHED: messages queued during setup go to the send side, in order."""
+        tx = self._tx
+        if tx is None:
+            return
+        self._tx_open = True
         pre = self._pre_queue
         self._pre_queue = []
         for data, stream, ppid, unordered in pre:
-            if stream < outbound:
-                self._tx.enqueue(data, stream, ppid, unordered, 0.0)
+            if stream < self.outbound_streams:
+                tx.send_queue.add(stream, ppid, data, unordered=unordered, outstanding_bytes=0)
             else:
+                # The peer allowed fewer streams than we offered (§5.1.1).
                 self.drops.add("message_on_unnegotiated_stream")
 
     def _on_established(self, now: float) -> None:
+        self._flush_pre_queue(now)
         self._t1.reset()
         self._init_chunk = None
         self._cookie_echo = None
@@ -603,18 +614,24 @@ class Association:
             self.drops.add("unmatched_cookie")
             return False
         # Restart: everything is reset as after an ABORT followed by a new COOKIE ECHO
-        # (queued data is not retained), congestion state included (§5.2.4 A).
+        # (data already handed to the send side is not retained), congestion state
+        # included (§5.2.4 A). Messages still waiting for setup are kept.
+        was_established = self.state is not State.COOKIE_ECHOED
         for timer in self._timers:
             timer.reset()
         self._control.clear()
         self._error_count = 0
-        self._shutdown_requested = False
-        self._pre_queue = []
+        if was_established:
+            self._shutdown_requested = False
         self._adopt_cookie(contents)
         self._transition(Trigger.RESTART)
         self._queue_control(CookieAckChunk())
-        self._host._emit(AssociationRestarted(self.id))
-        self._restart_heartbeat(now)
+        if was_established:
+            self._flush_pre_queue(now)
+            self._host._emit(AssociationRestarted(self.id))
+            self._restart_heartbeat(now)
+        else:
+            self._on_established(now)
         return True
 
     def _handle_stale_cookie(self, cause: StaleCookieErrorCause, now: float) -> None:
@@ -894,7 +911,6 @@ class Association:
             chunks.append(data_chunk)
             used += data_chunk.serialized_size()
         if used:
-            self._last_data_sent = now
             # §6.3.2 R1: start T3 when DATA leaves and it is not running.
             if tx.retransmitted_now:
                 self._t3.start(now, self._rto.rto)
