@@ -247,8 +247,9 @@ class Codec:
         self._hash_risky = 0
         items = -1 if limits.max_items is None else limits.max_items
         # max_str/bin/ext lengths default to len(data): a declared length can never make
-        # msgpack allocate more than it received. Without markers (the common case) there
-        # is no list hook to call; with them, arrays are one longer than their content.
+        # msgpack allocate more than it received. Bytes without markers (the common case)
+        # are decoded without Python hooks for lists and maps; with markers, the list hook
+        # builds tuples, sets and registered types and the pairs hook checks map keys.
         common: dict[str, Any] = {
             "ext_hook": self._ext_hook,
             "raw": False,
@@ -392,8 +393,6 @@ class Codec:
                 f"cannot encode {name}: Enum not registered; decorate it with "
                 "@netchan.codec.register (on the sending and the receiving side)"
             )
-        if isinstance(obj, (msgpack.ExtType, msgpack.Timestamp)):
-            return EncodeError(f"cannot encode {name}: raw msgpack ext objects are not values")
         for base in _BUILTIN_BASES:
             if isinstance(obj, base):
                 return EncodeError(
@@ -411,7 +410,7 @@ class Codec:
     def _convert(self, obj: Any) -> Any:
         # Copy of the containers on the path to bytearrays, with those boxed. Sets and dict
         # keys cannot hold bytearrays (unhashable); dataclass fields are converted when the
-        # dataclass is encoded. Depth was checked by the walk before.
+        # dataclass is encoded. The depth is known to be within max_depth.
         t = type(obj)
         if t is bytearray:
             return _ByteArray(obj)
