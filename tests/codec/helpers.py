@@ -48,12 +48,13 @@ def same(a: Any, b: Any) -> bool:
             and (a.tzinfo is None) == (b.tzinfo is None)
         )
     if isinstance(a, date):
-        return a == b
+        return a == b and isinstance(b, date)
     if dataclasses.is_dataclass(a) and not isinstance(a, type):
         return all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     if isinstance(a, enum.Enum):
         return a is b
-    return bool(a == b)
+    equal: bool = a == b
+    return equal
 
 
 @register(name="tests.codec.Point")

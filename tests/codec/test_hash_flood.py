@@ -39,7 +39,7 @@ def _colliding_int_pairs(count: int) -> list[tuple[int, int]]:
         return (acc * x1) & MASK
 
     target = first_lane(10**6) + 12345 * x2  # what (10**6, 12345) reaches before rotation
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     a = 0
     while len(pairs) < count and a < 50 * count:
         lane = ((target - first_lane(a)) * inv_x2) & MASK
@@ -83,7 +83,7 @@ def test_colliding_tuples_of_plain_ints_are_refused() -> None:
     pairs = _colliding_int_pairs(5000)
     assert len(pairs) == 5000
     assert len({hash(p) for p in pairs}) == 1, "tuple hash differs from CPython 3.11's"
-    _assert_refused_quickly(_map_of(pairs))  # type: ignore[arg-type]
+    _assert_refused_quickly(_map_of(list(pairs)))
 
 
 def test_many_legitimate_risky_keys_decode() -> None:

@@ -150,14 +150,33 @@ def test_max_depth_ceiling_works_deep_in_the_stack() -> None:
         codec.encode([value])
 
 
+def _self_list() -> Any:
+    x: list[Any] = []
+    x.append(x)
+    return x
+
+
+def _self_dict() -> Any:
+    d: dict[str, Any] = {}
+    d["self"] = d
+    return d
+
+
+def _self_through_tuple() -> Any:
+    x: list[Any] = []
+    x.append((x,))
+    return x
+
+
+def _self_through_dataclass() -> Any:
+    b = Box(None)
+    b.content = [b]
+    return b
+
+
 @pytest.mark.parametrize(
     "make",
-    [
-        lambda: (lambda x: (x.append(x), x)[1])([]),
-        lambda: (lambda d: (d.__setitem__("self", d), d)[1])({}),
-        lambda: (lambda x: (x.append((x,)), x)[1])([]),
-        lambda: (lambda b: (setattr(b, "content", [b]), b)[1])(Box(None)),
-    ],
+    [_self_list, _self_dict, _self_through_tuple, _self_through_dataclass],
     ids=["list", "dict", "through-tuple", "through-dataclass"],
 )
 def test_value_containing_itself_is_refused(make: Any) -> None:

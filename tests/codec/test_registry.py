@@ -169,7 +169,7 @@ def test_register_refuses_bad_names() -> None:
     with pytest.raises(TypeError):
         register(Fine, "")
     with pytest.raises(TypeError):
-        register(Fine, 42)  # type: ignore[arg-type]
+        register(Fine, 42)  # type: ignore[call-overload]
 
 
 def test_register_refuses_initvar_without_default() -> None:

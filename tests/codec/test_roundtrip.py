@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +94,7 @@ EXAMPLES: list[Any] = [
     {"job": Point(1, 2), "when": datetime(2020, 1, 1), "ids": [uuid.UUID(int=7)]},
     [bytearray(b"in a list"), (bytearray(b"in a tuple"),), {"k": bytearray(b"in a dict")}],
     Box(bytearray(b"in a dataclass")),
+    Slotted(a=1, b=[bytearray(b"in a slotted dataclass")]),  # type: ignore[list-item]
     {Point(1, 2): "dataclass key", Color.GREEN: "enum key"},
 ]
 
@@ -123,6 +124,7 @@ def test_bigint_uses_ext_only_outside_64_bits() -> None:
 def test_aware_datetime_keeps_instant_and_offset() -> None:
     from zoneinfo import ZoneInfo
 
+    paris: tzinfo
     try:
         paris = ZoneInfo("Europe/Paris")
     except Exception:  # pragma: no cover - tz database missing on this host
@@ -132,6 +134,22 @@ def test_aware_datetime_keeps_instant_and_offset() -> None:
     assert back == value
     assert back.utcoffset() == timedelta(hours=2)
     assert isinstance(back.tzinfo, timezone)
+
+
+def test_tzinfo_without_fixed_offset_makes_a_naive_time() -> None:
+    # Python defines a time as aware only when tzinfo.utcoffset(None) is not None.
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+        def dst(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+        def tzname(self, dt: datetime | None) -> str | None:
+            return None
+
+    back = CODEC.decode(CODEC.encode(time(12, 30, tzinfo=NoOffset())))
+    assert back == time(12, 30) and back.tzinfo is None
 
 
 def test_decoded_bytes_types() -> None:
