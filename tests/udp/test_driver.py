@@ -398,3 +398,31 @@ async def test_statistics_count_traffic(open_ep: Opener) -> None:
             eps = client.statistics()
             assert eps.associations == 1
             assert eps.datagrams_sent >= 2 and eps.datagrams_received >= 1
+
+
+async def test_passive_side_knows_the_peer_sctp_port(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep("udp://127.0.0.1:0?sctp_port=5001") as client:
+        with trio.fail_after(TIMEOUT):
+            await client.send(b"hi", to=server.address)
+            msg = await server.receive()
+            peer = parse_address(msg.association.peer_addresses[0])
+            assert peer.port == parse_address(client.address).port
+            assert peer.sctp_port == 5001
+            # Connecting back to the client finds the association it opened.
+            assert await server.connect(client.address) is msg.association
+
+
+async def test_cancelled_receive_loses_nothing(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"0", to=server.address)
+            first = await server.receive()
+            for i in range(1, 50):
+                await assoc.send(b"%d" % i)
+            got = [int(first.data)]
+            # Receives cancelled at random points (seeded) never drop a message.
+            rng = random.Random(3)
+            while len(got) < 50:
+                with trio.move_on_after(rng.choice([0, 0, 0.0005, 0.002])):
+                    got.append(int((await server.receive()).data))
+            assert got == list(range(50))

@@ -195,6 +195,7 @@ class UdpAssociation(Association):
             trio.BrokenResourceError: the peer aborted or shut it down (or died), raised once
                 every message delivered before that was read.
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             if self._closed_by_us or self._endpoint._closed:
                 raise trio.ClosedResourceError("association was closed")
@@ -203,7 +204,8 @@ class UdpAssociation(Association):
                 if not self._queue:
                     self._endpoint._ready.pop(self, None)
                 self._consumed(message)
-                await trio.lowlevel.checkpoint()
+                # Taken: a cancellation from here on must not lose it.
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
             self._raise_if_ended()
             await self._receivers.park()
@@ -512,6 +514,7 @@ class UdpEndpoint(Endpoint):
         A slow or chatty peer cannot starve the others: each association with messages waiting
         gives one message per turn.
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
@@ -524,16 +527,17 @@ class UdpEndpoint(Endpoint):
                 if assoc._queue:
                     self._ready[assoc] = None  # back of the ring
                 assoc._consumed(message)
-                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
             await self._receivers.park()
 
     async def next_event(self) -> AssociationEvent:
         """The next association event (established, closed, aborted, restarted, ...)."""
+        await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             if self._events:
                 event = self._events.popleft()
-                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return event
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
