@@ -301,3 +301,22 @@ def test_i_data_without_negotiation_aborts() -> None:
     assert "64" in mine.reason
     (theirs,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
     assert theirs.by_peer and "protocol violation" in theirs.reason.lower()
+
+
+def test_window_update_as_soon_as_a_stopped_sender_can_send_again() -> None:
+    options = Options(receive_window=10_000, heartbeat_interval=0, rto_max=2.0)
+    p = make_pair(seed=66, options=options)
+    assoc, peer = p.connect()
+    for i in range(40):
+        assoc.send(bytes([i]) * 1000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run(10.0)  # window closed, the sender probes with growing intervals
+    stuck = len(p.received())
+    assert stuck < 40
+    sacks_before = len(sent_chunks(p, B_ADDR, SACK))
+    for message in p.received()[:2]:  # two packets' worth of window
+        peer.message_consumed(len(message.data), p.net.now)
+    t = p.net.now
+    p.net.run_until(lambda: len(p.received()) > stuck, 1.0)
+    # The update went out at once and the sender resumed within one round trip.
+    assert len(sent_chunks(p, B_ADDR, SACK)) > sacks_before
+    assert p.net.now - t <= 2 * p.net.link.delay + 0.001

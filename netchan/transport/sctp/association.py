@@ -180,6 +180,7 @@ class Association:
         self._error_count = 0
         self._path_reachable = True
         self._sack_since_t3 = False
+        self._peer_window_closed = False
         # Data path, created when the peer's parameters are known.
         self._tracker: DataTracker | None = None
         self._reassembly: ReassemblyQueue | None = None
@@ -293,7 +294,12 @@ class Association:
         if tracker is None or not self._receiving:
             return
         self._host._touch(self)
-        if self._local_rwnd() - self._advertised_rwnd >= self._window_update_step:
+        grew = self._local_rwnd() - self._advertised_rwnd
+        # §6.2 with RFC 1122 §4.2.3.3's receiver SWS avoidance: update when the window grew
+        # by a good fraction, or at once when the sender was stopped (our last window was
+        # below one packet) and a packet fits again.
+        pmtu = self._options.pmtu
+        if grew >= self._window_update_step or self._advertised_rwnd < pmtu <= grew:
             tracker.force_immediate()
 
     def shutdown(self, now: float) -> None:
@@ -413,6 +419,7 @@ class Association:
         self._advertised_rwnd = options.receive_window
         self._tx = TxPath(options, self.local_initial_tsn, peer_a_rwnd, self._rto)
         self._tx_open = False
+        self._peer_window_closed = False
 
     def _flush_pre_queue(self, now: float) -> None:
         """ESTABLISHED: messages queued during setup go to the send side, in order."""
@@ -876,6 +883,12 @@ class Association:
         result = tx.handle_sack(chunk, now)
         if result.accepted:
             self._sack_since_t3 = True
+            reopened = self._peer_window_closed and chunk.a_rwnd > 0
+            self._peer_window_closed = chunk.a_rwnd == 0
+            if reopened and not result.cum_advanced and tx.has_outstanding:
+                # §6.1 A: the window reopened while our zero window probe is outstanding
+                # (the receiver dropped it): retransmit now, not after the backed-off T3.
+                self._t3.start(now, 0.0)
         if result.acked_bytes > 0:
             # §8.1/§8.2: an acknowledgement of new data clears the error counters.
             self._clear_errors()
