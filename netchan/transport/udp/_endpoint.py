@@ -662,7 +662,10 @@ class UdpEndpoint(Endpoint):
                         continue
                     if self._is_closed():
                         return
-                    raise
+                    # Nothing a peer sends may stop the reader: count it and go on.
+                    self._drops["recv_error"] += 1
+                    log.debug("recvfrom failed: %s", exc)
+                    break
                 count += 1
                 try:
                     sctp.receive_datagram(data, (addr[0], addr[1]), now)
