@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import sys
 import types
 import typing
 from typing import Any
@@ -84,13 +85,21 @@ def _hints(cls: type) -> dict[str, Any]:
         try:
             resolved = typing.get_type_hints(cls, include_extras=True)
         except Exception:
-            # Unresolvable string annotations (local names, missing imports): check the
-            # fields whose annotations are real objects, skip the others.
+            # Some string annotation does not resolve (a local name, a missing import):
+            # resolve the fields one by one and skip those that fail.
             resolved = {}
             for klass in reversed(cls.__mro__):
+                module = sys.modules.get(klass.__module__)
+                globalns = vars(module) if module is not None else {}
                 for k, v in getattr(klass, "__annotations__", {}).items():
-                    if not isinstance(v, str):
-                        resolved[k] = v
+                    if isinstance(v, str):
+                        try:
+                            holder = types.SimpleNamespace(__annotations__={k: v})
+                            v = typing.get_type_hints(holder, globalns, include_extras=True)[k]
+                        except Exception:
+                            resolved.pop(k, None)
+                            continue
+                    resolved[k] = v
         hints = {k: v for k, v in resolved.items() if k in names} or _NO_HINTS
         _hints_cache[cls] = hints
     return hints

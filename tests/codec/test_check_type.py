@@ -135,3 +135,19 @@ def test_self_containing_value_is_refused_not_recursed_forever() -> None:
     with pytest.raises(TypeError, match="nested too deeply"):
         check_type(node, Node)
     check_type(Node([Node([])]), Node)
+
+
+def test_unresolvable_annotations_are_skipped_not_fatal() -> None:
+    class Local:
+        pass
+
+    @dataclasses.dataclass
+    class Holder:
+        item: Local  # a string annotation naming a local class: unresolvable later
+        count: int
+
+    assert isinstance(Holder.__annotations__["item"], str)
+    check_type(Holder(Local(), 1), Holder)
+    check_type(Holder("not checked", 1), Holder)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Holder\.count: expected int, got str"):
+        check_type(Holder(Local(), "1"), Holder)  # type: ignore[arg-type]
