@@ -17,6 +17,7 @@ programs define them (see also benchmarks/_tsctp.py):
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -89,8 +90,18 @@ async def _wait_output(prog_output: object, predicate: object, timeout: float) -
         await trio.sleep(0.05)
 
 
-async def test_echo_server_echoes_every_stream_ordered_and_unordered(tmp_path: Path) -> None:
-    ours, theirs = free_udp_port(), free_udp_port()
+def _url(host: str, port: int, sctp_port: int | None = None) -> str:
+    text = f"udp://[{host}]:{port}" if ":" in host else f"udp://{host}:{port}"
+    return text if sctp_port is None else f"{text}?sctp_port={sctp_port}"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+async def test_echo_server_echoes_every_stream_ordered_and_unordered(
+    tmp_path: Path, host: str
+) -> None:
+    if ":" in host and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    ours, theirs = free_udp_port(host), free_udp_port()
     cases = [
         (stream, size, unordered)
         for stream in (0, 1, 5, 9)
@@ -101,9 +112,9 @@ async def test_echo_server_echoes_every_stream_ordered_and_unordered(tmp_path: P
         [str(program("echo_server")), str(theirs), str(ours)], workdir=tmp_path, name="echo"
     ):
         await wait_bound(theirs)
-        async with open_endpoint(f"udp://{HOST}:{ours}") as ep:
+        async with open_endpoint(_url(host, ours)) as ep:
             with trio.fail_after(TIMEOUT):
-                assoc = await ep.connect(f"udp://{HOST}:{theirs}?sctp_port=7")
+                assoc = await ep.connect(_url(host, theirs, 7))
                 assert assoc.outbound_streams >= 10
                 # The PPID names each message: echo_server sends it back unchanged.
                 sent = {}
