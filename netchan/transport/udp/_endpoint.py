@@ -97,7 +97,6 @@ class UdpAssociation(Association):
         self._closed_by_us = False
         # Why it ended when the peer or the network ended it; None for a graceful close.
         self._error: AssociationAbortedError | None = None
-        self._graceful_end = False
         self._queue: collections.deque[Message] = collections.deque()
         self._unread = 0  # bytes in _queue
         # User payload bytes (the stack counts whole packets; the endpoint API counts what
@@ -303,14 +302,13 @@ class UdpAssociation(Association):
     def _end(self, error: AssociationAbortedError | None) -> None:
         if self._phase == _ENDED:
             return
+        self._phase = _ENDED
+        self._error = error
+        # Keep the last counters: the stack forgets an ended association.
         try:
             self._last_stats = _association_statistics(self, self._sctp.statistics())
         except Exception:
             self._last_stats = None
-        self._last_stats = self._last_stats
-        self._phase = _ENDED
-        self._error = error
-        self._graceful_end = error is None
         self._endpoint._forget(self)
         self._wake_all()
 
