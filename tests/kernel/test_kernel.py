@@ -219,3 +219,41 @@ async def test_unread_messages_of_a_closed_association_do_not_stall_others() -> 
             await cb.send(b"from b", to=srv.address)
             msg = await srv.receive()
             assert msg.data == b"from b"
+
+
+async def test_concurrent_senders_blocked_on_one_socket() -> None:
+    # Several tasks wait for the same socket to become writable at once (the kernel's send
+    # buffer is shared by the socket's associations); all of them must get through.
+    small = {"send_buffer": 32768, "receive_window": 32768}
+    peers, count, size = 3, 40, 8192
+    with trio.fail_after(TIMEOUT * 2):
+        async with open_endpoint("sctp://127.0.0.1:0", **small) as cli:
+            servers = []
+            async with trio.open_nursery() as nursery:
+                for _ in range(peers):
+                    servers.append(await nursery.start(_serve_slowly, count, size, small))
+                assocs = [await cli.connect(addr) for addr, _ in servers]
+
+                async def sender(n: int) -> None:
+                    for i in range(count):
+                        await assocs[n].send(payload(1000 * n + i, size), stream=1)
+
+                for n in range(peers):
+                    nursery.start_soon(sender, n)
+            for n, (_, got) in enumerate(servers):
+                assert got == [payload(1000 * n + i, size) for i in range(count)]
+
+
+async def _serve_slowly(
+    count: int,
+    size: int,
+    options: dict[str, int],
+    task_status: trio.TaskStatus[tuple[str, list[bytes]]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    got: list[bytes] = []
+    async with open_endpoint("sctp://127.0.0.1:0", **options) as srv:
+        task_status.started((srv.address, got))
+        await trio.sleep(0.5)  # let the senders fill every buffer first
+        for _ in range(count):
+            got.append((await srv.receive()).data)
+            await trio.sleep(0.001)

@@ -465,12 +465,16 @@ class KernelEndpoint(Endpoint):
         _validate(data, stream, ppid, self._opts.outbound_streams, self._opts.max_message_size)
         flags = self._c.sctp_unordered if unordered else 0
         await self._send(None, data, stream=stream, ppid=ppid, flags=flags, to=peers[0])
-        aid = self._sock.assoc_id_for(peers[0])
-        if aid is None:
-            raise trio.BrokenResourceError(f"association to {to} vanished") from (
-                AssociationAbortedError("association setup failed", by_peer=False)
-            )
-        assoc = self._register(aid, peers, established=False)
+        # Another task may have set it up while this one waited for room; the kernel then
+        # used that association, and so do we.
+        assoc = self._find(peers)
+        if assoc is None:
+            aid = self._sock.assoc_id_for(peers[0])
+            if aid is None:
+                raise trio.BrokenResourceError(f"association to {to} vanished") from (
+                    AssociationAbortedError("association setup failed", by_peer=False)
+                )
+            assoc = self._register(aid, peers, established=False)
         assoc.messages_sent += 1
         assoc.bytes_sent += len(data)
         return assoc
