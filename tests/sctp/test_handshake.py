@@ -16,6 +16,7 @@ from netchan.transport.sctp.packet import (
     InitAckChunk,
     InitChunk,
     StaleCookieErrorCause,
+    StateCookieParameter,
     UnknownParameter,
     UnrecognizedParameter,
     parse_packet,
@@ -405,3 +406,120 @@ def test_init_in_shutdown_ack_sent_retransmits_shutdown_ack() -> None:
     p.net.flush()
     assert len(sent_chunks(p, B_ADDR, 8)) == before + 1
     assert len(sent_chunks(p, B_ADDR, INIT_ACK)) == init_acks
+
+
+def test_restart_during_shutdown_ack_sent_is_refused() -> None:
+    # §5.2.4 A: in SHUTDOWN-ACK-SENT a restarting peer gets the SHUTDOWN ACK again and an
+    # ERROR "Cookie Received While Shutting Down"; no new association is set up.
+    from netchan.transport.sctp.packet import CookieReceivedWhileShuttingDownCause
+
+    p, assoc, peer = _established_pair(78)
+    p.net.drop_filter = lambda s, d, data: s == B_ADDR  # b stays in SHUTDOWN-ACK-SENT
+    assoc.shutdown(p.net.now)
+    p.net.run_until(lambda: peer.state is State.SHUTDOWN_ACK_SENT, 5.0)
+    # a "restarts": INIT to b (answered with Tie-Tags), then the COOKIE ECHO.
+    init = InitChunk(
+        initiate_tag=0x7777, a_rwnd=65536, outbound_streams=5, inbound_streams=5, initial_tsn=1
+    )
+    p.b.receive_datagram(serialize_packet(5000, 6000, 0, [init]), A_ADDR, p.net.now)
+    out = p.b.datagrams_to_send(p.net.now)
+    assert all(INIT_ACK not in chunk_types(d) for d, _ in out)  # §9.2: INIT discarded here
+    # Even with a cookie carrying our Tie-Tags (made as for an INIT in ESTABLISHED):
+    from netchan.transport.sctp.cookie import CookieContents
+
+    contents = CookieContents(
+        local_tag=0x1111,
+        peer_tag=0x7777,
+        local_initial_tsn=1,
+        peer_initial_tsn=1,
+        outbound_streams=5,
+        inbound_streams=5,
+        peer_a_rwnd=65536,
+        local_port=6000,
+        peer_port=5000,
+        local_tie_tag=peer._local_tie_tag,
+        peer_tie_tag=peer._peer_tie_tag,
+        created=p.net.now,
+    )
+    echo = CookieEchoChunk(p.b.cookies.make(contents, p.net.now))
+    p.b.receive_datagram(serialize_packet(5000, 6000, 0x1111, [echo]), A_ADDR, p.net.now)
+    chunks = [c for d, _ in p.b.datagrams_to_send(p.net.now) for c in parse_packet(d).chunks]
+    kinds = [type(c).__name__ for c in chunks]
+    assert kinds == ["ShutdownAckChunk", "ErrorChunk"]
+    assert isinstance(chunks[1].causes[0], CookieReceivedWhileShuttingDownCause)  # type: ignore[attr-defined]
+    assert peer.state is State.SHUTDOWN_ACK_SENT
+    assert p.net.events_of(B_ADDR, ev.AssociationRestarted) == []
+
+
+def test_stale_cookie_for_an_existing_association_gets_an_error() -> None:
+    from netchan.transport.sctp.cookie import CookieContents
+
+    p, _assoc, peer = _established_pair(79)
+    contents = CookieContents(
+        local_tag=0x2222,
+        peer_tag=0x3333,
+        local_initial_tsn=1,
+        peer_initial_tsn=1,
+        outbound_streams=5,
+        inbound_streams=5,
+        peer_a_rwnd=65536,
+        local_port=6000,
+        peer_port=5000,
+        created=p.net.now - 100.0,
+        lifetime=10.0,
+    )
+    echo = CookieEchoChunk(p.b.cookies.make(contents, p.net.now))
+    p.b.receive_datagram(serialize_packet(5000, 6000, 0x2222, [echo]), A_ADDR, p.net.now)
+    ((data, _),) = p.b.datagrams_to_send(p.net.now)
+    reply = parse_packet(data)
+    assert reply.verification_tag == 0x3333
+    assert isinstance(reply.chunks[0], ErrorChunk)
+    assert isinstance(reply.chunks[0].causes[0], StaleCookieErrorCause)
+    assert peer.state is State.ESTABLISHED
+
+
+@pytest.mark.parametrize(
+    ("ack_kwargs", "reason"),
+    [
+        ({"a_rwnd": 1000}, "a_rwnd"),
+        ({"parameters": ()}, "without a State Cookie"),
+        ({"initiate_tag": 0}, "Initiate Tag 0"),
+    ],
+)
+def test_invalid_init_ack_variants_abort(ack_kwargs: dict[str, object], reason: str) -> None:
+    p = make_pair(seed=80)
+    assoc = p.a.connect(B_ADDR, 6000, 0.0)
+    p.a.datagrams_to_send(0.0)
+    fields: dict[str, object] = {
+        "initiate_tag": 99,
+        "a_rwnd": 65536,
+        "outbound_streams": 3,
+        "inbound_streams": 3,
+        "initial_tsn": 5,
+        "parameters": (StateCookieParameter(b"c" * 20),),
+    }
+    fields.update(ack_kwargs)
+    ack = InitAckChunk(**fields)  # type: ignore[arg-type]
+    p.a.receive_datagram(serialize_packet(6000, 5000, assoc.local_tag, [ack]), B_ADDR, 0.0)
+    assert assoc.state is State.CLOSED
+    (aborted,) = [e for e in iter(p.a.next_event, None) if isinstance(e, ev.AssociationAborted)]
+    assert reason in aborted.reason
+
+
+def test_init_with_host_name_address_is_aborted() -> None:
+    from netchan.transport.sctp.packet import HostNameAddressParameter, UnresolvableAddressCause
+
+    b = SctpEndpoint(Options(), local_port=6000, rng=random.Random(1), now=0.0)
+    init = InitChunk(
+        initiate_tag=5,
+        a_rwnd=65536,
+        outbound_streams=2,
+        inbound_streams=2,
+        initial_tsn=1,
+        parameters=(HostNameAddressParameter("example.org"),),
+    )
+    b.receive_datagram(serialize_packet(5000, 6000, 0, [init]), A_ADDR, 0.0)
+    ((data, _),) = b.datagrams_to_send(0.0)
+    (abort,) = parse_packet(data).chunks
+    assert isinstance(abort, AbortChunk)
+    assert isinstance(abort.causes[0], UnresolvableAddressCause)
