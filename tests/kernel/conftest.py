@@ -15,9 +15,12 @@ import pytest
 
 KERNEL_SCTP = os.environ.get("SCTP_VM") == "1" or os.environ.get("NETCHAN_KERNEL_SCTP") == "1"
 
-collect_ignore = [] if KERNEL_SCTP else ["test_suite.py", "test_kernel.py", "test_cross_stack.py"]
-if KERNEL_SCTP:
-    collect_ignore.append("test_host.py")
+# Need kernel SCTP (collected only where it exists).
+NEEDS_KERNEL_SCTP = ["test_suite.py", "test_kernel.py", "test_cross_stack.py", "test_node.py"]
+# Checks the behaviour of hosts without SCTP (collected only there).
+HOST_ONLY = ["test_host.py"]
+
+collect_ignore = HOST_ONLY if KERNEL_SCTP else NEEDS_KERNEL_SCTP
 
 
 @pytest.fixture

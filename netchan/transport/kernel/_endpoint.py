@@ -348,7 +348,8 @@ class KernelAssociation(Association):
     def statistics(self) -> AssociationStatistics:
         st = None if self._ended.is_set() or not self._kid else self._ep._sock.status(self._kid)
         if st is None:
-            state = "CLOSED"
+            # gone, or set up implicitly and the kernel has not named it yet
+            state = "CLOSED" if self._ended.is_set() else "COOKIE_WAIT"
             return AssociationStatistics(
                 state=state,
                 outbound_streams=self._out,
