@@ -3,6 +3,9 @@ and the node keeps serving everyone else. A raw endpoint plays the bad peer."""
 
 from __future__ import annotations
 
+import contextlib
+import random
+
 import trio
 import trio.testing
 
@@ -15,7 +18,8 @@ pytestmark = memory_only
 
 async def next_control(assoc: Association) -> P.Control:
     while True:
-        msg: Message = await assoc.receive()
+        with trio.fail_after(5):  # a missing answer fails the test instead of hanging it
+            msg: Message = await assoc.receive()
         if msg.stream == P.CONTROL_STREAM and msg.data[:1] not in (b"\x01", b"\x02", b"\x03"):
             return P.decode_control(msg.data)
 
@@ -52,8 +56,9 @@ async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> 
         await assoc.send(P.encode_frame(P.Frame.VALUE, ok.peer_link, b"\xc1"), stream=1)
         rej = await next_control(assoc)
         assert isinstance(rej, P.Reject) and rej.code is P.ErrorCode.DECODE
-        # More values than credit (the REJECT returned one credit: 2 allowed, 3 sent).
-        for _ in range(3):
+        # More values than credit: 2 initial + 1 returned by the REJECT + at most 2 more
+        # returned as values move into the exported channel (buffer 2) = 5; 8 are sent.
+        for _ in range(8):
             await assoc.send(P.encode_frame(P.Frame.VALUE, ok.peer_link, b"\x01"), stream=1)
         msg = await next_control(assoc)
         while isinstance(msg, P.Credit):
@@ -68,15 +73,16 @@ async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> 
         assert errors["unknown_channel"] == 1
         assert errors["undecodable"] == 1
         assert errors["credit_exceeded"] == 1
-        # Only the two values within credit were delivered.
-        assert [recv.receive_nowait(), recv.receive_nowait()] == [1, 1]
-
-        # The node still serves a well-behaved client.
+        # The node still serves a well-behaved client; of the bad peer's values only those
+        # within credit were delivered.
         async with env.node(listen=False) as client:
             jobs = await client.import_send(server.address, "jobs")
             await jobs.send("still serving")
+            delivered = []
             with trio.fail_after(5):
-                assert await recv.receive() == "still serving"
+                while (value := await recv.receive()) != "still serving":
+                    delivered.append(value)
+            assert delivered == [1] * len(delivered) and 2 <= len(delivered) <= 5
 
 
 async def test_wrong_protocol_version_is_refused(env: Env, clock: object) -> None:
@@ -105,16 +111,11 @@ def test_control_codec_round_trip_and_garbage() -> None:
     ]
     for m in msgs:
         assert P.decode_control(P.encode_control(m)) == m
-    import random
-
     rng = random.Random(1)
     for _ in range(2000):
         data = bytes(rng.randrange(256) for _ in range(rng.randrange(12)))
-        try:
+        # Only ProtocolError may come out of the parsers, whatever the bytes.
+        with contextlib.suppress(P.ProtocolError):
             P.decode_control(data)
-        except P.ProtocolError:
-            pass
-        try:
+        with contextlib.suppress(P.ProtocolError):
             P.decode_frame(data)
-        except P.ProtocolError:
-            pass
