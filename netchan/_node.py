@@ -714,6 +714,7 @@ class Node:
         self._dead: set[int] = set()
         self._exports: dict[str, Export] = {}
         self._tokens: dict[str, Export] = {}
+        self._moved: dict[int, Export] = {}
         self._errors: Counter[str] = Counter()
         self._values_in = 0
         self._values_out = 0
@@ -919,14 +920,27 @@ class Node:
             if link.target_kind is P.TargetKind.TOKEN:
                 link.forwards += 1
             return [int(direction), link.owner_id, link.address, int(link.target_kind), link.target]
+        # A trio channel end in a value is handed over to the node (moved, not copied): the
+        # node serves it under a random token while remote holders exist, then closes it.
         direction = P.Dir.SEND if isinstance(obj, trio.MemorySendChannel) else P.Dir.RECEIVE
-        token = secrets.token_hex(16)
-        export = Export(self, "<ref>", obj.clone(), None, token=token)
-        export.pending = 1
-        self._tokens[token] = export
-        if not export.is_send:
-            self._spawn(self._run_work_queue, export)
-        return [int(direction), self.node_id, self._ref_address(), int(P.TargetKind.TOKEN), token]
+        export = self._moved.get(id(obj))
+        if export is None or export.closed or export.end is not obj:
+            if obj.statistics().open_send_channels == 0 and direction is P.Dir.SEND:
+                raise trio.ClosedResourceError("a closed channel end cannot be sent")
+            export = Export(self, "<ref>", obj, None, token=secrets.token_hex(16))
+            assert export.token is not None
+            self._tokens[export.token] = export
+            self._moved[id(obj)] = export
+            if not export.is_send:
+                self._spawn(self._run_work_queue, export)
+        export.pending += 1
+        return [
+            int(direction),
+            self.node_id,
+            self._ref_address(),
+            int(P.TargetKind.TOKEN),
+            export.token,
+        ]
 
     def _decode_ref(self, desc: Any) -> Any:
         if (
@@ -991,6 +1005,8 @@ class Node:
     def _release_token(self, export: Export) -> None:
         export.closed = True
         self._tokens.pop(export.token or "", None)
+        if self._moved.get(id(export.end)) is export:
+            del self._moved[id(export.end)]
         export.signal.fire()
         with contextlib.suppress(Exception):
             export.end.close()
