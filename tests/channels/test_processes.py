@@ -1,0 +1,128 @@
+"""Integration over a real backend (``udp://`` by default, ``sctp://`` with
+NETCHAN_TEST_SCHEME=sctp): nodes in separate processes on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+import trio
+
+import netchan
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEME = os.environ.get("NETCHAN_TEST_SCHEME", "memory")
+WIRE = "udp" if SCHEME == "memory" else SCHEME
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@contextmanager
+def node_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``tests.support.procs`` with ``args``; yields it and the address it serves."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.procs", *args],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # bounded: the role prints first or dies
+        assert line.startswith("ready "), f"node process failed to start: {line!r}"
+        yield proc, line.split()[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def local(port: int = 0) -> str:
+    return f"{WIRE}://127.0.0.1:{port}"
+
+
+def client_node() -> AbstractAsyncContextManager[netchan.Node]:
+    return netchan.open_node(client_address=local())
+
+
+def test_demo_fan_out_across_processes() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netchan",
+            "demo",
+            "--workers",
+            "3",
+            "--jobs",
+            "12",
+            "--scheme",
+            WIRE,
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "12 jobs done by" in result.stdout
+    assert sorted(
+        int(line.split()[1][:-1]) for line in result.stdout.splitlines() if line.startswith("job ")
+    ) == list(range(12))
+
+
+async def test_reply_channel_through_third_node_processes() -> None:
+    with (
+        node_process("worker", local()) as (_, c_addr),
+        node_process("forward", local(), c_addr) as (_, b_addr),
+    ):
+        async with client_node() as a:
+            front = await a.import_send(b_addr, "front")
+            replies = []
+            for n in range(3):
+                reply_send, reply_recv = trio.open_memory_channel[object](1)
+                await front.send({"n": n, "reply": reply_send})
+                with trio.fail_after(20):
+                    replies.append(await reply_recv.receive())
+                    # The worker closed it, the forwarder dropped it: EndOfChannel.
+                    with pytest.raises(trio.EndOfChannel):
+                        await reply_recv.receive()
+            assert [r[:2] for r in replies] == [("done", n) for n in range(3)]  # type: ignore[index]
+            # The worker (third node) reached us directly: we have two peers.
+            assert len(a.statistics().peers) == 2
+
+
+async def test_work_queue_close_gives_end_of_channel() -> None:
+    with node_process("producer", local(), "50") as (_, addr):
+        async with client_node() as node:
+            numbers = await node.import_receive(addr, "numbers", max_buffer=8)
+            with trio.fail_after(30):
+                assert [v async for v in numbers] == list(range(50))
+
+
+async def test_killed_peer_breaks_channels_promptly() -> None:
+    with node_process("worker", local()) as (proc, addr):
+        async with client_node() as node:
+            work = await node.import_send(addr, "work")
+            reply_send, reply_recv = trio.open_memory_channel[object](1)
+            await work.send({"n": 1, "reply": reply_send})
+            with trio.fail_after(20):
+                assert (await reply_recv.receive())[:2] == ("done", 1)  # type: ignore[index]
+            os.kill(proc.pid, signal.SIGKILL)
+            start = trio.current_time()
+            with pytest.raises(trio.BrokenResourceError) as info, trio.fail_after(30):
+                for i in range(10_000):
+                    await work.send({"n": i, "reply": None})
+                    await trio.sleep(0.05)
+            assert info.value.__cause__ is not None
+            # Heartbeat-bounded (ICMP port unreachable on loopback makes it faster still).
+            assert trio.current_time() - start < 20
