@@ -43,7 +43,7 @@ from ._ext import (
     ExtCode,
 )
 from ._limits import CodecLimits
-from ._shape import ShapeError, check_shape
+from ._shape import ShapeError, check_shape, scan_shape
 
 _ExtType = msgpack.ExtType
 
@@ -100,6 +100,11 @@ class _NeedHashGuard(Exception):
 # risky kinds, then decoded again, checked.
 _HASH_RISKY_CODES = frozenset({ExtCode.BIGINT, ExtCode.DECIMAL, ExtCode.COMPLEX, ExtCode.UUID})
 _HASH_RISKY_TRIGGER = 256
+
+# From this size on, the structure check first walks the msgpack headers in Python, giving
+# up after _SCAN_BUDGET of them (then the C-speed checks run).
+_SCAN_FIRST_SIZE = 32 * 1024
+_SCAN_BUDGET = 128
 _MAX_SAME_HASH = 16
 
 
@@ -310,13 +315,10 @@ class Codec:
             Exception: whatever ``encode_ref`` raised, unchanged.
         """
         data = self._pack(value)
-        n = len(data)
-        check_items = self._max_items is not None and n > self._max_items
-        if check_items or self._may_be_too_deep(data):
-            try:
-                check_shape(data, self._max_depth, self._max_items if check_items else None)
-            except ShapeError as exc:
-                raise EncodeLimitError(f"cannot encode value: {exc}") from None
+        try:
+            self._check_structure(data, encoding=True)
+        except ShapeError as exc:
+            raise EncodeLimitError(f"cannot encode value: {exc}") from None
         bin8, bin16, bin32 = BIN_HEADERS
         if (bin8 in data or bin16 in data or bin32 in data) and _has_bytearray(value):
             # msgpack packed the bytearray natively as bin (it would arrive as bytes).
@@ -333,13 +335,32 @@ class Codec:
             )
         return data
 
-    def _may_be_too_deep(self, data: bytes) -> bool:
-        # Every nesting level needs a container header byte (or more): few of those bytes,
-        # found in one C-speed pass, prove the depth is fine without parsing.
+    def _check_structure(self, data: bytes, *, encoding: bool) -> None:
+        """Enforce ``max_depth`` (and, when encoding, ``max_items``; the decoder's msgpack
+        call enforces it when decoding) on encoded bytes, choosing the cheapest proof.
+
+        Raises:
+            ShapeError: a limit is exceeded.
+        """
         n = len(data)
-        return n > self._max_depth and (
-            n - len(data.translate(None, CONTAINER_HEADER_BYTES)) > self._max_depth
-        )
+        check_items = encoding and self._max_items is not None and n > self._max_items
+        items = self._max_items if check_items else None
+        if n >= _SCAN_FIRST_SIZE:
+            # Big values are mostly big strings or blobs: walking their few headers is
+            # cheaper than any pass over all their bytes.
+            try:
+                if scan_shape(data, self._max_depth, items, budget=_SCAN_BUDGET):
+                    return
+            except ValueError:
+                return  # malformed: the decoder says so
+        elif not check_items and (
+            # Every nesting level needs a container header byte (or more): few of those
+            # bytes, counted in one C-speed pass, prove the depth is fine.
+            n <= self._max_depth
+            or n - len(data.translate(None, CONTAINER_HEADER_BYTES)) <= self._max_depth
+        ):
+            return
+        check_shape(data, self._max_depth, items)
 
     def _pack(self, value: object) -> bytes:
         # msgpack.Packer is not re-entrant: an encode_ref hook that encodes something
@@ -517,11 +538,13 @@ class Codec:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
         saved = self._mode, self._open_markers, self._hash_risky  # decode_ref may decode
         try:
-            if self._may_be_too_deep(data):
-                # Before building anything: a depth bomb costs one C pass, no objects.
-                check_shape(data, self._max_depth, None)
+            # Before building anything: a depth bomb costs one C pass, no objects.
+            self._check_structure(data, encoding=False)
             try:
-                value = self._unpack(data, 1 if MARKER_PREFIX in data else 0)
+                # Small values: one C search tells whether markers are there. Big ones
+                # (mostly blobs) start without hooks and restart at the first marker.
+                marked = n < _SCAN_FIRST_SIZE and MARKER_PREFIX in data
+                value = self._unpack(data, 1 if marked else 0)
             except (_NeedListHook, _NeedHashGuard):
                 # A marker in a non-canonical ext header (ext 16/32), or many risky keys.
                 value = self._unpack(data, 1)

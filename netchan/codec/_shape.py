@@ -46,8 +46,19 @@ class ShapeError(Exception):
         self.what = what
 
 
-def scan_shape(data: bytes, max_depth: int, max_items: int | None) -> None:
+def scan_shape(
+    data: bytes, max_depth: int, max_items: int | None, budget: int | None = None
+) -> bool:
     """Check the first msgpack document in ``data`` in pure Python.
+
+    The cost is one step per msgpack header, whatever the payload sizes: a value made of a
+    few large strings or blobs is checked in microseconds.
+
+    Args:
+        budget: give up after this many headers (None: never).
+
+    Returns:
+        True when checked, False when the budget ran out first.
 
     Raises:
         ShapeError: deeper than ``max_depth`` or a container over ``max_items``.
@@ -56,7 +67,11 @@ def scan_shape(data: bytes, max_depth: int, max_items: int | None) -> None:
     pos = 0
     end = len(data)
     remaining: list[int] = []  # per open container: elements still to read
+    steps = 0
     while True:
+        steps += 1
+        if budget is not None and steps > budget:
+            return False
         if pos >= end:
             raise ValueError("truncated msgpack")
         b = data[pos]
@@ -103,7 +118,7 @@ def scan_shape(data: bytes, max_depth: int, max_items: int | None) -> None:
                 break
             remaining.pop()
         if not remaining:
-            return
+            return True
 
 
 def _c_stack_levels() -> int | None:
