@@ -286,3 +286,47 @@ def test_struct_helpers_agree_with_docs() -> None:
     assert ext(ExtCode.BYTEARRAY, b"abc") == b"\xc7\x03\x04abc"
     assert ext(ExtCode.DATE, struct.pack(">HBB", 2024, 1, 2)) == b"\xd6\x07\x07\xe8\x01\x02"
     assert array(i(1)) == b"\x91\x01"
+
+
+# ------------------------------------------------------------------ big values
+
+
+BLOB = bytes(range(256)) * 512  # 128 KiB holding every byte value, header-like ones too
+
+
+def test_big_value_with_a_late_marker_decodes() -> None:
+    # Big values are first decoded without hooks and restarted at the first marker.
+    value = {"blob": BLOB, "then": (1, {2}), "and": [bytearray(b"x"), Box(1)]}
+    assert same(Codec().decode(Codec().encode(value)), value)
+
+
+def test_big_value_depth_is_checked() -> None:
+    codec = Codec(limits=CodecLimits(max_depth=8))
+    ok = {"blob": BLOB, "deep": nested_list(7)}
+    assert same(codec.decode(codec.encode(ok)), ok)
+    too_deep = {"blob": BLOB, "deep": nested_list(8)}
+    with pytest.raises(EncodeLimitError):
+        codec.encode(too_deep)
+    with pytest.raises(DecodeError):
+        codec.decode(Codec().encode(too_deep))
+
+
+def test_big_value_items_are_checked() -> None:
+    codec = Codec(limits=CodecLimits(max_items=3))
+    codec.encode([BLOB, 1, 2])
+    with pytest.raises(EncodeLimitError):
+        codec.encode([BLOB, 1, 2, 3])
+    many = Codec(limits=CodecLimits(max_items=1000))
+    with pytest.raises(EncodeLimitError):
+        many.encode(list(range(40_000)))  # past the header budget: checked by msgpack
+    with pytest.raises(DecodeError):
+        many.decode(Codec().encode(list(range(40_000))))
+
+
+def test_big_depth_bomb_past_the_header_budget() -> None:
+    data = b"\x91" * 40_000 + b"\xc0"
+    with pytest.raises(DecodeError):
+        Codec().decode(data)
+    data = b"\x92" + b"\xc4\xff" + b"\x00" * 255 + b"\x91" * 40_000 + b"\xc0"
+    with pytest.raises(DecodeError):
+        Codec().decode(data)
