@@ -34,9 +34,11 @@ from benchmarks._tsctp import (
     udp_port_taken,
 )
 from netchan.transport import (
+    Association,
     AssociationAborted,
     AssociationAbortedError,
     AssociationClosed,
+    Endpoint,
     Message,
     open_endpoint,
 )
@@ -66,6 +68,24 @@ async def wait_bound(port: int, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing bound UDP port {port} within {timeout} s")
         await trio.sleep(0.02)
+
+
+async def connect_when_listening(ep: Endpoint, url: str) -> Association:
+    """Connect to a program that just started (bounded retries).
+
+    usrsctp binds its UDP port in ``usrsctp_init`` before the SCTP socket listens; an INIT
+    arriving in between is answered with ABORT. Retrying a few times covers that start-up
+    window; any other failure still fails the test.
+    """
+    for _attempt in range(20):
+        try:
+            return await ep.connect(url)
+        except trio.BrokenResourceError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, AssociationAbortedError) and cause.by_peer):
+                raise
+            await trio.sleep(0.05)
+    return await ep.connect(url)
 
 
 async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
@@ -114,7 +134,7 @@ async def test_echo_server_echoes_every_stream_ordered_and_unordered(
         await wait_bound(theirs)
         async with open_endpoint(_url(host, ours)) as ep:
             with trio.fail_after(TIMEOUT):
-                assoc = await ep.connect(_url(host, theirs, 7))
+                assoc = await connect_when_listening(ep, _url(host, theirs, 7))
                 assert assoc.outbound_streams >= 10
                 # The PPID names each message: echo_server sends it back unchanged.
                 sent = {}
@@ -147,7 +167,7 @@ async def test_discard_server_takes_large_fragmented_messages(tmp_path: Path) ->
         await wait_bound(theirs)
         async with open_endpoint(f"udp://{HOST}:{ours}") as ep:
             with trio.fail_after(TIMEOUT):
-                assoc = await ep.connect(f"udp://{HOST}:{theirs}?sctp_port=9")
+                assoc = await connect_when_listening(ep, f"udp://{HOST}:{theirs}?sctp_port=9")
                 for index, size in enumerate(sizes):
                     await assoc.send(_payload(index, size), stream=index % 3)
                 # Graceful close returns once every message was acknowledged.
@@ -236,8 +256,8 @@ async def test_we_send_to_tsctp(
         await wait_bound(theirs)
         async with open_endpoint(f"udp://{HOST}:{ours}") as ep:
             with trio.fail_after(TIMEOUT):
-                assoc = await ep.send(b"b" * length, to=f"udp://{HOST}:{theirs}?sctp_port=5001")
-                for _ in range(count - 1):
+                assoc = await connect_when_listening(ep, f"udp://{HOST}:{theirs}?sctp_port=5001")
+                for _ in range(count):
                     await assoc.send(b"b" * length)
                 await assoc.aclose()
                 text = await _wait_output(
@@ -258,7 +278,7 @@ async def test_our_abort_then_a_new_association_works(tmp_path: Path) -> None:
         async with open_endpoint(f"udp://{HOST}:{ours}") as ep:
             with trio.fail_after(TIMEOUT):
                 url = f"udp://{HOST}:{theirs}?sctp_port=7"
-                first = await ep.connect(url)
+                first = await connect_when_listening(ep, url)
                 await first.send(b"ping")
                 assert (await first.receive()).data == b"ping"
                 first.abort("test abort")
@@ -284,7 +304,7 @@ async def test_killed_peer_is_detected_through_icmp(tmp_path: Path) -> None:
         ) as prog:
             await wait_bound(theirs)
             with trio.fail_after(TIMEOUT):
-                assoc = await ep.connect(f"udp://{HOST}:{theirs}?sctp_port=7")
+                assoc = await connect_when_listening(ep, f"udp://{HOST}:{theirs}?sctp_port=7")
                 await assoc.send(b"ping")
                 assert (await assoc.receive()).data == b"ping"
             prog.stop()
