@@ -243,10 +243,9 @@ class SctpEndpoint:
 
     def _new_tag(self) -> int:
         """A random nonzero verification tag not used by a current association (§5.3.1)."""
-        in_use = {a.local_tag for a in self._assocs.values()}
         while True:
             tag = self.rng.randrange(1, 1 << 32)
-            if tag not in in_use:
+            if tag not in self._by_tag:
                 return tag
 
     def _touch(self, assoc: Association) -> None:
@@ -469,7 +468,7 @@ class SctpEndpoint:
                 [AbortChunk(causes=(OutOfResourceCause(),))],
             )
             return
-        if any(a.local_tag == contents.local_tag for a in self._assocs.values()):
+        if contents.local_tag in self._by_tag:
             self._drop("tag_in_use")
             return
         assoc = self._create(addr, packet.src_port, now)
