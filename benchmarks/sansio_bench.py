@@ -1,0 +1,240 @@
+"""Cost of the sans-io SCTP stack alone: two ``SctpEndpoint`` objects joined in memory.
+
+No sockets, no trio, no loss: datagrams one endpoint emits are handed to the other at once,
+in the same process. Both sides run here, so the rate printed is what one core spends on the
+sender *and* the receiver of every message: the ceiling the stack puts on a real transfer,
+before any socket or event-loop cost.
+
+The sender behaves like an application that keeps the send buffer full: it queues messages
+until ``send`` raises ``BufferError`` and resumes on ``SendBufferAvailable``. The receiver
+consumes each message as it is delivered (``message_consumed``), as the UDP driver does when
+the application reads. Time is virtual: it advances by ``--rtt`` per exchange round and jumps
+to the next endpoint deadline when nothing is in transit (a delayed SACK), so no timer ever
+adds wall-clock time.
+
+Rates are computed from the CPU time of this process (``time.process_time``), which is less
+disturbed than wall-clock time when other programs share the machine.
+
+Usage::
+
+    .venv/bin/python benchmarks/sansio_bench.py [--sizes 64,1024,16384] [--messages N]
+        [--repeat 3] [--profile] [--top 25] [--json]
+
+``--messages`` is per size (default: about 16 MiB or 100 000 messages, whichever is fewer).
+Each size runs ``--repeat`` times and the best run is reported (the machine is shared).
+``--profile`` runs each size once more under cProfile and prints the top functions by
+tottime, with call counts per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from netchan.transport.sctp.association import Association
+from netchan.transport.sctp.endpoint import SctpEndpoint
+from netchan.transport.sctp.events import (
+    AssociationEstablished,
+    MessageReceived,
+    SendBufferAvailable,
+)
+from netchan.transport.sctp.options import Options
+from netchan.transport.sctp.state import State
+
+A_ADDR = ("10.0.0.1", 5000)
+B_ADDR = ("10.0.0.2", 5000)
+PORT = 5000
+
+
+class Transfer:
+    """One in-memory transfer of ``count`` messages of ``size`` bytes from A to B.
+
+    Raises:
+        RuntimeError: the transfer did not complete within its bound on rounds (a stuck
+            stack must fail the benchmark, not hang it).
+    """
+
+    def __init__(self, size: int, count: int, options: Options, seed: int = 1) -> None:
+        self.size = size
+        self.count = count
+        self.now = 0.0
+        self.rtt = 0.0002
+        self.a = SctpEndpoint(options, local_port=PORT, rng=random.Random(seed), now=0.0)
+        self.b = SctpEndpoint(options, local_port=PORT, rng=random.Random(seed + 1), now=0.0)
+        self.payload = bytes(random.Random(seed).getrandbits(8) for _ in range(size))
+        self.sent = 0
+        self.received = 0
+        self.received_bytes = 0
+        self.datagrams = 0
+        self.wire_bytes = 0
+        self._writable = True
+        self._assoc_b: Association | None = None
+        self.assoc = self.a.connect(B_ADDR, PORT, self.now)
+        self._establish()
+
+    def _exchange(self) -> bool:
+        """Move every pending datagram one hop in both directions; True if any moved."""
+        now = self.now
+        a, b = self.a, self.b
+        out_a = a.datagrams_to_send(now)
+        for data, _addr in out_a:
+            self.wire_bytes += len(data)
+            b.receive_datagram(data, A_ADDR, now)
+        out_b = b.datagrams_to_send(now)
+        for data, _addr in out_b:
+            self.wire_bytes += len(data)
+            a.receive_datagram(data, B_ADDR, now)
+        n = len(out_a) + len(out_b)
+        self.datagrams += n
+        return n > 0
+
+    def _drain_events(self) -> None:
+        while (event := self.a.next_event()) is not None:
+            if isinstance(event, SendBufferAvailable):
+                self._writable = True
+        b = self.b
+        while (event := b.next_event()) is not None:
+            if isinstance(event, MessageReceived):
+                n = len(event.data)
+                self.received += 1
+                self.received_bytes += n
+                assoc = self._assoc_b
+                if assoc is None:
+                    assoc = self._assoc_b = b.associations[event.association_id]
+                assoc.message_consumed(n, self.now)
+
+    def _establish(self) -> None:
+        for _ in range(100):
+            self._exchange()
+            while (event := self.a.next_event()) is not None:
+                if isinstance(event, AssociationEstablished):
+                    return
+            self._advance_timers()
+        raise RuntimeError("association not established")
+
+    def _advance_timers(self) -> None:
+        deadlines = [d for d in (self.a.next_deadline(), self.b.next_deadline()) if d is not None]
+        if deadlines:
+            self.now = max(self.now, min(deadlines))
+        for ep in (self.a, self.b):
+            deadline = ep.next_deadline()
+            if deadline is not None and deadline <= self.now:
+                ep.handle_timeout(self.now)
+
+    def _fill(self) -> None:
+        assoc = self.assoc
+        payload = self.payload
+        count = self.count
+        now = self.now
+        while self.sent < count and self._writable:
+            try:
+                assoc.send(payload, stream=0, ppid=0, now=now)
+            except BufferError:
+                self._writable = False
+                return
+            self.sent += 1
+
+    def run(self) -> float:
+        """Run the transfer; returns the CPU seconds it took."""
+        max_rounds = 20 * self.count + 10_000
+        start = time.process_time()
+        for _ in range(max_rounds):
+            self._fill()
+            moved = self._exchange()
+            self._drain_events()
+            if self.received >= self.count:
+                break
+            self.now += self.rtt
+            if not moved:
+                self._advance_timers()
+        else:
+            raise RuntimeError(f"transfer stuck: {self.received} of {self.count} received")
+        elapsed = time.process_time() - start
+        if self.received_bytes != self.count * self.size:
+            raise RuntimeError("received bytes do not match what was sent")
+        if self.assoc.state is not State.ESTABLISHED:
+            raise RuntimeError(f"association left ESTABLISHED: {self.assoc.state}")
+        return elapsed
+
+
+def default_count(size: int) -> int:
+    """About 16 MiB or 100 000 messages, whichever is fewer (at least 1000)."""
+    return max(1000, min(100_000, (16 << 20) // size))
+
+
+def measure(size: int, count: int, repeat: int) -> dict[str, float]:
+    """Best of ``repeat`` runs: msgs/s, MB/s (payload, 10^6 bytes), datagrams per message."""
+    best = float("inf")
+    datagrams = 0
+    options = Options(heartbeat_interval=0)
+    for seed in range(1, repeat + 1):
+        transfer = Transfer(size, count, options, seed=seed)
+        elapsed = transfer.run()
+        if elapsed < best:
+            best = elapsed
+            datagrams = transfer.datagrams
+    return {
+        "size": size,
+        "messages": count,
+        "seconds": round(best, 4),
+        "msgs_per_s": round(count / best),
+        "mb_per_s": round(count * size / best / 1e6, 2),
+        "us_per_msg": round(best / count * 1e6, 2),
+        "datagrams_per_msg": round(datagrams / count, 3),
+    }
+
+
+def profile(size: int, count: int, top: int) -> str:
+    """cProfile of one run: the top ``top`` functions by tottime."""
+    transfer = Transfer(size, count, Options(heartbeat_interval=0), seed=1)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    transfer.run()
+    profiler.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    return buf.getvalue()
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="64,1024,16384")
+    parser.add_argument("--messages", type=int, default=0, help="per size (0: default)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    results = []
+    for size in sizes:
+        count = args.messages or default_count(size)
+        result = measure(size, count, max(1, args.repeat))
+        results.append(result)
+        if not args.json:
+            print(
+                f"{size:>6} B x {count:>6}: {result['msgs_per_s']:>8} msgs/s "
+                f"{result['mb_per_s']:>8.2f} MB/s {result['us_per_msg']:>8.2f} us/msg "
+                f"{result['datagrams_per_msg']:.3f} datagrams/msg",
+                flush=True,
+            )
+        if args.profile:
+            print(f"--- profile, {size} B x {count} ---")
+            print(profile(size, count, args.top), flush=True)
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
