@@ -768,7 +768,10 @@ class Association:
                 )
                 self.drops.add("unrecognized_chunk")
                 if action.report:
-                    self._queue_control(ErrorChunk(causes=(UnrecognizedChunkTypeCause(raw[:256]),)))
+                    # §3.3.10.6: the whole chunk, cut only where it would not fit one
+                    # packet with the ERROR's headers.
+                    cause = UnrecognizedChunkTypeCause(raw[: self._options.pmtu - 24])
+                    self._queue_control(ErrorChunk(causes=(cause,)))
                 if not action.skip:
                     break
         if had_data:
