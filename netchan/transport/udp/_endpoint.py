@@ -66,6 +66,8 @@ RECV_BATCH = 256
 #: Largest UDP payload we accept; an SCTP packet never exceeds the path MTU, but a peer may be
 #: configured for jumbo frames on loopback.
 RECV_SIZE = 65535
+#: In a burst of received datagrams, flush (and so send the due SACK) after this many.
+ACK_EVERY = 8
 #: Scheduler rounds a flush may wait for other ready tasks (bounds the added latency to
 #: a few task steps; ends early when nothing else is ready to run).
 FLUSH_DEFER_ROUNDS = 16
@@ -671,6 +673,11 @@ class UdpEndpoint(Endpoint):
                     # A bug in the stack; the socket keeps serving the other associations.
                     log.exception("SCTP stack raised on a datagram from %s", addr)
                     self._drops["stack_error"] += 1
+                if count % ACK_EVERY == 0:
+                    # Within a long burst, let SACKs out regularly: one SACK per batch
+                    # would be a stretch ACK, and the peer's slow start grows by at most
+                    # one MTU per SACK (RFC 9260 §7.2.1).
+                    self._flush()
             counters["datagrams_received"] += count
             if count == 0:
                 # Woken without data: the error queue has entries (EPOLLERR).
