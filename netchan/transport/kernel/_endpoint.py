@@ -86,6 +86,9 @@ class KernelOptions:
             userspace stack's.
         association_max_retransmissions: Association.Max.Retrans (SCTP_ASSOCINFO).
         heartbeat_interval: HB.interval (SCTP_PEER_ADDR_PARAMS); 0 keeps the kernel's.
+        delayed_ack_timeout, delayed_ack_packets: how late our SACKs may be (SCTP_DELAYED_SACK,
+            RFC 9260 §6.2). The LAN default of 20 ms (Linux: 200 ms) keeps peers whose
+            ``rto_min`` is 100 ms, like the userspace stack's, from timing out spuriously.
         send_buffer: SO_SNDBUF requested; Linux doubles it and caps the request at
             ``net.core.wmem_max`` (unless the process may use SO_SNDBUFFORCE). The kernel
             refuses messages larger than the send buffer.
@@ -106,6 +109,8 @@ class KernelOptions:
     rto_max: float = 2.0
     association_max_retransmissions: int = 6
     heartbeat_interval: float = 1.0
+    delayed_ack_timeout: float = 0.02
+    delayed_ack_packets: int = 2
     send_buffer: int = 4 * 1024 * 1024
     receive_window: int = 4 * 1024 * 1024
     max_message_size: int = 256 * 1024 * 1024
@@ -124,6 +129,8 @@ class KernelOptions:
             raise ValueError("recv_chunk must be at least 1024")
         if self.max_message_size < 1:
             raise ValueError("max_message_size must be positive")
+        if not 0 < self.delayed_ack_timeout <= 0.5 or self.delayed_ack_packets < 1:
+            raise ValueError("need 0 < delayed_ack_timeout <= 0.5 s and delayed_ack_packets >= 1")
 
 
 def _options(options: dict[str, Any]) -> KernelOptions:
@@ -914,6 +921,7 @@ async def open_kernel_endpoint(address: Address, **options: Any) -> AsyncIterato
         sock.set_assoc_max_retrans(opts.association_max_retransmissions)
         if opts.heartbeat_interval > 0:
             sock.set_heartbeat(opts.heartbeat_interval)
+        sock.set_delayed_sack(opts.delayed_ack_timeout, opts.delayed_ack_packets)
         if opts.nodelay:
             sock.set_int(c.sctp_nodelay, 1)
         # Allow pieces of different associations to interleave during partial delivery,

@@ -100,6 +100,7 @@ ffi.cdef(
         uint32_t sasoc_local_rwnd; uint32_t sasoc_cookie_life;
     };
     struct sctp_assoc_value { sctp_assoc_t assoc_id; uint32_t assoc_value; };
+    struct sctp_sack_info { sctp_assoc_t sack_assoc_id; uint32_t sack_delay; uint32_t sack_freq; };
     struct sctp_getaddrs_old { sctp_assoc_t assoc_id; int addr_num; struct sockaddr *addrs; };
     struct sctp_getaddrs { sctp_assoc_t assoc_id; uint32_t addr_num; };
     struct sctp_assoc_stats {
@@ -164,6 +165,7 @@ EXPECTED_SIZES_LINUX_X86_64 = {
     "struct sctp_rcvinfo": 28,
     "struct sctp_sndrcvinfo": 32,
     "struct sctp_event": 8,
+    "struct sctp_sack_info": 12,
     "struct sctp_assoc_change": 20,
     "struct sctp_paddrinfo": 152,
     "struct sctp_status": 176,

@@ -29,6 +29,7 @@ class SctpConstants:
     sctp_initmsg: int
     sctp_nodelay: int
     sctp_peer_addr_params: int
+    sctp_delayed_sack: int
     sctp_status: int
     sctp_get_peer_addr_info: int
     sctp_fragment_interleave: int
@@ -82,6 +83,7 @@ LINUX = SctpConstants(
     sctp_initmsg=2,
     sctp_nodelay=3,
     sctp_peer_addr_params=9,
+    sctp_delayed_sack=16,
     sctp_status=14,
     sctp_get_peer_addr_info=15,
     sctp_fragment_interleave=18,
@@ -136,6 +138,7 @@ FREEBSD = SctpConstants(
     sctp_initmsg=0x03,
     sctp_nodelay=0x04,
     sctp_peer_addr_params=0x0A,
+    sctp_delayed_sack=0x0F,
     sctp_status=0x100,
     sctp_get_peer_addr_info=0x101,
     sctp_fragment_interleave=0x10,

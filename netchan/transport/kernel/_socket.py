@@ -250,6 +250,16 @@ class SctpSocket:
         old_len = cmsg_align_4(ffi.offsetof("struct sctp_paddrparams", "spp_ipv6_flowlabel"))
         self.setsockopt(self.consts.sctp_peer_addr_params, v, old_len)
 
+    def set_delayed_sack(self, delay: float, every: int) -> None:
+        """SCTP_DELAYED_SACK (RFC 6458 §8.1.19): SACK at most ``delay`` s / ``every`` packets
+        late (RFC 9260 §6.2). Linux's default is 200 ms, which would make a peer with a
+        LAN ``rto_min`` of 100 ms time out spuriously."""
+        v = ffi.new("struct sctp_sack_info *")
+        v.sack_assoc_id = self.consts.sctp_future_assoc
+        v.sack_delay = max(1, round(delay * 1000))
+        v.sack_freq = every
+        self.setsockopt(self.consts.sctp_delayed_sack, v)
+
     def set_udp_encaps_port(self, port: int) -> None:
         """SCTP_REMOTE_UDP_ENCAPS_PORT: talk RFC 6951 (SCTP over UDP) to this remote port."""
         v = ffi.new("struct sctp_udpencaps *")
