@@ -426,3 +426,13 @@ async def test_cancelled_receive_loses_nothing(open_ep: Opener) -> None:
                 with trio.move_on_after(rng.choice([0, 0, 0.0005, 0.002])):
                     got.append(int((await server.receive()).data))
             assert got == list(range(50))
+
+
+async def test_host_names_are_resolved(open_ep: Opener) -> None:
+    async with open_ep("udp://localhost:0") as server, open_ep() as client:
+        port = parse_address(server.address).port
+        assert parse_address(server.address).host == "127.0.0.1"
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.send(b"by name", to=f"udp://localhost:{port}")
+            assert (await server.receive()).data == b"by name"
+            assert parse_address(assoc.peer_addresses[0]).host == "127.0.0.1"

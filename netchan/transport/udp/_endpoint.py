@@ -628,7 +628,8 @@ class UdpEndpoint(Endpoint):
             if not infos:
                 raise InvalidAddressError(f"cannot resolve {host!r}") from None
             resolved = infos[0][4][0]
-            assert isinstance(resolved, str)
+            if not isinstance(resolved, str):
+                raise InvalidAddressError(f"cannot resolve {host!r}")
             ip = ipaddress.ip_address(resolved)
         if self._family == socket.AF_INET6 and ip.version == 4:
             return (f"::ffff:{ip}", port)
