@@ -320,3 +320,16 @@ def test_window_update_as_soon_as_a_stopped_sender_can_send_again() -> None:
     # The update went out at once and the sender resumed within one round trip.
     assert len(sent_chunks(p, B_ADDR, SACK)) > sacks_before
     assert p.net.now - t <= 2 * p.net.link.delay + 0.001
+
+
+def test_sack_for_a_tsn_never_sent_aborts() -> None:
+    p = make_pair(seed=67, options=Options(heartbeat_interval=0))
+    assoc, _peer = p.connect()
+    # b acknowledges far beyond anything a sent.
+    sack = SackChunk(cumulative_tsn_ack=(assoc.local_initial_tsn + 1000) & 0xFFFFFFFF, a_rwnd=65536)
+    p.a.receive_datagram(serialize_packet(6000, 5000, assoc.local_tag, [sack]), B_ADDR, p.net.now)
+    p.net.run(1.0)
+    (mine,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
+    assert "never sent" in mine.reason
+    (theirs,) = p.net.events_of(B_ADDR, ev.AssociationAborted)
+    assert theirs.by_peer

@@ -884,6 +884,14 @@ class Association:
             self.drops.add("sack_in_wrong_state")
             return
         result = tx.handle_sack(chunk, now)
+        if result.invalid:
+            # The peer acknowledged a TSN we never sent: it is broken or forging.
+            reason = "peer acknowledged a TSN that was never sent"
+            self._send_raw(
+                self.peer_tag, [AbortChunk(causes=(ProtocolViolationCause(reason.encode()),))]
+            )
+            self._close_aborted(reason, False)
+            return
         if result.accepted:
             self._sack_since_t3 = True
             reopened = self._peer_window_closed and chunk.a_rwnd > 0
