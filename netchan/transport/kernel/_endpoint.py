@@ -66,7 +66,7 @@ _STATE_NAMES = {
 
 _MAX_EVENTS = 4096
 _MAX_NOTIFICATION = 64 * 1024
-_MAX_PEER_MESSAGE_GAP = 64  # recvmsg calls per wake-up before yielding to other tasks
+_RECVS_PER_WAKEUP = 64  # recvmsg calls per wake-up before yielding to other tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -690,7 +690,7 @@ class KernelEndpoint(Endpoint):
                     self._reader_resume = trio.Event()
                     await self._reader_resume.wait()
                 await trio.lowlevel.wait_readable(self._sock.fd)
-                for _ in range(_MAX_PEER_MESSAGE_GAP):
+                for _ in range(_RECVS_PER_WAKEUP):
                     try:
                         got = self._sock.receive()
                     except OSError as exc:
