@@ -28,6 +28,7 @@ from netchan.transport import (
     AssociationAbortedError,
     AssociationClosed,
     AssociationEstablished,
+    InvalidAddressError,
     parse_address,
 )
 from netchan.transport.udp import UdpEndpoint, open_udp_endpoint
@@ -436,3 +437,11 @@ async def test_host_names_are_resolved(open_ep: Opener) -> None:
             assoc = await client.send(b"by name", to=f"udp://localhost:{port}")
             assert (await server.receive()).data == b"by name"
             assert parse_address(assoc.peer_addresses[0]).host == "127.0.0.1"
+
+
+async def test_unresolvable_host_is_a_clear_error(open_ep: Opener) -> None:
+    async with open_ep() as client:
+        with trio.fail_after(TIMEOUT), pytest.raises(InvalidAddressError):
+            await client.connect("udp://no-such-host.invalid:9000")
+        with pytest.raises(InvalidAddressError):
+            await client.connect("sctp://127.0.0.1:9000")

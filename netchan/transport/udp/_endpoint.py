@@ -620,17 +620,22 @@ class UdpEndpoint(Endpoint):
         if self._closed:
             raise trio.ClosedResourceError("endpoint was closed")
 
+    async def _lookup(self, host: str, port: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """Resolve a host name in the socket's address family."""
+        try:
+            infos = await trio.socket.getaddrinfo(host, port, self._family, socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise InvalidAddressError(f"cannot resolve {host!r}: {exc}") from exc
+        for *_rest, sockaddr in infos:
+            if sockaddr and isinstance(sockaddr[0], str):
+                return ipaddress.ip_address(sockaddr[0])
+        raise InvalidAddressError(f"cannot resolve {host!r}")
+
     async def _resolve(self, host: str, port: int) -> PeerAddr:
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
-            infos = await trio.socket.getaddrinfo(host, port, self._family, socket.SOCK_DGRAM)
-            if not infos:
-                raise InvalidAddressError(f"cannot resolve {host!r}") from None
-            resolved = infos[0][4][0]
-            if not isinstance(resolved, str):
-                raise InvalidAddressError(f"cannot resolve {host!r}")
-            ip = ipaddress.ip_address(resolved)
+            ip = await self._lookup(host, port)
         if self._family == socket.AF_INET6 and ip.version == 4:
             return (f"::ffff:{ip}", port)
         if self._family == socket.AF_INET and ip.version == 6:
