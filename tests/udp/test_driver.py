@@ -445,3 +445,29 @@ async def test_unresolvable_host_is_a_clear_error(open_ep: Opener) -> None:
             await client.connect("udp://no-such-host.invalid:9000")
         with pytest.raises(InvalidAddressError):
             await client.connect("sctp://127.0.0.1:9000")
+
+
+async def test_datagrams_refused_with_eagain_are_sent_later(
+    open_ep: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            original = client._sendto
+            refusals = 3
+
+            def busy(data: bytes, addr: tuple[str, int]) -> bool:
+                nonlocal refusals
+                if refusals > 0:
+                    refusals -= 1
+                    return False  # what _sendto reports for EAGAIN
+                return original(data, addr)
+
+            monkeypatch.setattr(client, "_sendto", busy)
+            monkeypatch.setattr(client, "_batcher", None)
+            for i in range(20):
+                await assoc.send(b"%d" % i, stream=1)
+            got = [int((await server.receive()).data) for _ in range(20)]
+            assert got == list(range(20))
+            assert refusals == 0
+            assert not client._outgoing
