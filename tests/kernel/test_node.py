@@ -16,6 +16,7 @@ async def test_spec_example_over_kernel_sctp() -> None:
             server.export("jobs", send)
             out_send, out_recv = trio.open_memory_channel[int](0)
             server.export("results", out_recv)
+            assert server.address is not None
             async with netchan.open_node("sctp://127.0.0.1:0") as client:
                 jobs = await client.import_send(server.address, "jobs")
                 results = await client.import_receive(server.address, "results", max_buffer=4)
@@ -34,6 +35,7 @@ async def test_spec_example_over_kernel_sctp() -> None:
                     nursery.start_soon(produce)
                     assert [await results.receive() for _ in range(5)] == list(range(5))
                 stats = client.statistics()
+                assert stats.address is not None
                 assert stats.address.startswith("sctp://127.0.0.1:")
                 assoc = stats.peers[0].association
                 assert assoc is not None and assoc.state == "ESTABLISHED"
