@@ -115,8 +115,8 @@ async def test_round_trip(open_ep: Opener, host: str) -> None:
 
 
 async def test_one_server_many_clients(open_ep: Opener) -> None:
-    clients = 6
-    per_client = 15
+    clients = 24
+    per_client = 10
     async with open_ep() as server:
         got: Counter[int] = Counter()
 

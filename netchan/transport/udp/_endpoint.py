@@ -95,6 +95,8 @@ class UdpAssociation(Association):
         self._sctp = sctp_assoc
         self._id: int = sctp_assoc.id
         self._remote_sctp_port = remote_sctp_port
+        # Its key in the endpoint's (peer address, SCTP port) table, if it is there.
+        self._peer_key: tuple[PeerAddr, int] | None = None
         self._phase = _CONNECTING
         self._closed_by_us = False
         # Why it ended when the peer or the network ended it; None for a graceful close.
@@ -485,6 +487,7 @@ class UdpEndpoint(Endpoint):
             assoc = UdpAssociation(self, sctp_assoc, target.sctp_port)
             self._assocs[assoc.id] = assoc
             self._by_peer[key] = assoc
+            assoc._peer_key = key
             self._flush()
         try:
             await assoc._wait_established()
@@ -907,7 +910,10 @@ class UdpEndpoint(Endpoint):
         self._assocs[association_id] = assoc
         try:
             primary = next(iter(sctp_assoc.peer_addresses))
-            self._by_peer.setdefault(((primary[0], primary[1]), remote_port), assoc)
+            key = ((primary[0], primary[1]), remote_port)
+            if key not in self._by_peer:
+                self._by_peer[key] = assoc
+                assoc._peer_key = key
         except (StopIteration, TypeError, AttributeError):
             pass
         return assoc
@@ -915,9 +921,9 @@ class UdpEndpoint(Endpoint):
     def _forget(self, assoc: UdpAssociation) -> None:
         """An association ended: drop it from the lookup tables (its handle lives on)."""
         self._assocs.pop(assoc.id, None)
-        for key, value in list(self._by_peer.items()):
-            if value is assoc:
-                del self._by_peer[key]
+        key = assoc._peer_key
+        if key is not None and self._by_peer.get(key) is assoc:
+            del self._by_peer[key]
         if not assoc._queue:
             self._ready.pop(assoc, None)
 
