@@ -930,7 +930,7 @@ class UdpEndpoint(Endpoint):
     def _publish(self, event: AssociationEvent) -> None:
         if len(self._events) >= EVENT_QUEUE:
             self._events.popleft()
-            self._drops["event_overflow"] += 1
+            self._counters["events_discarded"] += 1
         self._events.append(event)
         self._event_waiters.unpark()
 
