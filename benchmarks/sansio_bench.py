@@ -29,6 +29,7 @@ tottime, with call counts per message.
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import io
 import json
@@ -77,27 +78,44 @@ class Transfer:
         self.datagrams = 0
         self.wire_bytes = 0
         self._writable = True
+        #: Wall-clock nanoseconds spent per stage (``--stages``).
+        self.stages: dict[str, int] = collections.defaultdict(int)
         self._assoc_b: Association | None = None
         self.assoc = self.a.connect(B_ADDR, PORT, self.now)
         self._establish()
+        self.stages.clear()
 
     def _exchange(self) -> bool:
         """Move every pending datagram one hop in both directions; True if any moved."""
         now = self.now
         a, b = self.a, self.b
+        stages = self.stages
+        clock = time.perf_counter_ns
+        t0 = clock()
         out_a = a.datagrams_to_send(now)
+        t1 = clock()
+        for data, _addr in out_a:
+            b.receive_datagram(data, A_ADDR, now)
+        t2 = clock()
+        out_b = b.datagrams_to_send(now)
+        t3 = clock()
+        for data, _addr in out_b:
+            a.receive_datagram(data, B_ADDR, now)
+        t4 = clock()
+        stages["sender: datagrams_to_send (DATA packets)"] += t1 - t0
+        stages["receiver: receive_datagram (DATA packets)"] += t2 - t1
+        stages["receiver: datagrams_to_send (SACK packets)"] += t3 - t2
+        stages["sender: receive_datagram (SACK packets)"] += t4 - t3
         for data, _addr in out_a:
             self.wire_bytes += len(data)
-            b.receive_datagram(data, A_ADDR, now)
-        out_b = b.datagrams_to_send(now)
         for data, _addr in out_b:
             self.wire_bytes += len(data)
-            a.receive_datagram(data, B_ADDR, now)
         n = len(out_a) + len(out_b)
         self.datagrams += n
         return n > 0
 
     def _drain_events(self) -> None:
+        t0 = time.perf_counter_ns()
         while (event := self.a.next_event()) is not None:
             if isinstance(event, SendBufferAvailable):
                 self._writable = True
@@ -111,6 +129,7 @@ class Transfer:
                 if assoc is None:
                     assoc = self._assoc_b = b.associations[event.association_id]
                 assoc.message_consumed(n, self.now)
+        self.stages["receiver: next_event + message_consumed"] += time.perf_counter_ns() - t0
 
     def _establish(self) -> None:
         for _ in range(100):
@@ -135,13 +154,17 @@ class Transfer:
         payload = self.payload
         count = self.count
         now = self.now
-        while self.sent < count and self._writable:
-            try:
-                assoc.send(payload, stream=0, ppid=0, now=now)
-            except BufferError:
-                self._writable = False
-                return
-            self.sent += 1
+        t0 = time.perf_counter_ns()
+        try:
+            while self.sent < count and self._writable:
+                try:
+                    assoc.send(payload, stream=0, ppid=0, now=now)
+                except BufferError:
+                    self._writable = False
+                    return
+                self.sent += 1
+        finally:
+            self.stages["sender: send (queue a message)"] += time.perf_counter_ns() - t0
 
     def run(self) -> float:
         """Run the transfer; returns the CPU seconds it took."""
@@ -203,7 +226,46 @@ def profile(size: int, count: int, top: int) -> str:
     buf = io.StringIO()
     stats = pstats.Stats(profiler, stream=buf)
     stats.sort_stats("tottime").print_stats(top)
+    buf.write(by_module(stats, count))
     return buf.getvalue()
+
+
+def by_module(stats: pstats.Stats, count: int) -> str:
+    """Share of tottime per source file (builtins counted apart), with calls per message.
+
+    This is the number that says whose code the time is in: the data-path modules
+    (``packet/``, ``rx/``, ``tx/``, ``congestion/``) or the association and endpoint.
+    """
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    totals: dict[str, list[float]] = {}
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
+    raw = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, _name), (_cc, ncalls, tottime, _cum, _callers) in raw.items():
+        if filename.startswith(root):
+            key = filename[len(root) :]
+        elif filename == "~":
+            key = "(builtins)"
+        else:
+            key = "(other Python)"
+        entry = totals.setdefault(key, [0.0, 0.0])
+        entry[0] += tottime
+        entry[1] += ncalls
+    grand = sum(t for t, _ in totals.values()) or 1.0
+    lines = ["share of tottime by file (calls per message):"]
+    for key, (share, calls) in sorted(totals.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"  {100 * share / grand:5.1f}%  {calls / count:7.2f}  {key}")
+    return "\n".join(lines) + "\n"
+
+
+def stages(size: int, count: int) -> str:
+    """Share of the transfer's time per side and driver call (one run, wall clock)."""
+    transfer = Transfer(size, count, Options(heartbeat_interval=0), seed=1)
+    transfer.run()
+    total = sum(transfer.stages.values()) or 1
+    lines = [f"--- stages, {size} B x {count} (us per message, share) ---"]
+    for name, ns in sorted(transfer.stages.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {ns / count / 1000:8.2f} us  {100 * ns / total:5.1f}%  {name}")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -215,6 +277,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--stages", action="store_true", help="share of time per side and driver call"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     results = []
@@ -229,6 +294,8 @@ def main() -> None:
                 f"{result['datagrams_per_msg']:.3f} datagrams/msg",
                 flush=True,
             )
+        if args.stages:
+            print(stages(size, count), flush=True)
         if args.profile:
             print(f"--- profile, {size} B x {count} ---")
             print(profile(size, count, args.top), flush=True)

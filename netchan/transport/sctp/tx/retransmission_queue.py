@@ -236,23 +236,24 @@ class RetransmissionQueue:
         sq = self.send_queue
         if sq.queued_messages:
             outstanding = self._outstanding
-            a_rwnd = self._a_rwnd
-            header = sq.chunk_header
-            produce = sq.produce
-            append = chunks.append
             in_flight = self.bytes_in_flight
             next_tsn = self._next_tsn
             user_bytes = 0
             # §6.1 rule A: no new DATA larger than the peer's window, except that one
             # chunk may always be in flight (which is also the zero window probe).
-            window = a_rwnd - in_flight - header
-            limit: int | None = window
-            if in_flight == 0 and not chunks and (self._zero_window_probe or window > 0):
-                limit = None
-            while room > header:
-                chunk = produce(room - header, limit)
-                if chunk is None:
-                    break
+            window = self._a_rwnd - in_flight
+            unlimited = (
+                in_flight == 0
+                and not chunks
+                and (self._zero_window_probe or window > sq.chunk_header)
+            )
+            new = sq.produce_batch(room, window, unlimited_first=unlimited)
+            if not new:
+                if chunks:
+                    cc.on_packet_sent(sum(c.size for c in chunks), now)
+                return chunks
+            new_bytes = 0
+            for chunk in new:
                 chunk.key = next_tsn
                 chunk.tsn = next_tsn & TSN_MASK
                 outstanding[next_tsn] = chunk
@@ -260,15 +261,18 @@ class RetransmissionQueue:
                 chunk.sent_at = now
                 chunk.nsent = 1
                 chunk.in_flight = True
-                size = chunk.size
-                in_flight += size
+                new_bytes += chunk.size
                 user_bytes += len(chunk.data)
-                room -= size
-                append(chunk)
-                limit = a_rwnd - in_flight - header
-            self.bytes_in_flight = in_flight
+            self.bytes_in_flight = in_flight + new_bytes
             self._next_tsn = next_tsn
             self.outstanding_bytes += user_bytes
+            if chunks:  # retransmissions first in the packet (§6.1 rule C)
+                new_bytes += sum(c.size for c in chunks)
+                chunks += new
+            else:
+                chunks = new
+            cc.on_packet_sent(new_bytes, now)
+            return chunks
         if chunks:
             cc.on_packet_sent(sum(c.size for c in chunks), now)
         return chunks

@@ -271,56 +271,117 @@ class SendQueue:
             would be uselessly small (the caller sends it in the next packet) or exceeds
             ``limit``.
         """
-        st = self._current
-        if st is None:
-            active = self._active
-            if not active:
-                return None
-            st = self._streams[active[0]]
-        ppid, data, unordered = st.messages[0]
-        offset = st.offset
-        remaining = len(data) - offset
-        size = remaining
-        if size > self.max_fragment:
-            size = self.max_fragment
-        if size > max_payload:
-            if max_payload < _MIN_FRAGMENT:
-                return None
-            size = max_payload
-        if limit is not None and size > limit:
-            return None
-        beginning = offset == 0
-        if beginning:
-            if not unordered:
-                st.cur_ssn = st.next_ssn
-                st.next_ssn = (st.next_ssn + 1) & self._seq_mask
-            elif self._interleaving:
-                st.cur_ssn = st.next_umid
-                st.next_umid = (st.next_umid + 1) & TSN_MASK
-        ssn = 0 if unordered and not self._interleaving else st.cur_ssn
-        end = size == remaining
-        payload = data if (beginning and end) else data[offset : offset + size]
-        chunk = OutgoingChunk(
-            st.sid, ssn, ppid, payload, unordered, beginning, end, st.fsn, self.chunk_header
-        )
-        self.queued_bytes -= size
-        if end:
-            st.messages.popleft()
-            st.offset = 0
-            st.fsn = 0
-            self.queued_messages -= 1
-            self._current = None
-            stream_id = self._active.popleft()
-            if st.messages:
-                self._active.append(stream_id)
+        header = self.chunk_header
+        if limit is None:
+            chunks = self.produce_batch(max_payload + header, 0, unlimited_first=True, count=1)
         else:
-            st.offset = offset + size
-            st.fsn += 1
-            if self._interleaving:
-                self._active.rotate(-1)
+            chunks = self.produce_batch(max_payload + header, limit + header, count=1)
+        return chunks[0] if chunks else None
+
+    def produce_batch(
+        self, room: int, window: int, *, unlimited_first: bool = False, count: int = -1
+    ) -> list[OutgoingChunk]:
+        """Cut the DATA chunks of one packet, in scheduler order (RFC 9260 §6.1, §6.10).
+
+        The same chunks as calling :meth:`produce` until it returns None, with
+        ``max_payload = room - chunk_header`` and ``limit = window - chunk_header`` both
+        shrinking by each chunk's size; done in one call because a packet of small
+        messages carries dozens of chunks, and a method call per chunk was a large share
+        of the cost of sending them.
+
+        Args:
+            room: bytes left in the packet for DATA chunks (headers and padding included).
+            window: the peer's receive window left (a_rwnd minus bytes in flight, §6.1 A);
+                a chunk is produced only if its user data fits ``window - chunk_header``.
+            unlimited_first: the first chunk ignores ``window`` (§6.1 A: one chunk may be
+                in flight whatever the window, which is also the zero window probe).
+            count: produce at most this many chunks (negative: no limit).
+
+        Returns:
+            The chunks (no TSN yet), possibly empty.
+        """
+        out: list[OutgoingChunk] = []
+        if not self.queued_messages:
+            return out
+        header = self.chunk_header
+        max_fragment = self.max_fragment
+        interleaving = self._interleaving
+        seq_mask = self._seq_mask
+        streams = self._streams
+        active = self._active
+        append = out.append
+        queued_bytes = self.queued_bytes
+        queued_messages = self.queued_messages
+        limit = room if unlimited_first else window - header
+        # The stream in the middle of a message (non-interleaved DATA), else None.
+        current = self._current
+        while room > header and count != 0:
+            if current is not None:
+                st = current
+            elif active:
+                st = streams[active[0]]
             else:
-                self._current = st
-        return chunk
+                break
+            ppid, data, unordered = st.messages[0]
+            offset = st.offset
+            remaining = len(data) - offset
+            size = remaining if remaining <= max_fragment else max_fragment
+            max_payload = room - header
+            if size > max_payload:
+                if max_payload < _MIN_FRAGMENT:
+                    break
+                size = max_payload
+            if size > limit:
+                break
+            beginning = offset == 0
+            if beginning:
+                if not unordered:
+                    st.cur_ssn = st.next_ssn
+                    st.next_ssn = (st.next_ssn + 1) & seq_mask
+                elif interleaving:
+                    st.cur_ssn = st.next_umid
+                    st.next_umid = (st.next_umid + 1) & TSN_MASK
+            end = size == remaining
+            chunk = OutgoingChunk(
+                st.sid,
+                0 if unordered and not interleaving else st.cur_ssn,
+                ppid,
+                data if (beginning and end) else data[offset : offset + size],
+                unordered,
+                beginning,
+                end,
+                st.fsn,
+                header,
+            )
+            append(chunk)
+            queued_bytes -= size
+            chunk_size = chunk.size
+            room -= chunk_size
+            window -= chunk_size
+            limit = window - header
+            count -= 1
+            if end:
+                st.messages.popleft()
+                st.offset = 0
+                st.fsn = 0
+                queued_messages -= 1
+                stream_id = active.popleft()
+                if st.messages:
+                    active.append(stream_id)
+                current = None
+            else:
+                st.offset = offset + size
+                st.fsn += 1
+                if interleaving:
+                    active.rotate(-1)
+                else:
+                    # §6.9: the fragments of one DATA message carry consecutive TSNs, so
+                    # the stream keeps the scheduler until the message's end.
+                    current = st
+        self._current = current
+        self.queued_bytes = queued_bytes
+        self.queued_messages = queued_messages
+        return out
 
     def next_ssn(self, stream: int) -> int:
         """SSN (MID for I-DATA) the next ordered message on ``stream`` will get."""
