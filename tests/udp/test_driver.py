@@ -29,6 +29,7 @@ from netchan.transport import (
     AssociationClosed,
     AssociationEstablished,
     InvalidAddressError,
+    TransportError,
     parse_address,
 )
 from netchan.transport.udp import UdpEndpoint, open_udp_endpoint
@@ -471,3 +472,13 @@ async def test_datagrams_refused_with_eagain_are_sent_later(
             assert got == list(range(20))
             assert refusals == 0
             assert not client._outgoing
+
+
+async def test_binding_a_busy_port_fails_clearly(open_ep: Opener) -> None:
+    async with open_ep() as first:
+        with pytest.raises(OSError):
+            async with open_ep(first.address):
+                pass
+    with pytest.raises(TransportError):
+        async with open_ep("udp://127.0.0.1,127.0.0.2:0"):
+            pass
