@@ -1,398 +1,462 @@
 """netchan channels between two processes vs trio TCP + msgpack, in the same run.
 
-    python benchmarks/channel_bench.py             # full run (1 GiB through the RSS test)
-    python benchmarks/channel_bench.py --quick     # a short run
-    python benchmarks/channel_bench.py --scheme sctp --rss-bytes 268435456
+Usage::
 
-Measures, on loopback:
+    .venv/bin/python benchmarks/channel_bench.py                # full run (1 GiB memory test)
+    .venv/bin/python benchmarks/channel_bench.py --quick        # short run, 128 MiB memory test
+    .venv/bin/python benchmarks/channel_bench.py --sizes 64,1024 --parts throughput
+    .venv/bin/python benchmarks/channel_bench.py --quick --profile /tmp/prof   # cProfile both
 
-1. throughput: values of 64 B, 1 KiB, 64 KiB and 1 MiB through a netchan channel into another
-   process, and the same values msgpack-framed over trio TCP (a 4-byte length prefix and one
-   ``send_all`` per value): values/s, MB/s, and the ratio netchan / TCP;
-2. ping-pong latency of a 64 B value (p50, p99), netchan and TCP;
-3. peak RSS of a fast sender and a slow receiver while ``--rss-bytes`` go through (memory
-   stays bounded by credit, whatever the sender does);
-4. head-of-line blocking across channels: round-trip latency of small values on one channel
-   while a 100 MiB value is in flight on another.
+Measures, on loopback (127.0.0.1), with a receiving process and a sending process (this
+process only starts them, reads their JSON reports and prints the tables):
+
+1. throughput: values of 64 B, 1 KiB, 64 KiB and 1 MiB (``--sizes``) through a netchan
+   channel into the other process for ``--seconds`` each, and the same values msgpack-framed
+   over trio TCP (4-byte length prefix, one ``send_all`` per value; the receiver reads frames
+   and unpacks each): values/s, MB/s and the ratio netchan / TCP;
+2. ping-pong latency of a 64 B value (p50, p99): netchan request on one channel, reply on
+   another; TCP on one connection with the same framing;
+3. memory: peak RSS (VmHWM) of a fast sender and a slow receiver (it sleeps ``--slow-sleep``
+   per value) while ``--rss-bytes`` go through in ``--rss-value``-byte values, for netchan and
+   for TCP, each in a fresh pair of processes;
+4. head-of-line blocking across channels: round trips of small values on one channel while a
+   ``--big``-byte value travels on another channel between the same nodes, next to the same
+   round trips on the idle association.
+
+Every child process runs under a timeout and is stopped (stdin closed, then killed) whatever
+happens. ``--profile DIR`` runs both children under cProfile, writes ``DIR/*.prof`` and prints
+the top functions by own time (the numbers of a profiled run are slower than normal).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import struct
+import os
+import pstats
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import netchan
+from benchmarks import _chan_netchan as nc
+from benchmarks import _tcp_baseline as tcp
+from benchmarks._chan_common import (
+    HOST,
+    MiB,
+    pct,
+    peak_rss_mb,
+    report,
+    rss_mb,
+    run_until_stdin_closes,
+)
 
-MAX_VALUE = 128 * 1024 * 1024
-SIZES = [64, 1024, 64 * 1024, 1024 * 1024]
-LEN = struct.Struct(">I")
+SIZES = [64, 1024, 64 * MiB // 1024, MiB]
+PARTS = ("throughput", "latency", "hol", "rss")
 
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# ------------------------------------------------------------------ the receiving process
-
-
-async def sink(scheme: str) -> None:
-    """Serves netchan channels and a TCP port; prints both addresses, runs until killed."""
-    async with (
-        netchan.open_node(f"{scheme}://127.0.0.1:0", max_value_size=MAX_VALUE) as node,
-        trio.open_nursery() as nursery,
-    ):
-        # Throughput: "control" receives {"n": count, "reply": channel}; "data" counts.
-        ctl_send, ctl_recv = trio.open_memory_channel[Any](1)
-        data_send, data_recv = trio.open_memory_channel[Any](64)
-        node.export("control", ctl_send)
-        node.export("data", data_send)
-
-        async def count() -> None:
-            async for order in ctl_recv:
-                for _ in range(order["n"]):
-                    await data_recv.receive()
-                async with order["reply"] as reply:
-                    await reply.send("done")
-
-        nursery.start_soon(count)
-        # Ping-pong: echo_in -> echo_out (a work queue for the one importer).
-        echo_send, echo_recv = trio.open_memory_channel[Any](1)
-        out_send, out_recv = trio.open_memory_channel[Any](0)
-        node.export("echo_in", echo_send)
-        node.export("echo_out", out_recv)
-
-        async def echo() -> None:
-            async for value in echo_recv:
-                await out_send.send(value)
-
-        nursery.start_soon(echo)
-        # Head-of-line: "big" takes 100 MiB values and answers on their reply channel.
-        big_send, big_recv = trio.open_memory_channel[Any](1)
-        node.export("big", big_send)
-
-        async def big() -> None:
-            async for value in big_recv:
-                async with value["reply"] as reply:
-                    await reply.send(len(value["data"]))
-
-        nursery.start_soon(big)
-        # Slow receiver for the RSS test.
-        slow_send, slow_recv = trio.open_memory_channel[Any](4)
-        node.export("slow", slow_send)
-
-        async def slow() -> None:
-            async for order in ctl_slow_recv:
-                for _ in range(order["n"]):
-                    await slow_recv.receive()
-                    await trio.sleep(0.0005)
-                async with order["reply"] as reply:
-                    await reply.send(peak_rss_mib())
-
-        ctl_slow_send, ctl_slow_recv = trio.open_memory_channel[Any](1)
-        node.export("slow_control", ctl_slow_send)
-        nursery.start_soon(slow)
-
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        port = listeners[0].socket.getsockname()[1]
-        nursery.start_soon(trio.serve_listeners, tcp_handler, listeners)
-        print(json.dumps({"node": node.address, "tcp": port}), flush=True)
-        await trio.sleep_forever()
+# What netchan aims at, printed next to the results.
+TARGET_RATIO = {64: 1.0, 1024: 1.0, MiB: 0.3}
+TARGET_LATENCY_RATIO = 1.5
+TARGET_RSS_MB = 150.0
 
 
-async def read_frame(stream: trio.SocketStream, buf: bytearray) -> bytes | None:
-    while len(buf) < 4 or len(buf) < 4 + LEN.unpack_from(buf)[0]:
-        chunk = await stream.receive_some(1 << 20)
-        if not chunk:
-            return None
-        buf += chunk
-    n = LEN.unpack_from(buf)[0]
-    frame = bytes(buf[4 : 4 + n])
-    del buf[: 4 + n]
-    return frame
+def max_value_size(big: int) -> int:
+    """The nodes' codec limit: room for the head-of-line value and its envelope."""
+    return max(128 * MiB, big + MiB)
 
 
-async def tcp_handler(stream: trio.SocketStream) -> None:
-    """TCP baseline: first frame {"mode": "count", "n": N} or {"mode": "echo"}."""
-    buf = bytearray()
-    first = await read_frame(stream, buf)
-    if first is None:
-        return
-    order = msgpack.unpackb(first)
-    if order["mode"] == "count":
-        for _ in range(order["n"]):
-            frame = await read_frame(stream, buf)
-            msgpack.unpackb(frame)
-        await stream.send_all(b"ok")
-    else:
-        while (frame := await read_frame(stream, buf)) is not None:
-            msgpack.unpackb(frame)
-            await stream.send_all(LEN.pack(len(frame)) + frame)
+# ------------------------------------------------------------------ child: the receiver
 
 
-# ------------------------------------------------------------------ measurements
+async def role_sink(args: argparse.Namespace) -> None:
+    """Serve netchan channels and the TCP baseline; print both addresses; run until stdin EOF."""
+    async with trio.open_nursery() as outer:
+        outer.start_soon(run_until_stdin_closes, outer.cancel_scope)
+        async with (
+            netchan.open_node(
+                f"{args.scheme}://{HOST}:0", max_value_size=max_value_size(args.big)
+            ) as node,
+            trio.open_nursery() as nursery,
+        ):
+            await nc.export_all(node, nursery, args.window)
+            port = await tcp.start_server(nursery)
+            report({"node": node.address, "tcp": port, "rss_mb": rss_mb()})
+            await trio.sleep_forever()
 
 
-def count_for(size: int, quick: bool) -> int:
-    budget = (32 if quick else 256) * 1024 * 1024
-    return max(20, min(20000 if not quick else 3000, budget // size))
+# ------------------------------------------------------------------ child: the sender
 
 
-async def netchan_throughput(node: netchan.Node, addr: str, size: int, n: int) -> float:
-    control = await node.import_send(addr, "control")
-    data = await node.import_send(addr, "data")
-    reply_send, reply_recv = trio.open_memory_channel[Any](1)
-    await control.send({"n": n, "reply": reply_send})
-    payload = b"x" * size
-    start = time.perf_counter()
-    for _ in range(n):
-        await data.send(payload)
-    await reply_recv.receive()
-    elapsed = time.perf_counter() - start
-    await control.aclose()
-    await data.aclose()
-    return elapsed
-
-
-async def tcp_throughput(port: int, size: int, n: int) -> float:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        order = msgpack.packb({"mode": "count", "n": n})
-        await stream.send_all(LEN.pack(len(order)) + order)
-        payload = b"x" * size
-        start = time.perf_counter()
-        for _ in range(n):
-            frame = msgpack.packb(payload)
-            await stream.send_all(LEN.pack(len(frame)) + frame)
-        await stream.receive_some(2)
-        return time.perf_counter() - start
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(p * len(values)))]
-
-
-async def netchan_pingpong(node: netchan.Node, addr: str, n: int) -> list[float]:
-    send = await node.import_send(addr, "echo_in")
-    recv = await node.import_receive(addr, "echo_out", max_buffer=1)
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        await send.send(b"p" * 64)
-        await recv.receive()
-        times.append(time.perf_counter() - t)
-    await send.aclose()
-    await recv.aclose()
-    return times
-
-
-async def tcp_pingpong(port: int, n: int) -> list[float]:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        order = msgpack.packb({"mode": "echo"})
-        await stream.send_all(LEN.pack(len(order)) + order)
-        buf = bytearray()
-        times = []
-        for _ in range(n):
-            t = time.perf_counter()
-            frame = msgpack.packb(b"p" * 64)
-            await stream.send_all(LEN.pack(len(frame)) + frame)
-            await read_frame(stream, buf)
-            times.append(time.perf_counter() - t)
-        return times
-
-
-async def head_of_line(node: netchan.Node, addr: str, big_size: int) -> dict[str, Any]:
-    send = await node.import_send(addr, "echo_in")
-    recv = await node.import_receive(addr, "echo_out", max_buffer=1)
-    big = await node.import_send(addr, "big")
-    reply_send, reply_recv = trio.open_memory_channel[int](1)
-    during: list[float] = []
-    big_done = trio.Event()
-    big_time = 0.0
-
-    async def push_big() -> None:
-        nonlocal big_time
-        start = time.perf_counter()
-        await big.send({"data": b"B" * big_size, "reply": reply_send})
-        assert await reply_recv.receive() == big_size
-        big_time = time.perf_counter() - start
-        big_done.set()
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(push_big)
-        await trio.sleep(0.01)
-        while not big_done.is_set() and len(during) < 100_000:
-            t = time.perf_counter()
-            await send.send(b"s" * 64)
-            await recv.receive()
-            during.append(time.perf_counter() - t)
-    await send.aclose()
-    await recv.aclose()
-    return {"big_seconds": big_time, "small_round_trips": len(during), "small": during}
-
-
-async def rss_run(scheme: str, total: int, size: int) -> dict[str, float]:
-    """Fresh processes: this one sends ``total`` bytes as fast as it can into a slow sink."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--role", "sink", "--scheme", scheme],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        sender = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--role",
-                "rss-sender",
-                "--scheme",
-                scheme,
-                "--address",
-                info["node"],
-                "--rss-bytes",
-                str(total),
-                "--rss-value",
-                str(size),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=3600,
-        )
-        result: dict[str, float] = json.loads(sender.stdout.strip().splitlines()[-1])
-        return result
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-async def rss_sender(scheme: str, address: str, total: int, size: int) -> None:
-    base = peak_rss_mib()
+async def role_client(args: argparse.Namespace) -> None:
+    """Run the throughput, latency and head-of-line parts against a sink; report each result."""
+    sizes = parse_sizes(args.sizes)
+    parts = args.parts.split(",")
+    limit = 60 + 20 * args.seconds
     async with netchan.open_node(
-        client_address=f"{scheme}://127.0.0.1:0", max_value_size=MAX_VALUE
+        client_address=f"{args.scheme}://{HOST}:0", max_value_size=max_value_size(args.big)
     ) as node:
-        control = await node.import_send(address, "slow_control")
-        data = await node.import_send(address, "slow")
-        n = total // size
-        reply_send, reply_recv = trio.open_memory_channel[float](1)
-        await control.send({"n": n, "reply": reply_send})
-        payload = b"r" * size
-        start = time.perf_counter()
-        for _ in range(n):
-            await data.send(payload)
-        receiver_peak = await reply_recv.receive()
-        elapsed = time.perf_counter() - start
+        addr, port = args.address, args.tcp_port
+        if "throughput" in parts:
+            with trio.fail_after(limit):
+                # Warm-up (not reported): associations, connections, congestion windows.
+                await nc.throughput(node, addr, 1024, args.shape, min(0.3, args.seconds))
+                await tcp.throughput(port, 1024, args.shape, min(0.3, args.seconds))
+            for size in sizes:
+                for kind in ("netchan", "tcp"):
+                    with trio.fail_after(limit):
+                        if kind == "netchan":
+                            r = await nc.throughput(node, addr, size, args.shape, args.seconds)
+                        else:
+                            r = await tcp.throughput(port, size, args.shape, args.seconds)
+                    report({"part": "throughput", "kind": kind, "size": size} | r)
+        if "latency" in parts:
+            for kind in ("netchan", "tcp"):
+                with trio.fail_after(limit):
+                    if kind == "netchan":
+                        times = await nc.pingpong(node, addr, args.pings, args.seconds)
+                    else:
+                        times = await tcp.pingpong(port, args.pings, args.seconds)
+                report({"part": "latency", "kind": kind, "times": times})
+        if "hol" in parts:
+            with trio.fail_after(limit + args.big / 1e6):
+                r = await nc.head_of_line(node, addr, args.big, min(args.pings, 500))
+            report({"part": "hol", "kind": "netchan", "big": args.big} | r)
+
+
+async def role_rss_client(args: argparse.Namespace) -> None:
+    """Push ``--rss-bytes`` into a slow receiver over netchan or TCP; report both peaks."""
+    before = rss_mb()
+    with trio.fail_after(args.rss_timeout):
+        if args.kind == "tcp":
+            r = await tcp.slow_receiver_run(
+                args.tcp_port, args.rss_bytes, args.rss_value, args.slow_sleep, args.shape
+            )
+        else:
+            async with netchan.open_node(
+                client_address=f"{args.scheme}://{HOST}:0",
+                max_value_size=max_value_size(args.rss_value),
+            ) as node:
+                r = await nc.slow_receiver_run(
+                    node,
+                    args.address,
+                    args.rss_bytes,
+                    args.rss_value,
+                    args.slow_sleep,
+                    args.shape,
+                )
+    report(
+        {"part": "rss", "kind": args.kind, "sender_peak_rss_mb": peak_rss_mb()}
+        | {"sender_rss_before_mb": before}
+        | r
+    )
+
+
+# ------------------------------------------------------------------ the orchestrator
+
+
+class Child:
+    """A child process of this benchmark: JSON lines out, stopped by closing its stdin."""
+
+    def __init__(self, name: str, argv: list[str], profile_dir: Path | None) -> None:
+        self.name = name
+        prefix = [sys.executable]
+        if profile_dir is not None:
+            prefix += ["-m", "cProfile", "-o", str(profile_dir / f"{name}.prof")]
+        self.argv = [*prefix, str(Path(__file__).resolve()), *argv]
+        self.proc: trio.Process | None = None
+        self._buf = b""
+
+    async def start(self) -> None:
+        self.proc = await trio.lowlevel.open_process(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+
+    async def line(self, timeout: float) -> dict[str, Any]:
+        """The next JSON report; RuntimeError if the child exits first or takes too long."""
+        if self.proc is None or self.proc.stdout is None:
+            raise RuntimeError(f"{self.name} is not running")
+        with trio.move_on_after(timeout) as scope:
+            while b"\n" not in self._buf:
+                chunk = await self.proc.stdout.receive_some(65536)
+                if not chunk:
+                    code = await self.proc.wait()
+                    raise RuntimeError(f"{self.name} exited with status {code} (see stderr)")
+                self._buf += chunk
+        if scope.cancelled_caught:
+            raise RuntimeError(f"{self.name} reported nothing within {timeout:.0f}s")
+        line, self._buf = self._buf.split(b"\n", 1)
+        record: dict[str, Any] = json.loads(line)
+        return record
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Close stdin and wait ``grace`` seconds for a clean exit, then kill."""
+        proc = self.proc
+        if proc is None:
+            return
+        with trio.CancelScope(shield=True):
+            if proc.stdin is not None:
+                await proc.stdin.aclose()
+            with trio.move_on_after(grace):
+                await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``64,1K,64K,1M`` -> byte counts."""
+    units = {"K": 1024, "M": MiB, "G": 1024 * MiB}
+    sizes = []
+    for item in text.split(","):
+        item = item.strip().upper().removesuffix("B").removesuffix("I")
+        scale = units.get(item[-1:], 1)
+        sizes.append(int(item.rstrip("KMG")) * scale)
+    return sizes
+
+
+def human(size: float) -> str:
+    for unit, scale in (("GiB", 1024 * MiB), ("MiB", MiB), ("KiB", 1024)):
+        if size >= scale and size % scale == 0:
+            return f"{int(size // scale)} {unit}"
+    return f"{int(size)} B"
+
+
+def mark(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
+    argv = [
+        "--role",
+        role,
+        "--scheme",
+        args.scheme,
+        "--big",
+        str(args.big),
+        "--window",
+        str(args.window),
+        "--shape",
+        args.shape,
+    ]
+    for key, value in extra.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+async def run_pair(
+    args: argparse.Namespace, name: str, client_role: str, timeout: float, **extra: Any
+) -> list[dict[str, Any]]:
+    """A fresh sink and a client; the client's reports, printed as they arrive."""
+    expected: int = extra.pop("expected")
+    sink = Child(f"{name}-receiver", child_argv(args, "sink"), args.profile)
+    client: Child | None = None
+    records: list[dict[str, Any]] = []
+    try:
+        await sink.start()
+        info = await sink.line(60)
+        client = Child(
+            f"{name}-sender",
+            child_argv(args, client_role, address=info["node"], tcp_port=info["tcp"], **extra),
+            args.profile,
+        )
+        await client.start()
+        for _ in range(expected):
+            record = await client.line(timeout)
+            records.append(record)
+            show(args, record, records)
+    finally:
+        if client is not None:
+            await client.stop()
+        await sink.stop()
+    return records
+
+
+def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    """Print what a new report completes (a throughput row, a latency line...)."""
+    part = record["part"]
+    if part == "throughput" and record["kind"] == "tcp":
+        other = next(
+            r
+            for r in reversed(records)
+            if r["part"] == "throughput" and r["kind"] == "netchan" and r["size"] == record["size"]
+        )
+        size = record["size"]
+        ratio = (other["n"] / other["seconds"]) / (record["n"] / record["seconds"])
+        target = TARGET_RATIO.get(size)
+        goal = f">= {target:.1f}x {mark(ratio >= target)}" if target is not None else "-"
+        print(
+            f"{human(size):>8} | {other['n'] / other['seconds']:>10.0f} "
+            f"{other['bytes'] / other['seconds'] / 1e6:>8.1f} | "
+            f"{record['n'] / record['seconds']:>10.0f} "
+            f"{record['bytes'] / record['seconds'] / 1e6:>8.1f} | {ratio:>5.2f}x | {goal}",
+            flush=True,
+        )
+    elif part == "latency" and record["kind"] == "tcp":
+        other = next(r for r in records if r["part"] == "latency" and r["kind"] == "netchan")
+        a, b = other["times"], record["times"]
+        ratio = pct(a, 0.5) / pct(b, 0.5)
+        print(
+            f"\nping-pong 64 B: netchan p50 {pct(a, 0.5) * 1e6:.0f} us, p99 "
+            f"{pct(a, 0.99) * 1e6:.0f} us ({len(a)} round trips) | TCP p50 "
+            f"{pct(b, 0.5) * 1e6:.0f} us, p99 {pct(b, 0.99) * 1e6:.0f} us ({len(b)}) | "
+            f"p50 ratio netchan/TCP {ratio:.2f}x (target <= {TARGET_LATENCY_RATIO}x: "
+            f"{mark(ratio <= TARGET_LATENCY_RATIO)})",
+            flush=True,
+        )
+    elif part == "hol":
+        idle, during = record["idle"], record["during"]
+        line = (
+            f"\nhead-of-line: a {human(record['big'])} value on channel 'big' took "
+            f"{record['big_seconds']:.2f}s (send() returned after "
+            f"{record['big_send_returned']:.2f}s); small round trips on another channel: "
+            f"idle p50 {pct(idle, 0.5) * 1e3:.2f} ms, max {max(idle) * 1e3:.2f} ms "
+            f"({len(idle)}); "
+        )
+        if during:
+            line += (
+                f"during p50 {pct(during, 0.5) * 1e3:.2f} ms, p99 "
+                f"{pct(during, 0.99) * 1e3:.2f} ms, max {max(during) * 1e3:.2f} ms "
+                f"({len(during)}; p50 {pct(during, 0.5) / pct(idle, 0.5):.1f}x idle)"
+            )
+        else:
+            line += "during: none completed"
+        print(line, flush=True)
+    elif part == "rss":
+        total = record["bytes"]
+        s, r = record["sender_peak_rss_mb"], record["receiver_peak_rss_mb"]
+        worst = max(s, r)
+        goal = f"< {TARGET_RSS_MB:.0f} MB {mark(worst < TARGET_RSS_MB)}"
+        if record["kind"] == "tcp":
+            goal = "(baseline)"
+        print(
+            f"{record['kind']:>8} | {human(total):>8} in {record['seconds']:6.1f}s "
+            f"({total / record['seconds'] / 1e6:6.1f} MB/s) | sender {s:6.1f} MB "
+            f"(before {record['sender_rss_before_mb']:5.1f}) | receiver {r:6.1f} MB "
+            f"(before {record['receiver_rss_before_mb']:5.1f}) | {goal}",
+            flush=True,
+        )
+
+
+def print_profiles(directory: Path, top: int = 20) -> None:
+    for path in sorted(directory.glob("*.prof")):
+        print(f"\n--- {path.name}: top {top} by own time", flush=True)
+        stats = pstats.Stats(str(path))
+        stats.sort_stats("tottime").print_stats(top)
+        sys.stdout.flush()
+
+
+async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    parts = args.parts.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown --parts {sorted(unknown)}; choose from {PARTS}")
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
+    sizes = parse_sizes(args.sizes)
     print(
-        json.dumps(
-            {
-                "bytes": n * size,
-                "seconds": elapsed,
-                "sender_peak_rss_mib": peak_rss_mib(),
-                "sender_rss_before_mib": base,
-                "receiver_peak_rss_mib": receiver_peak,
-            }
-        ),
+        f"netchan {args.scheme}:// vs trio TCP + msgpack, two processes on loopback "
+        f"({args.shape} values, {args.seconds:g}s per measurement, receiver buffer "
+        f"{args.window} values, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)",
         flush=True,
     )
-
-
-async def main(args: argparse.Namespace) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--role", "sink", "--scheme", args.scheme],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        addr, port = info["node"], info["tcp"]
-        async with netchan.open_node(
-            client_address=f"{args.scheme}://127.0.0.1:0", max_value_size=MAX_VALUE
-        ) as node:
-            print(f"netchan {args.scheme}:// vs trio TCP + msgpack, two processes on loopback\n")
+    main_parts = [p for p in parts if p != "rss"]
+    if main_parts:
+        if "throughput" in parts:
             print(
-                f"{'size':>8} {'count':>6} | {'netchan v/s':>11} {'MB/s':>7} | "
-                f"{'tcp v/s':>9} {'MB/s':>7} | ratio"
-            )
-            for size in SIZES:
-                n = count_for(size, args.quick)
-                t_nc = await netchan_throughput(node, addr, size, n)
-                t_tcp = await tcp_throughput(port, size, n)
-                print(
-                    f"{size:>8} {n:>6} | {n / t_nc:>11.0f} {n * size / t_nc / 1e6:>7.1f} | "
-                    f"{n / t_tcp:>9.0f} {n * size / t_tcp / 1e6:>7.1f} | {t_tcp / t_nc:5.2f}",
-                    flush=True,
-                )
-            pings = 200 if args.quick else 2000
-            nc = await netchan_pingpong(node, addr, pings)
-            tcp = await tcp_pingpong(port, pings)
-            print(
-                f"\nping-pong 64 B x{pings}: netchan p50 {pct(nc, 0.5) * 1e6:.0f} us, "
-                f"p99 {pct(nc, 0.99) * 1e6:.0f} us | tcp p50 {pct(tcp, 0.5) * 1e6:.0f} us, "
-                f"p99 {pct(tcp, 0.99) * 1e6:.0f} us",
+                f"\n{'size':>8} | {'netchan v/s':>10} {'MB/s':>8} | {'TCP v/s':>10} "
+                f"{'MB/s':>8} | ratio  | target",
                 flush=True,
             )
-            hol = await head_of_line(node, addr, args.big)
-            small = hol["small"]
-            if small:
-                print(
-                    f"\nhead-of-line: a {args.big >> 20} MiB value on one channel took "
-                    f"{hol['big_seconds']:.2f}s; meanwhile {len(small)} small round trips on "
-                    f"another: p50 {pct(small, 0.5) * 1e3:.2f} ms, p99 "
-                    f"{pct(small, 0.99) * 1e3:.2f} ms, max {max(small) * 1e3:.2f} ms "
-                    f"(idle p50 {pct(nc, 0.5) * 1e3:.2f} ms)",
-                    flush=True,
-                )
-            else:
-                print(
-                    f"\nhead-of-line: no small round trip completed during the big value "
-                    f"({hol['big_seconds']:.2f}s)",
-                    flush=True,
-                )
-    finally:
-        proc.kill()
-        proc.wait()
-    total = args.rss_bytes if not args.quick else min(args.rss_bytes, 128 * 1024 * 1024)
-    r = await rss_run(args.scheme, total, args.rss_value)
-    print(
-        f"\nRSS: {r['bytes'] / 2**20:.0f} MiB in {args.rss_value >> 10} KiB values from a fast "
-        f"sender to a slow receiver in {r['seconds']:.1f}s: sender peak "
-        f"{r['sender_peak_rss_mib']:.0f} MiB (before {r['sender_rss_before_mib']:.0f}), "
-        f"receiver peak {r['receiver_peak_rss_mib']:.0f} MiB",
-        flush=True,
-    )
+        expected = (
+            (2 * len(sizes) if "throughput" in parts else 0)
+            + (2 if "latency" in parts else 0)
+            + (1 if "hol" in parts else 0)
+        )
+        results["main"] = await run_pair(
+            args,
+            "main",
+            "client",
+            timeout=120 + 20 * args.seconds + args.big / 1e6,
+            sizes=args.sizes,
+            seconds=args.seconds,
+            pings=args.pings,
+            parts=",".join(main_parts),
+            expected=expected,
+        )
+    if "rss" in parts:
+        print(
+            f"\nmemory: {human(args.rss_bytes)} in {human(args.rss_value)} values, fast sender, "
+            f"receiver sleeping {args.slow_sleep * 1e3:g} ms per value (peak RSS, VmHWM)",
+            flush=True,
+        )
+        results["rss"] = []
+        for kind in ("netchan", "tcp"):
+            timeout = 120 + args.rss_bytes / MiB * (args.slow_sleep * MiB / args.rss_value + 0.2)
+            results["rss"] += await run_pair(
+                args,
+                f"rss-{kind}",
+                "rss-client",
+                timeout=timeout,
+                kind=kind,
+                rss_bytes=args.rss_bytes,
+                rss_value=args.rss_value,
+                slow_sleep=args.slow_sleep,
+                rss_timeout=timeout,
+                expected=1,
+            )
+    if args.profile is not None:
+        print_profiles(args.profile)
+    return results
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scheme", default="udp", choices=["udp", "sctp"])
-    parser.add_argument("--quick", action="store_true", help="fewer values, 128 MiB RSS run")
-    parser.add_argument("--rss-bytes", type=int, default=1 << 30)
-    parser.add_argument("--rss-value", type=int, default=64 * 1024)
-    parser.add_argument("--big", type=int, default=100 * 1024 * 1024)
-    parser.add_argument("--role", default="main", choices=["main", "sink", "rss-sender"])
+    parser.add_argument("--quick", action="store_true", help="0.5 s per measurement, 128 MiB")
+    parser.add_argument("--sizes", default="64,1K,64K,1M", help="value sizes (default %(default)s)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="subset of %(default)s")
+    parser.add_argument("--seconds", type=float, help="per throughput measurement (default 3)")
+    parser.add_argument("--pings", type=int, help="ping-pong round trips (default 5000)")
+    parser.add_argument("--shape", default="bytes", choices=["bytes", "dict"])
+    parser.add_argument("--window", type=int, default=64, help="receiver buffer in values")
+    parser.add_argument("--rss-bytes", type=int, help="memory test volume (default 1 GiB)")
+    parser.add_argument("--rss-value", type=int, default=MiB)
+    parser.add_argument("--slow-sleep", type=float, default=0.005, help="seconds per value")
+    parser.add_argument("--big", type=int, default=100 * MiB, help="head-of-line value size")
+    parser.add_argument("--profile", type=Path, help="cProfile both processes into this dir")
+    parser.add_argument("--json", type=Path, help="also write every result to this file")
+    # Children only.
+    parser.add_argument("--role", default="main", choices=["main", "sink", "client", "rss-client"])
     parser.add_argument("--address")
+    parser.add_argument("--tcp-port", type=int)
+    parser.add_argument("--kind", choices=["netchan", "tcp"])
+    parser.add_argument("--rss-timeout", type=float, default=3600.0)
     args = parser.parse_args()
+    if args.seconds is None:
+        args.seconds = 0.5 if args.quick else 3.0
+    if args.pings is None:
+        args.pings = 500 if args.quick else 5000
+    if args.rss_bytes is None:
+        args.rss_bytes = 128 * MiB if args.quick else 1024 * MiB
     if args.role == "sink":
-        trio.run(sink, args.scheme)
-    elif args.role == "rss-sender":
-        trio.run(rss_sender, args.scheme, args.address, args.rss_bytes, args.rss_value)
+        trio.run(role_sink, args)
+    elif args.role == "client":
+        trio.run(role_client, args)
+    elif args.role == "rss-client":
+        trio.run(role_rss_client, args)
     else:
-        trio.run(main, args)
+        start = time.perf_counter()
+        results = trio.run(orchestrate, args)
+        print(f"\ntotal {time.perf_counter() - start:.0f}s", flush=True)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

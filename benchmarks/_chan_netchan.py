@@ -1,0 +1,198 @@
+"""The netchan side of the channel benchmark: what the receiving node exports, and the senders.
+
+The receiving node exports:
+
+* ``control`` (SendChannel): orders ``{"mode": "count" | "slow", "reply": channel, ...}``;
+  for each order the node counts values on ``data`` (or ``slow``, sleeping per value) until a
+  ``None`` value, then sends ``{"n", "bytes", ...}`` on the reply channel that came inside the
+  order;
+* ``data`` (SendChannel, ``window`` values of buffer: the importer's credit) and ``slow``
+  (SendChannel, 4 values of buffer);
+* ``echo_in`` (SendChannel) and ``echo_out`` (ReceiveChannel, a work queue): every value put
+  into ``echo_in`` comes back out of ``echo_out``;
+* ``big`` (SendChannel): ``{"data": bytes, "reply": channel}``; the length goes back on
+  ``reply``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import trio
+
+import netchan
+from benchmarks._chan_common import payload_value, peak_rss_mb, rss_mb, value_size
+
+SLOW_BUFFER = 4
+
+
+async def export_all(node: netchan.Node, nursery: trio.Nursery, window: int) -> None:
+    """Export the benchmark's channels on ``node``; their tasks run in ``nursery``."""
+    ctl_send, ctl_recv = trio.open_memory_channel[Any](1)
+    data_send, data_recv = trio.open_memory_channel[Any](window)
+    slow_send, slow_recv = trio.open_memory_channel[Any](SLOW_BUFFER)
+    node.export("control", ctl_send)
+    node.export("data", data_send)
+    node.export("slow", slow_send)
+
+    async def count() -> None:
+        async for order in ctl_recv:
+            slow = order["mode"] == "slow"
+            source = slow_recv if slow else data_recv
+            sleep = float(order.get("sleep", 0.0))
+            before = rss_mb()
+            n = nbytes = 0
+            while (value := await source.receive()) is not None:
+                n += 1
+                nbytes += value_size(value)
+                if sleep:
+                    await trio.sleep(sleep)
+            reply: dict[str, Any] = {"n": n, "bytes": nbytes}
+            if slow:
+                reply |= {
+                    "receiver_peak_rss_mb": peak_rss_mb(),
+                    "receiver_rss_before_mb": before,
+                }
+            async with order["reply"] as reply_channel:
+                await reply_channel.send(reply)
+
+    echo_send, echo_recv = trio.open_memory_channel[Any](1)
+    out_send, out_recv = trio.open_memory_channel[Any](0)
+    node.export("echo_in", echo_send)
+    node.export("echo_out", out_recv)
+
+    async def echo() -> None:
+        async for value in echo_recv:
+            await out_send.send(value)
+
+    big_send, big_recv = trio.open_memory_channel[Any](1)
+    node.export("big", big_send)
+
+    async def big() -> None:
+        async for value in big_recv:
+            async with value["reply"] as reply_channel:
+                await reply_channel.send(len(value["data"]))
+
+    nursery.start_soon(count)
+    nursery.start_soon(echo)
+    nursery.start_soon(big)
+
+
+async def _order(
+    node: netchan.Node, addr: str, order: dict[str, Any]
+) -> trio.MemoryReceiveChannel[Any]:
+    """Send an order on ``control``; the receive end of its reply channel."""
+    reply_send, reply_recv = trio.open_memory_channel[Any](1)
+    async with await node.import_send(addr, "control") as control:
+        await control.send(order | {"reply": reply_send})
+    return reply_recv
+
+
+async def throughput(
+    node: netchan.Node, addr: str, size: int, shape: str, seconds: float
+) -> dict[str, float]:
+    """Values of ``size`` bytes on ``data`` for ``seconds``; timed until all were counted."""
+    data = await node.import_send(addr, "data")
+    reply = await _order(node, addr, {"mode": "count"})
+    value = payload_value(size, shape)
+    n = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    async with data:
+        while True:
+            await data.send(value)
+            n += 1
+            if time.perf_counter() >= deadline:
+                break
+        await data.send(None)
+        counted = await reply.receive()
+        elapsed = time.perf_counter() - start
+    if counted["n"] != n or counted["bytes"] != n * size:
+        raise RuntimeError(f"netchan receiver counted {counted}, sent {n} values of {size} B")
+    return {"n": n, "bytes": n * size, "seconds": elapsed}
+
+
+async def pingpong(
+    node: netchan.Node, addr: str, count: int, seconds: float, size: int = 64
+) -> list[float]:
+    """Round-trip times: a value into ``echo_in``, the same value back out of ``echo_out``."""
+    send = await node.import_send(addr, "echo_in")
+    recv = await node.import_receive(addr, "echo_out", max_buffer=1)
+    times: list[float] = []
+    value = payload_value(size, "bytes", b"p")
+    async with send, recv:
+        deadline = time.perf_counter() + seconds
+        while len(times) < count and time.perf_counter() < deadline:
+            t = time.perf_counter()
+            await send.send(value)
+            back = await recv.receive()
+            times.append(time.perf_counter() - t)
+            if back != value:
+                raise RuntimeError("the netchan echo did not return the value")
+    return times
+
+
+async def head_of_line(
+    node: netchan.Node, addr: str, big_size: int, idle_pings: int
+) -> dict[str, Any]:
+    """Small round trips on ``echo_*`` while one ``big_size`` value travels on ``big``.
+
+    First ``idle_pings`` round trips on the idle association (the reference), then as many as
+    fit while the big value is sent, received, decoded and acknowledged on its reply channel.
+    """
+    send = await node.import_send(addr, "echo_in")
+    recv = await node.import_receive(addr, "echo_out", max_buffer=1)
+    big = await node.import_send(addr, "big")
+    reply_send, reply_recv = trio.open_memory_channel[int](1)
+    value = payload_value(64, "bytes", b"s")
+    idle: list[float] = []
+    during: list[float] = []
+    big_done = trio.Event()
+    result: dict[str, Any] = {}
+
+    async def ping(into: list[float]) -> None:
+        t = time.perf_counter()
+        await send.send(value)
+        await recv.receive()
+        into.append(time.perf_counter() - t)
+
+    async def push_big() -> None:
+        start = time.perf_counter()
+        await big.send({"data": b"B" * big_size, "reply": reply_send})
+        result["big_send_returned"] = time.perf_counter() - start
+        got = await reply_recv.receive()
+        result["big_seconds"] = time.perf_counter() - start
+        if got != big_size:
+            raise RuntimeError(f"the big value arrived with {got} bytes, sent {big_size}")
+        big_done.set()
+
+    async with send, recv, big:
+        for _ in range(idle_pings):
+            await ping(idle)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(push_big)
+            await trio.sleep(0)
+            while not big_done.is_set() and len(during) < 1_000_000:
+                await ping(during)
+    return result | {"idle": idle, "during": during}
+
+
+async def slow_receiver_run(
+    node: netchan.Node, addr: str, total: int, size: int, sleep: float, shape: str
+) -> dict[str, float]:
+    """Push ``total`` bytes in ``size``-byte values to the slow ``slow`` channel."""
+    data = await node.import_send(addr, "slow")
+    reply = await _order(node, addr, {"mode": "slow", "sleep": sleep})
+    n = total // size
+    value = payload_value(size, shape, b"r")
+    start = time.perf_counter()
+    async with data:
+        for _ in range(n):
+            await data.send(value)
+        await data.send(None)
+        counted: dict[str, float] = await reply.receive()
+        elapsed = time.perf_counter() - start
+    if counted["n"] != n:
+        raise RuntimeError(f"netchan receiver counted {counted['n']} values, sent {n}")
+    return counted | {"bytes": n * size, "seconds": elapsed}
