@@ -279,3 +279,38 @@ def test_produce_batch_respects_count_and_window() -> None:
     assert q.produce_batch(PMTU - 12, 0) == []
     assert len(q.produce_batch(PMTU - 12, 0, unlimited_first=True)) == 1
     assert q.queued_messages == 20 - 3 - 2 - 1
+
+
+@pytest.mark.parametrize("interleaving", [False, True])
+def test_outgoing_chunk_writes_the_same_bytes_as_data_chunks(interleaving: bool) -> None:
+    """OutgoingChunk goes into packets directly: its bytes are DataChunk's / IDataChunk's."""
+    import random
+
+    from netchan.transport.sctp.packet import DataChunk, IDataChunk, parse_chunk
+
+    rng = random.Random(11 + interleaving)
+    q = SendQueue(send_buffer=1 << 22, pmtu=PMTU, interleaving=interleaving)
+    for _ in range(60):
+        size = rng.choice([1, 2, 3, 4, 5, 64, 1000, 2500])
+        q.add(
+            rng.randrange(3), rng.getrandbits(32), rng.randbytes(size), unordered=rng.random() < 0.3
+        )
+    chunks = q.produce_batch(1 << 20, 1 << 30)
+    assert len(chunks) > 60  # fragments included
+    for c in chunks:
+        c.tsn = rng.getrandbits(32)
+        expected: DataChunk | IDataChunk
+        if interleaving:
+            expected = IDataChunk(
+                c.tsn, c.stream, c.ssn, c.fsn, c.ppid, c.data, c.unordered, c.beginning, c.end
+            )
+        else:
+            expected = DataChunk(
+                c.tsn, c.stream, c.ssn, c.ppid, c.data, c.unordered, c.beginning, c.end
+            )
+        assert c.serialize() == expected.serialize()
+        assert c.serialized_size() == expected.serialized_size() == len(c.serialize())
+        assert c.chunk_type == expected.chunk_type
+        parsed = parse_chunk(c.serialize())
+        assert isinstance(parsed, IDataChunk if interleaving else DataChunk)
+        assert parsed.user_data == c.data and parsed.tsn == c.tsn

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from ._base import PAD, Chunk, ParseError
 
-__all__ = ["DATA_HEADER_SIZE", "IDATA_HEADER_SIZE", "DataChunk", "IDataChunk"]
+__all__ = [
+    "DATA_HEADER",
+    "DATA_HEADER_SIZE",
+    "IDATA_HEADER",
+    "IDATA_HEADER_SIZE",
+    "DataChunk",
+    "IDataChunk",
+]
 
 # Flag bits shared by DATA and I-DATA (RFC 9260 §3.3.1, RFC 8260 §2.1).
 FLAG_E = 0x01  # ending fragment
@@ -28,6 +35,10 @@ DATA_HEADER_SIZE = _DATA.size  # 16
 _IDATA = struct.Struct("!BBHIHHII")
 _IDATA_VALUE = struct.Struct("!IHHII")
 IDATA_HEADER_SIZE = _IDATA.size  # 20
+#: The chunk header structs, for the send side's own chunk records (``tx.OutgoingChunk``),
+#: which write themselves into packets without becoming ``DataChunk`` objects first.
+DATA_HEADER = _DATA
+IDATA_HEADER = _IDATA
 
 
 def _payload_repr(data: bytes) -> str:

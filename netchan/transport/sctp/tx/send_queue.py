@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..packet._base import PAD, Chunk
+from ..packet.data import DATA_HEADER, IDATA_HEADER
 from ..tsn import SSN_MASK, TSN_MASK
 
 __all__ = ["DATA_CHUNK_HEADER", "IDATA_CHUNK_HEADER", "OutgoingChunk", "SendQueue"]
@@ -39,8 +41,14 @@ COMMON_HEADER = 12
 _MIN_FRAGMENT = 256
 
 
-class OutgoingChunk:
+class OutgoingChunk(Chunk):
     """One DATA chunk on the send side, from fragmentation until acknowledged.
+
+    It is also a :class:`~netchan.transport.sctp.packet.Chunk`: ``write()`` puts the DATA
+    chunk (or the I-DATA chunk, RFC 8260 §2.1, when made with the I-DATA header size) into
+    a packet exactly as the equivalent ``DataChunk`` / ``IDataChunk`` would, so a packet can
+    be built from these records without a second object per chunk. ``TYPE`` is DATA's;
+    :attr:`chunk_type` tells which of the two it is.
 
     Attributes:
         stream, ssn, ppid, data, unordered, beginning, end: the DATA chunk's fields
@@ -110,6 +118,40 @@ class OutgoingChunk:
         self.marked = False
         self.in_flight = False
         self.fast_retransmitted = False
+
+    TYPE = 0
+
+    @property
+    def chunk_type(self) -> int:
+        """0 (DATA) or 64 (I-DATA), from the header size the chunk was made with."""
+        return 0 if self.size - len(self.data) < IDATA_CHUNK_HEADER else 64
+
+    def serialized_size(self) -> int:
+        """Bytes in a packet: header, user data and padding (the same as :attr:`size`)."""
+        return self.size
+
+    def write(self, out: list[bytes]) -> None:
+        """Append the chunk's wire bytes (RFC 9260 §3.3.1 / RFC 8260 §2.1), padding included.
+
+        The I bit is never set: the sender does not ask for immediate SACKs.
+        """
+        data = self.data
+        n = len(data)
+        # Flags: U, B, E bits (§3.3.1).
+        flags = (4 if self.unordered else 0) | (2 if self.beginning else 0) | (1 if self.end else 0)
+        if self.size - n < IDATA_CHUNK_HEADER:
+            out.append(
+                DATA_HEADER.pack(0, flags, 16 + n, self.tsn, self.stream, self.ssn, self.ppid)
+            )
+        else:
+            # RFC 8260 §2.1: the last word is the PPID in the first fragment, else the FSN.
+            word = self.ppid if self.beginning else self.fsn
+            out.append(
+                IDATA_HEADER.pack(64, flags, 20 + n, self.tsn, self.stream, 0, self.ssn, word)
+            )
+        out.append(data)
+        if n & 3:
+            out.append(PAD[n & 3])
 
     def __repr__(self) -> str:
         flags = ("B" if self.beginning else "") + ("E" if self.end else "")
