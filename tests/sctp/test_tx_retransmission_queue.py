@@ -40,6 +40,16 @@ def queue(sq: SendQueue, n: int, size: int = MSG, stream: int = 1) -> None:
         sq.add(stream, 0, bytes([i & 0xFF]) * size)
 
 
+def in_fast_recovery(rq: RetransmissionQueue) -> bool:
+    """Read through a call: the state changes under method calls mypy cannot see into."""
+    return rq.fast_recovery
+
+
+def retransmitted(rq: RetransmissionQueue) -> bool:
+    """The last get_chunks_to_send call's flag (read through a call, as above)."""
+    return rq.last_had_retransmissions
+
+
 def send_packets(rq: RetransmissionQueue, now: float, limit: int = 1000) -> list[OutgoingChunk]:
     """Send packets until the queue stops (bounded), returning all chunks sent."""
     out: list[OutgoingChunk] = []
@@ -208,7 +218,7 @@ def test_fast_recovery_reduces_cwnd_once_and_exits_at_recovery_point() -> None:
     rq.handle_sack(base + 10, 1 << 20, (), 0.4)
     assert rq.fast_recovery
     rq.handle_sack(chunks[-1].tsn, 1 << 20, (), 0.5)
-    assert not rq.fast_recovery
+    assert not in_fast_recovery(rq)
     assert not rq.has_outstanding
 
 
@@ -399,3 +409,18 @@ def test_send_buffer_space_returns_with_acks() -> None:
     rq.handle_sack(chunks[0].tsn, 1 << 20, (), 0.1)
     assert sq.buffer_available(rq.outstanding_bytes)
     sq.add(1, 0, b"n" * MSG, outstanding_bytes=rq.outstanding_bytes)
+
+
+def test_last_had_retransmissions_flag() -> None:
+    rq, sq, _ = make()
+    queue(sq, 3)
+    first = rq.get_chunks_to_send(0.0, ROOM, rto=RTO)
+    assert first and not retransmitted(rq)
+    send_packets(rq, 0.0)
+    rq.handle_t3_expiry(1.0)
+    again = rq.get_chunks_to_send(1.0, ROOM, rto=RTO)
+    assert again and all(c.nsent == 2 for c in again)
+    assert retransmitted(rq)
+    # Nothing to send: the flag describes this (empty) call, not the previous one.
+    assert rq.get_chunks_to_send(1.0, ROOM, rto=RTO) == []
+    assert not retransmitted(rq)

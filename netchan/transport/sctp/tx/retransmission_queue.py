@@ -88,6 +88,9 @@ class RetransmissionQueue:
         retransmissions: chunks retransmitted (any reason).
         fast_retransmits: chunks marked by Fast Retransmit.
         t3_expiries: T3-rtx expiries handled.
+        last_had_retransmissions: the chunks the last :meth:`get_chunks_to_send` returned
+            include retransmissions (T3-rtx restarts then, §6.3.2 R1/R3), so the caller
+            need not inspect every chunk.
         fast_recovery: whether Fast Recovery is active.
     """
 
@@ -108,6 +111,7 @@ class RetransmissionQueue:
         "congestion",
         "fast_recovery",
         "fast_retransmits",
+        "last_had_retransmissions",
         "outstanding_bytes",
         "retransmissions",
         "send_queue",
@@ -150,6 +154,7 @@ class RetransmissionQueue:
         self.retransmissions = 0
         self.fast_retransmits = 0
         self.t3_expiries = 0
+        self.last_had_retransmissions = False
 
     # -- state ---------------------------------------------------------------------------
 
@@ -208,6 +213,7 @@ class RetransmissionQueue:
             Chunks in TSN order of transmission (retransmissions first), possibly empty.
         """
         chunks: list[OutgoingChunk] = []
+        self.last_had_retransmissions = False
         cc = self.congestion
         room &= ~3  # chunks are padded to 4 bytes (§3.2)
         if self._fast_rtx_pending:
@@ -299,6 +305,7 @@ class RetransmissionQueue:
             self.retransmissions += 1
             room -= chunk.size
             chunks.append(chunk)
+            self.last_had_retransmissions = True
         return room
 
     def _mark(self, chunk: OutgoingChunk) -> None:
