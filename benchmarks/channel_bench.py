@@ -343,6 +343,28 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
         )
 
 
+def transport_table(records: list[dict[str, Any]]) -> None:
+    """What the sender's association did during each netchan throughput measurement."""
+    rows = [r for r in records if r["part"] == "throughput" and r["kind"] == "netchan"]
+    if not rows:
+        return
+    print(
+        "\nnetchan sender's association per size: packets out / in, values per packet out, "
+        "retransmissions (fast), srtt, cwnd at the end",
+        flush=True,
+    )
+    for r in rows:
+        a = r["association"]
+        srtt = f"{a['srtt'] * 1e3:.1f} ms" if a.get("srtt") is not None else "-"
+        per_packet = r["n"] / a["packets_sent"] if a["packets_sent"] else float("nan")
+        print(
+            f"{human(r['size']):>8} | {a['packets_sent']:>7} / {a['packets_received']:<7} | "
+            f"{per_packet:6.2f} | {a['retransmissions']} ({a['fast_retransmits']}) | "
+            f"{srtt} | {a.get('cwnd')}",
+            flush=True,
+        )
+
+
 def print_profiles(directory: Path, top: int = 20) -> None:
     for path in sorted(directory.glob("*.prof")):
         print(f"\n--- {path.name}: top {top} by own time", flush=True)
@@ -390,6 +412,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             parts=",".join(main_parts),
             expected=expected,
         )
+        transport_table(results["main"])
     if "rss" in parts:
         print(
             f"\nmemory: {human(args.rss_bytes)} in {human(args.rss_value)} values, fast sender, "

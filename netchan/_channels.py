@@ -152,6 +152,8 @@ class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
     def _check(self) -> None:
         if self._closed:
             raise trio.ClosedResourceError("this receive channel was closed")
+        if self._link.node._closed:
+            raise trio.ClosedResourceError("the node of this channel end is closed")
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):

@@ -1400,6 +1400,7 @@ class Node:
         """Close gracefully: END every channel, flush, SHUTDOWN associations, close ends."""
         self._closed = True
         for link in list(self._links.values()):
+            link.changed.fire()  # tasks blocked in send/receive see ClosedResourceError
             if isinstance(link, (ImportSendLink, ImportReceiveLink)):
                 if link.error is None and link.opened.is_set():
                     link.finish()
