@@ -6,8 +6,9 @@ The receiving node exports:
   for each order the node counts values on ``data`` (or ``slow``, sleeping per value) until a
   ``None`` value, then sends ``{"n", "bytes", ...}`` on the reply channel that came inside the
   order;
-* ``data`` (SendChannel, ``window`` values of buffer: the importer's credit) and ``slow``
-  (SendChannel, 4 values of buffer);
+* ``data-SIZE`` for each value size measured (SendChannel whose buffer, the importer's
+  credit, is ``windows[SIZE]`` values; see :func:`window_for`) and ``slow`` (SendChannel,
+  4 values of buffer);
 * ``echo_in`` (SendChannel) and ``echo_out`` (ReceiveChannel, a work queue): every value put
   into ``echo_in`` comes back out of ``echo_out``;
 * ``big`` (SendChannel): ``{"data": bytes, "reply": channel}``; the length goes back on
@@ -25,21 +26,40 @@ import netchan
 from benchmarks._chan_common import payload_value, peak_rss_mb, rss_mb, value_size
 
 SLOW_BUFFER = 4
+WINDOW_BYTES = 4 * 1024 * 1024
 
 
-async def export_all(node: netchan.Node, nursery: trio.Nursery, window: int) -> None:
-    """Export the benchmark's channels on ``node``; their tasks run in ``nursery``."""
+def window_for(size: int, fixed: int = 0) -> int:
+    """The receiving buffer (credit window) for values of ``size`` bytes.
+
+    ``fixed`` > 0 is used as is. Otherwise about 4 MiB of values (between 4 and 1024 values):
+    what a TCP connection buffers in its socket buffers on Linux, so neither side of the
+    comparison gets more data in flight than the other, and a time-bounded run does not leave
+    a long tail of queued big values behind its deadline.
+    """
+    if fixed > 0:
+        return fixed
+    return max(4, min(1024, WINDOW_BYTES // max(1, size)))
+
+
+async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[int, int]) -> None:
+    """Export the benchmark's channels on ``node``; their tasks run in ``nursery``.
+
+    ``windows`` maps each value size to measure to its data channel's buffer size.
+    """
     ctl_send, ctl_recv = trio.open_memory_channel[Any](1)
-    data_send, data_recv = trio.open_memory_channel[Any](window)
+    data_recvs: dict[int, trio.MemoryReceiveChannel[Any]] = {}
+    for size, window in windows.items():
+        data_send, data_recvs[size] = trio.open_memory_channel[Any](window)
+        node.export(f"data-{size}", data_send)
     slow_send, slow_recv = trio.open_memory_channel[Any](SLOW_BUFFER)
     node.export("control", ctl_send)
-    node.export("data", data_send)
     node.export("slow", slow_send)
 
     async def count() -> None:
         async for order in ctl_recv:
             slow = order["mode"] == "slow"
-            source = slow_recv if slow else data_recv
+            source = slow_recv if slow else data_recvs[order["size"]]
             sleep = float(order.get("sleep", 0.0))
             before = rss_mb()
             n = nbytes = 0
@@ -79,6 +99,29 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, window: int) -> 
     nursery.start_soon(big)
 
 
+def association_snapshot(node: netchan.Node) -> dict[str, Any]:
+    """Counters of the node's association(s), summed, with the last RTT and cwnd seen."""
+    keys = ("packets_sent", "packets_received", "retransmissions", "fast_retransmits")
+    total: dict[str, Any] = dict.fromkeys(keys, 0)
+    for peer in node.statistics().peers:
+        a = peer.association
+        if a is None:
+            continue
+        for key in keys:
+            total[key] += getattr(a, key)
+        total |= {"srtt": a.srtt, "cwnd": a.cwnd, "peer_rwnd": a.peer_rwnd}
+    return total
+
+
+def association_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What the association did between two snapshots (counters as differences)."""
+    return {
+        key: (value - before[key] if isinstance(value, int) and key in before else value)
+        for key, value in after.items()
+        if key not in ("cwnd", "peer_rwnd", "srtt") or value is not None
+    }
+
+
 async def _order(
     node: netchan.Node, addr: str, order: dict[str, Any]
 ) -> trio.MemoryReceiveChannel[Any]:
@@ -91,12 +134,13 @@ async def _order(
 
 async def throughput(
     node: netchan.Node, addr: str, size: int, shape: str, seconds: float
-) -> dict[str, float]:
-    """Values of ``size`` bytes on ``data`` for ``seconds``; timed until all were counted."""
-    data = await node.import_send(addr, "data")
-    reply = await _order(node, addr, {"mode": "count"})
+) -> dict[str, Any]:
+    """Values of ``size`` bytes on ``data-SIZE`` for ``seconds``; timed until all were counted."""
+    data = await node.import_send(addr, f"data-{size}")
+    reply = await _order(node, addr, {"mode": "count", "size": size})
     value = payload_value(size, shape)
     n = 0
+    assoc_before = association_snapshot(node)
     start = time.perf_counter()
     deadline = start + seconds
     async with data:
@@ -110,7 +154,8 @@ async def throughput(
         elapsed = time.perf_counter() - start
     if counted["n"] != n or counted["bytes"] != n * size:
         raise RuntimeError(f"netchan receiver counted {counted}, sent {n} values of {size} B")
-    return {"n": n, "bytes": n * size, "seconds": elapsed}
+    assoc = association_delta(assoc_before, association_snapshot(node))
+    return {"n": n, "bytes": n * size, "seconds": elapsed, "association": assoc}
 
 
 async def pingpong(

@@ -31,12 +31,14 @@ the top functions by own time (the numbers of a profiled run are slower than nor
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pstats
 import subprocess
 import sys
 import time
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +58,11 @@ from benchmarks._chan_common import (
     rss_mb,
     run_until_stdin_closes,
 )
+from netchan.transport import open_endpoint
 
 SIZES = [64, 1024, 64 * MiB // 1024, MiB]
 PARTS = ("throughput", "latency", "hol", "rss")
+WARMUP_SIZE = 1024
 
 # What netchan aims at, printed next to the results.
 TARGET_RATIO = {64: 1.0, 1024: 1.0, MiB: 0.3}
@@ -71,6 +75,22 @@ def max_value_size(big: int) -> int:
     return max(128 * MiB, big + MiB)
 
 
+def open_bench_node(
+    args: argparse.Namespace, max_size: int, *, listen: bool = False
+) -> AbstractAsyncContextManager[netchan.Node]:
+    """A node on loopback; ``--pmtu`` goes to the udp:// endpoint through ``transport=``."""
+    address = f"{args.scheme}://{HOST}:0"
+    transport = None
+    if args.pmtu is not None:
+        transport = functools.partial(open_endpoint, pmtu=args.pmtu)
+    return netchan.open_node(
+        address if listen else None,
+        client_address=address,
+        max_value_size=max_size,
+        transport=transport,
+    )
+
+
 # ------------------------------------------------------------------ child: the receiver
 
 
@@ -79,12 +99,13 @@ async def role_sink(args: argparse.Namespace) -> None:
     async with trio.open_nursery() as outer:
         outer.start_soon(run_until_stdin_closes, outer.cancel_scope)
         async with (
-            netchan.open_node(
-                f"{args.scheme}://{HOST}:0", max_value_size=max_value_size(args.big)
-            ) as node,
+            open_bench_node(args, max_value_size(args.big), listen=True) as node,
             trio.open_nursery() as nursery,
         ):
-            await nc.export_all(node, nursery, args.window)
+            sizes = {WARMUP_SIZE, *parse_sizes(args.sizes)}
+            await nc.export_all(
+                node, nursery, {size: nc.window_for(size, args.window) for size in sizes}
+            )
             port = await tcp.start_server(nursery)
             report({"node": node.address, "tcp": port, "rss_mb": rss_mb()})
             await trio.sleep_forever()
@@ -98,15 +119,13 @@ async def role_client(args: argparse.Namespace) -> None:
     sizes = parse_sizes(args.sizes)
     parts = args.parts.split(",")
     limit = 60 + 20 * args.seconds
-    async with netchan.open_node(
-        client_address=f"{args.scheme}://{HOST}:0", max_value_size=max_value_size(args.big)
-    ) as node:
+    async with open_bench_node(args, max_value_size(args.big)) as node:
         addr, port = args.address, args.tcp_port
         if "throughput" in parts:
             with trio.fail_after(limit):
                 # Warm-up (not reported): associations, connections, congestion windows.
-                await nc.throughput(node, addr, 1024, args.shape, min(0.3, args.seconds))
-                await tcp.throughput(port, 1024, args.shape, min(0.3, args.seconds))
+                await nc.throughput(node, addr, WARMUP_SIZE, args.shape, min(0.3, args.seconds))
+                await tcp.throughput(port, WARMUP_SIZE, args.shape, min(0.3, args.seconds))
             for size in sizes:
                 for kind in ("netchan", "tcp"):
                     with trio.fail_after(limit):
@@ -138,10 +157,7 @@ async def role_rss_client(args: argparse.Namespace) -> None:
                 args.tcp_port, args.rss_bytes, args.rss_value, args.slow_sleep, args.shape
             )
         else:
-            async with netchan.open_node(
-                client_address=f"{args.scheme}://{HOST}:0",
-                max_value_size=max_value_size(args.rss_value),
-            ) as node:
+            async with open_bench_node(args, max_value_size(args.rss_value)) as node:
                 r = await nc.slow_receiver_run(
                     node,
                     args.address,
@@ -241,6 +257,7 @@ def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
         str(args.big),
         "--window",
         str(args.window),
+        *(["--pmtu", str(args.pmtu)] if args.pmtu is not None else []),
         "--shape",
         args.shape,
     ]
@@ -349,17 +366,17 @@ def transport_table(records: list[dict[str, Any]]) -> None:
     if not rows:
         return
     print(
-        "\nnetchan sender's association per size: packets out / in, values per packet out, "
-        "retransmissions (fast), srtt, cwnd at the end",
+        "\nnetchan sender's association per size: packets out / in, payload bytes per packet "
+        "out, retransmissions (fast), srtt and cwnd at the end",
         flush=True,
     )
     for r in rows:
         a = r["association"]
         srtt = f"{a['srtt'] * 1e3:.1f} ms" if a.get("srtt") is not None else "-"
-        per_packet = r["n"] / a["packets_sent"] if a["packets_sent"] else float("nan")
+        per_packet = r["bytes"] / a["packets_sent"] if a["packets_sent"] else float("nan")
         print(
             f"{human(r['size']):>8} | {a['packets_sent']:>7} / {a['packets_received']:<7} | "
-            f"{per_packet:6.2f} | {a['retransmissions']} ({a['fast_retransmits']}) | "
+            f"{per_packet:7.0f} B | {a['retransmissions']} ({a['fast_retransmits']}) | "
             f"{srtt} | {a.get('cwnd')}",
             flush=True,
         )
@@ -385,7 +402,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"netchan {args.scheme}:// vs trio TCP + msgpack, two processes on loopback "
         f"({args.shape} values, {args.seconds:g}s per measurement, receiver buffer "
-        f"{args.window} values, load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)",
+        f"{args.window or 'about 4 MiB of'} values, PMTU {args.pmtu or 'default'}, load average "
+        f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)",
         flush=True,
     )
     main_parts = [p for p in parts if p != "rss"]
@@ -448,7 +466,10 @@ def cli() -> None:
     parser.add_argument("--seconds", type=float, help="per throughput measurement (default 3)")
     parser.add_argument("--pings", type=int, help="ping-pong round trips (default 5000)")
     parser.add_argument("--shape", default="bytes", choices=["bytes", "dict"])
-    parser.add_argument("--window", type=int, default=64, help="receiver buffer in values")
+    parser.add_argument(
+        "--window", type=int, default=0, help="receiver buffer in values (default: ~4 MiB worth)"
+    )
+    parser.add_argument("--pmtu", type=int, help="SCTP packet size of udp:// (default: stack's)")
     parser.add_argument("--rss-bytes", type=int, help="memory test volume (default 1 GiB)")
     parser.add_argument("--rss-value", type=int, default=MiB)
     parser.add_argument("--slow-sleep", type=float, default=0.005, help="seconds per value")
