@@ -118,16 +118,20 @@ async def role_client(args: argparse.Namespace) -> None:
     """Run the throughput, latency and head-of-line parts against a sink; report each result."""
     sizes = parse_sizes(args.sizes)
     parts = args.parts.split(",")
+    kinds = args.kinds.split(",")
     limit = 60 + 20 * args.seconds
     async with open_bench_node(args, max_value_size(args.big)) as node:
         addr, port = args.address, args.tcp_port
         if "throughput" in parts:
             with trio.fail_after(limit):
                 # Warm-up (not reported): associations, connections, congestion windows.
-                await nc.throughput(node, addr, WARMUP_SIZE, args.shape, min(0.3, args.seconds))
-                await tcp.throughput(port, WARMUP_SIZE, args.shape, min(0.3, args.seconds))
+                warm = min(0.3, args.seconds)
+                if "netchan" in kinds:
+                    await nc.throughput(node, addr, WARMUP_SIZE, args.shape, warm)
+                if "tcp" in kinds:
+                    await tcp.throughput(port, WARMUP_SIZE, args.shape, warm)
             for size in sizes:
-                for kind in ("netchan", "tcp"):
+                for kind in kinds:
                     with trio.fail_after(limit):
                         if kind == "netchan":
                             r = await nc.throughput(node, addr, size, args.shape, args.seconds)
@@ -135,7 +139,7 @@ async def role_client(args: argparse.Namespace) -> None:
                             r = await tcp.throughput(port, size, args.shape, args.seconds)
                     report({"part": "throughput", "kind": kind, "size": size} | r)
         if "latency" in parts:
-            for kind in ("netchan", "tcp"):
+            for kind in kinds:
                 with trio.fail_after(limit):
                     if kind == "netchan":
                         times = await nc.pingpong(node, addr, args.pings, args.seconds)
@@ -260,6 +264,8 @@ def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
         *(["--pmtu", str(args.pmtu)] if args.pmtu is not None else []),
         "--shape",
         args.shape,
+        "--kinds",
+        args.kinds,
     ]
     for key, value in extra.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
@@ -297,35 +303,50 @@ async def run_pair(
 def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[str, Any]]) -> None:
     """Print what a new report completes (a throughput row, a latency line...)."""
     part = record["part"]
-    if part == "throughput" and record["kind"] == "tcp":
-        other = next(
-            r
-            for r in reversed(records)
-            if r["part"] == "throughput" and r["kind"] == "netchan" and r["size"] == record["size"]
-        )
+    kinds = args.kinds.split(",")
+    if part in ("throughput", "latency"):
+        same = {
+            r["kind"]: r
+            for r in records
+            if r["part"] == part and r.get("size") == record.get("size") and r["kind"] in kinds
+        }
+        if len(same) < len(kinds):
+            return
+        nc_r, tcp_r = same.get("netchan"), same.get("tcp")
+    if part == "throughput":
         size = record["size"]
-        ratio = (other["n"] / other["seconds"]) / (record["n"] / record["seconds"])
-        target = TARGET_RATIO.get(size)
-        goal = f">= {target:.1f}x {mark(ratio >= target)}" if target is not None else "-"
-        print(
-            f"{human(size):>8} | {other['n'] / other['seconds']:>10.0f} "
-            f"{other['bytes'] / other['seconds'] / 1e6:>8.1f} | "
-            f"{record['n'] / record['seconds']:>10.0f} "
-            f"{record['bytes'] / record['seconds'] / 1e6:>8.1f} | {ratio:>5.2f}x | {goal}",
-            flush=True,
-        )
-    elif part == "latency" and record["kind"] == "tcp":
-        other = next(r for r in records if r["part"] == "latency" and r["kind"] == "netchan")
-        a, b = other["times"], record["times"]
-        ratio = pct(a, 0.5) / pct(b, 0.5)
-        print(
-            f"\nping-pong 64 B: netchan p50 {pct(a, 0.5) * 1e6:.0f} us, p99 "
-            f"{pct(a, 0.99) * 1e6:.0f} us ({len(a)} round trips) | TCP p50 "
-            f"{pct(b, 0.5) * 1e6:.0f} us, p99 {pct(b, 0.99) * 1e6:.0f} us ({len(b)}) | "
-            f"p50 ratio netchan/TCP {ratio:.2f}x (target <= {TARGET_LATENCY_RATIO}x: "
-            f"{mark(ratio <= TARGET_LATENCY_RATIO)})",
-            flush=True,
-        )
+        cells = []
+        for r in (nc_r, tcp_r):
+            if r is None:
+                cells.append(f"{'-':>10} {'-':>8}")
+            else:
+                cells.append(
+                    f"{r['n'] / r['seconds']:>10.0f} {r['bytes'] / r['seconds'] / 1e6:>8.1f}"
+                )
+        goal = ratio_text = "-"
+        if nc_r is not None and tcp_r is not None:
+            ratio = (nc_r["n"] / nc_r["seconds"]) / (tcp_r["n"] / tcp_r["seconds"])
+            ratio_text = f"{ratio:.2f}x"
+            target = TARGET_RATIO.get(size)
+            if target is not None:
+                goal = f">= {target:.1f}x {mark(ratio >= target)}"
+        print(f"{human(size):>8} | {cells[0]} | {cells[1]} | {ratio_text:>6} | {goal}", flush=True)
+    elif part == "latency":
+        line = "\nping-pong 64 B:"
+        for name, r in (("netchan", nc_r), ("TCP", tcp_r)):
+            if r is not None:
+                t = r["times"]
+                line += (
+                    f" {name} p50 {pct(t, 0.5) * 1e6:.0f} us, p99 {pct(t, 0.99) * 1e6:.0f} us "
+                    f"({len(t)} round trips) |"
+                )
+        if nc_r is not None and tcp_r is not None:
+            ratio = pct(nc_r["times"], 0.5) / pct(tcp_r["times"], 0.5)
+            line += (
+                f" p50 ratio netchan/TCP {ratio:.2f}x (target <= {TARGET_LATENCY_RATIO}x: "
+                f"{mark(ratio <= TARGET_LATENCY_RATIO)})"
+            )
+        print(line.rstrip(" |"), flush=True)
     elif part == "hol":
         idle, during = record["idle"], record["during"]
         line = (
@@ -382,9 +403,41 @@ def transport_table(records: list[dict[str, Any]]) -> None:
         )
 
 
+AREAS = (
+    ("idle (epoll wait)", ("method 'poll' of 'select.epoll'",)),
+    ("socket system calls", ("of '_socket.socket' objects", "_mmsg.py")),
+    ("channel layer (netchan/_*.py)", ("/netchan/_",)),
+    ("codec", ("/netchan/codec/", "msgpack")),
+    ("udp driver", ("/netchan/transport/udp/",)),
+    ("SCTP stack", ("/netchan/transport/sctp/",)),
+    ("TCP baseline", ("_tcp_baseline.py",)),
+    ("trio", ("/trio/", "outcome", "contextlib.py")),
+)
+
+
+def profile_areas(path: Path) -> dict[str, float]:
+    """Own time of a cProfile dump summed by area of the code (the first pattern that matches)."""
+    stats: Any = pstats.Stats(str(path))
+    areas: dict[str, float] = {}
+    for (filename, _line, name), row in stats.stats.items():
+        where = f"{filename}:{name}"
+        area = next((label for label, keys in AREAS if any(key in where for key in keys)), "other")
+        areas[area] = areas.get(area, 0.0) + row[2]
+    if "other" in areas:
+        areas["other (start-up imports, builtins)"] = areas.pop("other")
+    return areas
+
+
 def print_profiles(directory: Path, top: int = 20) -> None:
+    """Each dump: own time by area, then the top functions by own time."""
     for path in sorted(directory.glob("*.prof")):
-        print(f"\n--- {path.name}: top {top} by own time", flush=True)
+        areas = profile_areas(path)
+        total = sum(areas.values()) or 1.0
+        busy = total - areas.get("idle (epoll wait)", 0.0)
+        print(f"\n--- {path.name}: {total:.2f}s profiled, {busy:.2f}s not idle", flush=True)
+        for label, seconds in sorted(areas.items(), key=lambda kv: -kv[1]):
+            share = f"{seconds / busy * 100:5.1f}% of busy" if label != "idle (epoll wait)" else ""
+            print(f"  {label:<36} {seconds:7.2f}s {share}")
         stats = pstats.Stats(str(path))
         stats.sort_stats("tottime").print_stats(top)
         sys.stdout.flush()
@@ -395,6 +448,9 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise SystemExit(f"unknown --parts {sorted(unknown)}; choose from {PARTS}")
+    kinds = args.kinds.split(",")
+    if not kinds or set(kinds) - {"netchan", "tcp"}:
+        raise SystemExit("--kinds is netchan, tcp or netchan,tcp")
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
@@ -415,8 +471,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
         expected = (
-            (2 * len(sizes) if "throughput" in parts else 0)
-            + (2 if "latency" in parts else 0)
+            (len(kinds) * len(sizes) if "throughput" in parts else 0)
+            + (len(kinds) if "latency" in parts else 0)
             + (1 if "hol" in parts else 0)
         )
         results["main"] = await run_pair(
@@ -438,7 +494,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         results["rss"] = []
-        for kind in ("netchan", "tcp"):
+        for kind in kinds:
             timeout = 120 + args.rss_bytes / MiB * (args.slow_sleep * MiB / args.rss_value + 0.2)
             results["rss"] += await run_pair(
                 args,
@@ -465,6 +521,9 @@ def cli() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help="subset of %(default)s")
     parser.add_argument("--seconds", type=float, help="per throughput measurement (default 3)")
     parser.add_argument("--pings", type=int, help="ping-pong round trips (default 5000)")
+    parser.add_argument(
+        "--kinds", default="netchan,tcp", help="netchan, tcp or both (for profiling one)"
+    )
     parser.add_argument("--shape", default="bytes", choices=["bytes", "dict"])
     parser.add_argument(
         "--window", type=int, default=0, help="receiver buffer in values (default: ~4 MiB worth)"
