@@ -197,6 +197,7 @@ class Link:
         self.waiting = 0
         self.clones = 0
         self.in_flight = False
+        self.partial: bytearray | None = None
         node._links[self.id] = self
 
     def attach(self, peer: Peer, peer_link: int) -> None:
@@ -1094,7 +1095,10 @@ class Node:
                 if link.outbox:
                     data = link.outbox[0]
                     link.in_flight = True
-                    await peer.assoc.send(data, stream=link.stream, ppid=P.PPID_VALUE)
+                    if len(data) > P.FRAGMENT_SIZE + P.FRAME_HEADER_SIZE:
+                        await self._send_fragmented(peer, link, data)
+                    else:
+                        await peer.assoc.send(data, stream=link.stream, ppid=P.PPID_VALUE)
                     link.in_flight = False
                     if link.outbox and link.outbox[0] is data:
                         link.outbox.popleft()
@@ -1111,6 +1115,43 @@ class Node:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             link.in_flight = False
             self._peer_failed(peer, exc.__cause__ or exc)
+
+    async def _send_fragmented(self, peer: Peer, link: Link, frame: bytes) -> None:
+        """Send a big value as MORE frames and a last VALUE frame.
+
+        SCTP queues whole messages: one 100 MiB message would sit in front of every small
+        message of every other channel of the association. In pieces, the other channels'
+        messages get in between, so a big value delays them by one piece, not the whole value.
+        """
+        payload = memoryview(frame)[P.FRAME_HEADER_SIZE :]
+        last = len(payload) - P.FRAGMENT_SIZE
+        for offset in range(0, last, P.FRAGMENT_SIZE):
+            piece = payload[offset : offset + P.FRAGMENT_SIZE]
+            more = P.encode_frame(P.Frame.MORE, link.peer_link, bytes(piece))
+            await peer.assoc.send(more, stream=link.stream, ppid=P.PPID_VALUE)
+        start = ((last + P.FRAGMENT_SIZE - 1) // P.FRAGMENT_SIZE) * P.FRAGMENT_SIZE
+        tail = P.encode_frame(P.Frame.VALUE, link.peer_link, bytes(payload[start:]))
+        await peer.assoc.send(tail, stream=link.stream, ppid=P.PPID_VALUE)
+
+    def _assemble(self, link: Link, kind: P.Frame, payload: memoryview) -> memoryview | None:
+        """Collect MORE pieces of a value; returns the whole value on its VALUE frame."""
+        if kind is P.Frame.MORE:
+            if link.partial is None:
+                link.partial = bytearray()
+            if len(link.partial) + len(payload) > self._codec.limits.max_size:
+                link.partial = None
+                self._link_protocol_error(
+                    link, P.ErrorCode.PROTOCOL, "oversize_value", "value over max_value_size"
+                )
+                return None
+            link.partial += payload
+            return None
+        if link.partial is not None:
+            link.partial += payload
+            whole = memoryview(bytes(link.partial))
+            link.partial = None
+            return whole
+        return payload
 
     def _peer_failed(self, peer: Peer, cause: BaseException) -> None:
         if peer.error is not None:
@@ -1231,7 +1272,7 @@ class Node:
             peer = self._peer_for(msg.association)
             try:
                 data = msg.data
-                if data[:1] in (b"\x01", b"\x02", b"\x03", b"\x04"):
+                if data[:1] in P.FRAME_FIRST_BYTES:
                     self._on_frame(peer, data)
                 elif msg.stream == P.CONTROL_STREAM:
                     self._on_control(peer, P.decode_control(data))
@@ -1360,10 +1401,19 @@ class Node:
             # Frames may legitimately arrive after we dropped a link (ERROR crossing them).
             self._count("late_frame")
             return
-        if kind is P.Frame.VALUE:
+        if kind is P.Frame.VALUE or kind is P.Frame.MORE:
             if not isinstance(link, (ImportReceiveLink, ExportSendLink)):
                 raise P.ProtocolError("unexpected_frame", "VALUE toward a sending link")
-            link.on_value(payload)
+            if link.received >= link.granted:
+                # Checked on the first piece too: no credit, no buffering.
+                link.partial = None
+                self._link_protocol_error(
+                    link, P.ErrorCode.CREDIT_EXCEEDED, "credit_exceeded", "more values than credit"
+                )
+                return
+            whole = self._assemble(link, kind, payload)
+            if whole is not None:
+                link.on_value(whole)
         elif kind is P.Frame.END:
             forwards = P.end_forwards(payload)
             if isinstance(link, ImportReceiveLink):

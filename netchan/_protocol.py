@@ -70,6 +70,15 @@ class Frame(enum.IntEnum):
     """Importer → exporter of a work queue: a value given back unread (payload as VALUE)."""
     CLOSE = 4
     """Importer → exporter of a work queue: stop sending; answer with END."""
+    MORE = 5
+    """A piece of a value whose last piece is the VALUE frame (big values are sent in pieces
+    of FRAGMENT_SIZE so that other channels' messages interleave with them)."""
+
+
+FRAME_FIRST_BYTES = frozenset(bytes([k]) for k in Frame)
+"""First bytes that mark a value frame (a control message starts with a msgpack array)."""
+
+FRAGMENT_SIZE = 256 * 1024
 
 
 class Dir(enum.IntEnum):

@@ -20,7 +20,7 @@ async def next_control(assoc: Association) -> P.Control:
     while True:
         with trio.fail_after(5):  # a missing answer fails the test instead of hanging it
             msg: Message = await assoc.receive()
-        if msg.stream == P.CONTROL_STREAM and msg.data[:1] not in (b"\x01", b"\x02", b"\x03"):
+        if msg.stream == P.CONTROL_STREAM and msg.data[:1] not in P.FRAME_FIRST_BYTES:
             return P.decode_control(msg.data)
 
 

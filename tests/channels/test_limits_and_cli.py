@@ -85,7 +85,7 @@ def test_cli_parser_has_the_commands() -> None:
 @pytest.mark.slow
 def test_cli_serve_send_recv_over_udp() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = ["serve", "udp://127.0.0.1:0", "--print", "log", "--echo", "e", "--count", "3"]
+    argv = ["serve", "udp://127.0.0.1:0", "--print", "log", "--echo", "e", "--count", "4"]
     serve = subprocess.Popen(
         [sys.executable, "-m", "netchan", *argv],
         cwd=ROOT,
@@ -114,6 +114,7 @@ def test_cli_serve_send_recv_over_udp() -> None:
         cli("send", address, "log", '{"a": [1, 2]}', "word")
         cli("send", address, "e", '"echoed"')
         assert cli("recv", address, "e.out", "--count", "1").strip() == '"echoed"'
+        cli("send", address, "log", "last")  # the 4th value: serve exits
         out, _ = serve.communicate(timeout=30)
         assert 'log: {"a": [1, 2]}' in out and 'log: "word"' in out
     finally:

@@ -334,3 +334,38 @@ async def test_statistics(env: Env, clock: object) -> None:
         assert len(ns.peers) == 1 and ns.peers[0].association is not None
         assert ns.peers[0].node_id == server.statistics().node_id
         assert server.statistics().values_in == 3
+
+
+async def test_big_value_is_sent_in_pieces_and_does_not_hold_up_small_ones(
+    env: Env, clock: object
+) -> None:
+    big_value = random.Random(3).randbytes(3 * 1024 * 1024 + 17)
+    async with env.node() as server, env.node(listen=False) as client:
+        big_send, big_recv = trio.open_memory_channel[bytes](1)
+        small_send, small_recv = trio.open_memory_channel[str](1)
+        server.export("big", big_send)
+        server.export("small", small_send)
+        arrivals: list[str] = []
+        assert server.address is not None
+        big = await client.import_send(server.address, "big")
+        small = await client.import_send(server.address, "small")
+
+        async def collect_big() -> None:
+            value = await big_recv.receive()
+            assert value == big_value
+            arrivals.append("big")
+
+        async def collect_small() -> None:
+            for _ in range(3):
+                arrivals.append(await small_recv.receive())
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(collect_big)
+                nursery.start_soon(collect_small)
+                await big.send(big_value)
+                for i in range(3):
+                    await small.send(f"small {i}")
+        assert sorted(arrivals) == ["big", "small 0", "small 1", "small 2"]
+        # Small values sent after the big one started were not queued behind all of it.
+        assert arrivals[0] == "small 0", arrivals
