@@ -14,6 +14,8 @@ from netchan._cli import build_parser
 from tests.channels.conftest import Env
 
 ROOT = Path(__file__).resolve().parents[2]
+SCHEME = os.environ.get("NETCHAN_TEST_SCHEME", "memory")
+WIRE = "udp" if SCHEME == "memory" else SCHEME
 
 
 async def test_oversize_value_fails_at_send_and_is_refused_on_receipt(
@@ -83,9 +85,9 @@ def test_cli_parser_has_the_commands() -> None:
 
 
 @pytest.mark.slow
-def test_cli_serve_send_recv_over_udp() -> None:
+def test_cli_serve_send_recv() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = ["serve", "udp://127.0.0.1:0", "--print", "log", "--echo", "e", "--count", "4"]
+    argv = ["serve", f"{WIRE}://127.0.0.1:0", "--print", "log", "--echo", "e", "--count", "4"]
     serve = subprocess.Popen(
         [sys.executable, "-m", "netchan", *argv],
         cwd=ROOT,
