@@ -182,8 +182,10 @@ class UdpAssociation(Association):
         self._bytes_sent += len(data)
         endpoint = self._endpoint
         endpoint._unflushed += len(data)
-        if endpoint._unflushed >= endpoint._burst_bytes:
-            # A burst's worth is queued: waiting longer only adds latency.
+        if endpoint._unflushed >= endpoint._burst_bytes or self._sctp.buffered_amount <= len(data):
+            # A burst's worth is queued (waiting longer only adds latency), or this message
+            # is all the association has to send (an idle association: send it now, as
+            # Nagle's rule would; later messages bundle while it is in flight).
             endpoint._flush()
         else:
             endpoint._request_flush()
@@ -199,6 +201,7 @@ class UdpAssociation(Association):
                 every message delivered before that was read.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
         while True:
             if self._closed_by_us or self._endpoint._closed:
                 raise trio.ClosedResourceError("association was closed")
@@ -207,10 +210,13 @@ class UdpAssociation(Association):
                 if not self._queue:
                     self._endpoint._ready.pop(self, None)
                 self._consumed(message)
-                # Taken: a cancellation from here on must not lose it.
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not parked:
+                    # Taken: a cancellation from here on must not lose it. (After parking,
+                    # the wait already was the checkpoint, as in trio's own channels.)
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
             self._raise_if_ended()
+            parked = True
             await self._receivers.park()
 
     async def aclose(self) -> None:
@@ -518,6 +524,7 @@ class UdpEndpoint(Endpoint):
         gives one message per turn.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
         while True:
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
@@ -530,20 +537,25 @@ class UdpEndpoint(Endpoint):
                 if assoc._queue:
                     self._ready[assoc] = None  # back of the ring
                 assoc._consumed(message)
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not parked:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
+            parked = True
             await self._receivers.park()
 
     async def next_event(self) -> AssociationEvent:
         """The next association event (established, closed, aborted, restarted, ...)."""
         await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
         while True:
             if self._events:
                 event = self._events.popleft()
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not parked:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return event
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
+            parked = True
             await self._event_waiters.park()
 
     def statistics(self) -> EndpointStatistics:
