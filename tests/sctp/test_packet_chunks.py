@@ -134,6 +134,25 @@ def test_idata_first_and_middle_fragments() -> None:
     assert middle.serialized_size() == len(wire) == 24
 
 
+@pytest.mark.parametrize("flags", range(16))
+@pytest.mark.parametrize("payload", [b"", b"a", b"abcd", b"abcdefg"])
+def test_inlined_data_and_idata_parsing_matches_the_chunk_parsers(
+    flags: int, payload: bytes
+) -> None:
+    """parse_chunks decodes DATA and I-DATA inline (hot path); it must agree with .parse."""
+    body = struct.pack("!IHHI", 0xFFFFFFFE, 7, 0xBEEF, 0x01020304) + payload
+    wire = struct.pack("!BBH", 0, flags, 4 + len(body)) + body + bytes(-len(body) & 3)
+    assert parse_chunk(wire) == DataChunk.parse(wire, flags, 4, 4 + len(body))
+    body = struct.pack("!IHHII", 0x80000000, 9, 0, 0xCAFEBABE, 0x0A0B0C0D) + payload
+    wire = struct.pack("!BBH", 64, flags, 4 + len(body)) + body + bytes(-len(body) & 3)
+    assert parse_chunk(wire) == IDataChunk.parse(wire, flags, 4, 4 + len(body))
+
+
+def test_idata_chunk_too_short() -> None:
+    with pytest.raises(ParseError):
+        parse_chunk(b"\x40\x03\x00\x10" + bytes(12))
+
+
 # --- INIT / INIT ACK ----------------------------------------------------------------------
 
 

@@ -186,10 +186,19 @@ class IDataChunk(Chunk):
         return (23 + len(self.user_data)) & ~3
 
     def write(self, out: list[bytes]) -> None:
-        n = len(self.user_data)
-        word = self.ppid if self.beginning else self.fsn
-        out.append(_IDATA.pack(64, self.flags, 20 + n, self.tsn, self.stream_id, 0, self.mid, word))
-        out.append(self.user_data)
+        user_data = self.user_data
+        n = len(user_data)
+        beginning = self.beginning
+        # The flags byte, computed inline (hot path): I, U, B, E bits (RFC 8260 §2.1).
+        flags = (
+            (8 if self.immediate else 0)
+            | (4 if self.unordered else 0)
+            | (2 if beginning else 0)
+            | (1 if self.ending else 0)
+        )
+        word = self.ppid if beginning else self.fsn
+        out.append(_IDATA.pack(64, flags, 20 + n, self.tsn, self.stream_id, 0, self.mid, word))
+        out.append(user_data)
         if n & 3:
             out.append(PAD[n & 3])
 

@@ -51,6 +51,7 @@ _CRC = struct.Struct("<I")
 _CHUNK_HEADER = struct.Struct("!BBH")
 _ZERO_CRC = b"\x00\x00\x00\x00"
 _DATA_VALUE = struct.Struct("!IHHI")
+_IDATA_VALUE = struct.Struct("!IHHII")
 
 _crc = _crc32c.crc32c
 
@@ -144,6 +145,7 @@ def parse_chunks(data: bytes, start: int = COMMON_HEADER_SIZE) -> list[Chunk]:
     parsers = _PARSERS
     unpack_header = _CHUNK_HEADER.unpack_from
     unpack_data = _DATA_VALUE.unpack_from
+    unpack_idata = _IDATA_VALUE.unpack_from
     try:
         while total - offset >= 4:
             chunk_type, flags, length = unpack_header(data, offset)
@@ -164,6 +166,32 @@ def parse_chunks(data: bytes, start: int = COMMON_HEADER_SIZE) -> list[Chunk]:
                         ssn,
                         ppid,
                         data[offset + 16 : end],
+                        flags & 4 != 0,
+                        flags & 2 != 0,
+                        flags & 1 != 0,
+                        flags & 8 != 0,
+                    )
+                )
+                offset += (length + 3) & ~3
+                continue
+            if chunk_type == 64 and length >= 20:
+                # I-DATA (RFC 8260 §2.1), inlined as IDataChunk.parse does it: the last word
+                # is the PPID in a first fragment (B bit), the FSN otherwise.
+                tsn, sid, _reserved, mid, word = unpack_idata(data, offset + 4)
+                if flags & 2:
+                    fsn = 0
+                    ppid = word
+                else:
+                    fsn = word
+                    ppid = 0
+                append(
+                    IDataChunk(
+                        tsn,
+                        sid,
+                        mid,
+                        fsn,
+                        ppid,
+                        data[offset + 20 : end],
                         flags & 4 != 0,
                         flags & 2 != 0,
                         flags & 1 != 0,
