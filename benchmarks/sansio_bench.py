@@ -18,19 +18,24 @@ disturbed than wall-clock time when other programs share the machine.
 Usage::
 
     .venv/bin/python benchmarks/sansio_bench.py [--sizes 64,1024,16384] [--messages N]
-        [--repeat 3] [--profile] [--top 25] [--json]
+        [--repeat 3] [--profile] [--top 25] [--stages] [--json] [--option NAME=VALUE]
 
 ``--messages`` is per size (default: about 16 MiB or 100 000 messages, whichever is fewer).
 Each size runs ``--repeat`` times and the best run is reported (the machine is shared).
 ``--profile`` runs each size once more under cProfile and prints the top functions by
-tottime, with call counts per message.
+tottime, then the share of time per source file with calls per message. ``--stages`` runs
+it once more and splits the time between the sender's and the receiver's driver calls.
+``--option NAME=VALUE`` sets an ``Options`` field on both endpoints (for instance
+``interleaving=False`` to measure DATA instead of I-DATA chunks).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
 import cProfile
+import dataclasses
 import io
 import json
 import pstats
@@ -189,6 +194,14 @@ class Transfer:
         return elapsed
 
 
+_OVERRIDES: dict[str, object] = {}
+
+
+def bench_options() -> Options:
+    """The options both endpoints use: defaults, no heartbeats, plus ``--option`` values."""
+    return dataclasses.replace(Options(heartbeat_interval=0), **_OVERRIDES)  # type: ignore[arg-type]
+
+
 def default_count(size: int) -> int:
     """About 16 MiB or 100 000 messages, whichever is fewer (at least 1000)."""
     return max(1000, min(100_000, (16 << 20) // size))
@@ -198,7 +211,7 @@ def measure(size: int, count: int, repeat: int) -> dict[str, float]:
     """Best of ``repeat`` runs: msgs/s, MB/s (payload, 10^6 bytes), datagrams per message."""
     best = float("inf")
     datagrams = 0
-    options = Options(heartbeat_interval=0)
+    options = bench_options()
     for seed in range(1, repeat + 1):
         transfer = Transfer(size, count, options, seed=seed)
         elapsed = transfer.run()
@@ -218,7 +231,7 @@ def measure(size: int, count: int, repeat: int) -> dict[str, float]:
 
 def profile(size: int, count: int, top: int) -> str:
     """cProfile of one run: the top ``top`` functions by tottime."""
-    transfer = Transfer(size, count, Options(heartbeat_interval=0), seed=1)
+    transfer = Transfer(size, count, bench_options(), seed=1)
     profiler = cProfile.Profile()
     profiler.enable()
     transfer.run()
@@ -259,7 +272,7 @@ def by_module(stats: pstats.Stats, count: int) -> str:
 
 def stages(size: int, count: int) -> str:
     """Share of the transfer's time per side and driver call (one run, wall clock)."""
-    transfer = Transfer(size, count, Options(heartbeat_interval=0), seed=1)
+    transfer = Transfer(size, count, bench_options(), seed=1)
     transfer.run()
     total = sum(transfer.stages.values()) or 1
     lines = [f"--- stages, {size} B x {count} (us per message, share) ---"]
@@ -278,10 +291,20 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an Options field for both endpoints, e.g. interleaving=False (repeatable)",
+    )
+    parser.add_argument(
         "--stages", action="store_true", help="share of time per side and driver call"
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    for item in args.option:
+        name, _, value = item.partition("=")
+        _OVERRIDES[name] = ast.literal_eval(value)
     results = []
     for size in sizes:
         count = args.messages or default_count(size)
