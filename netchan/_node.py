@@ -1115,6 +1115,8 @@ class Node:
                     if link.outbox and link.outbox[0] is data:
                         link.outbox.popleft()
                         link.outbox_bytes -= len(data)
+                    if not link.outbox and isinstance(link, ExportReceiveLink):
+                        link.export.signal.fire()
                     link.changed.fire()
                     continue
                 if link.error is not None:
@@ -1200,7 +1202,15 @@ class Node:
         """Take values from an exported ReceiveChannel only when an importer has credit."""
         while not export.closed:
             if export.ended and not export.held:
-                # The queue ended: every importer gets END after what it was given.
+                # The queue ended: every importer gets END after what it was given, once no
+                # value can come back (a link whose association dies returns what it had not
+                # handed to SCTP yet, and another importer must still be there to take it).
+                if any(
+                    isinstance(other, ExportReceiveLink) and other.outbox and other.error is None
+                    for other in export.links
+                ):
+                    await export.signal.wait()
+                    continue
                 for other in list(export.links):
                     if isinstance(other, ExportReceiveLink) and not other.finishing:
                         other.finish()

@@ -369,3 +369,36 @@ async def test_big_value_is_sent_in_pieces_and_does_not_hold_up_small_ones(
         assert sorted(arrivals) == ["big", "small 0", "small 1", "small 2"]
         # Small values sent after the big one started were not queued behind all of it.
         assert arrivals[0] == "small 0", arrivals
+
+
+@memory_only
+async def test_work_queue_values_not_yet_sent_to_a_dead_importer_go_to_another(
+    clock: object,
+) -> None:
+    from tests.support.memory_transport import MemoryNetwork
+
+    # A tiny receive window: one value message at a time is accepted by the transport.
+    env = Env("memory", MemoryNetwork(receive_window=100, dead_after=3.0))
+    async with env.node() as server:
+        out_send, out_recv = trio.open_memory_channel[tuple[int, bytes]](0)
+        server.export("work", out_recv)
+        assert server.address is not None
+        async with env.node(listen=False) as doomed:
+            await doomed.import_receive(server.address, "work", max_buffer=10)
+            env.crash(doomed)
+            async with trio.open_nursery() as nursery:
+
+                async def produce() -> None:
+                    async with out_send:
+                        for i in range(20):
+                            await out_send.send((i, b"x" * 200))
+
+                nursery.start_soon(produce)
+                async with env.node(listen=False) as survivor:
+                    work = await survivor.import_receive(server.address, "work", max_buffer=2)
+                    with trio.fail_after(30):
+                        got = [i async for i, _ in work]
+        # Only the value the dead importer's transport had accepted is lost; every value the
+        # exporter had taken but not handed to SCTP went to the surviving importer.
+        assert len(got) == len(set(got))
+        assert set(got) == set(range(20)) - {0}
