@@ -240,6 +240,14 @@ class FakeEndpoint:
             self.drops["icmp_short"] += 1
             return
         tag = struct.unpack_from("!I", quoted, 4)[0]
+        if tag == 0 and len(quoted) >= HEADER.size + 4 and quoted[8] == INIT:
+            # An INIT carries tag 0; RFC 9260 Appendix C: check its Initiate Tag instead.
+            (initiate,) = struct.unpack_from("!I", quoted, HEADER.size)
+            assoc = self.by_tag.get(initiate)
+            if assoc is not None and assoc.addr == addr and assoc.state == "COOKIE_WAIT":
+                reason = "peer unreachable (ICMP port unreachable)"
+                self._end(assoc, ev.AssociationAborted(assoc.id, reason, True))
+                return
         for assoc in list(self.associations.values()):
             if assoc.addr == addr and assoc.peer_tag == tag and tag != 0:
                 reason = "peer unreachable (ICMP port unreachable)"

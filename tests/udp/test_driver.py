@@ -482,3 +482,17 @@ async def test_binding_a_busy_port_fails_clearly(open_ep: Opener) -> None:
     with pytest.raises(TransportError):
         async with open_ep("udp://127.0.0.1,127.0.0.2:0"):
             pass
+
+
+async def test_connect_to_a_closed_port_fails_at_once_through_icmp(open_ep: Opener) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on ``port`` now; with long INIT timers only ICMP can end it quickly.
+    async with open_ep(rto_initial=3.0, rto_min=3.0, rto_max=10.0) as client:
+        start = trio.current_time()
+        with trio.fail_after(TIMEOUT), pytest.raises(trio.BrokenResourceError) as info:
+            await client.connect(f"udp://127.0.0.1:{port}")
+        assert trio.current_time() - start < 1.0
+        assert isinstance(info.value.__cause__, AssociationAbortedError)
+        assert client.associations == ()
