@@ -66,6 +66,8 @@ MAX_CREDIT = 1 << 20
 """Largest credit window a link accepts from a peer (more is clamped)."""
 MAX_CONTROL_QUEUE = 10_000
 """Control messages queued toward one peer before it is considered hostile and aborted."""
+MAX_DEAD_ASSOCIATIONS = 4096
+"""Failed associations remembered (to drop their late messages)."""
 
 
 class _Signal:
@@ -724,7 +726,9 @@ class Node:
         self._links: dict[int, Link] = {}
         self._peers: dict[int, Peer] = {}
         self._peers_by_id: dict[bytes, Peer] = {}
-        self._dead: set[int] = set()
+        # Ids of associations that failed: late messages from them are ignored. Bounded:
+        # association ids are never reused, and late messages come soon after the end.
+        self._dead: dict[int, None] = {}
         self._exports: dict[str, Export] = {}
         self._tokens: dict[str, Export] = {}
         self._moved: dict[int, Export] = {}
@@ -1040,7 +1044,7 @@ class Node:
     async def _get_peer(self, address: str | None, owner_id: bytes | None) -> Peer:
         if owner_id is not None:
             peer = self._peers_by_id.get(owner_id)
-            if peer is not None and peer.error is None:
+            if peer is not None and peer.error is None and not peer.closing:
                 return peer
         if address is None:
             raise PeerUnreachableError("the channel's owner has no known address")
@@ -1172,7 +1176,9 @@ class Node:
             return
         peer.error = cause
         peer.ready.set()
-        self._dead.add(peer.assoc.id)
+        self._dead[peer.assoc.id] = None
+        if len(self._dead) > MAX_DEAD_ASSOCIATIONS:
+            del self._dead[next(iter(self._dead))]
         self._peers.pop(peer.assoc.id, None)
         if peer.node_id is not None and self._peers_by_id.get(peer.node_id) is peer:
             del self._peers_by_id[peer.node_id]
