@@ -808,6 +808,8 @@ class UdpEndpoint(Endpoint):
                 start += sent
                 self._counters["datagrams_sent"] += sent
                 if error == 0:
+                    if sent == 0:  # nothing accepted and no error: leave it to sendto
+                        break
                     continue
                 if error == errno.EAGAIN:
                     break
