@@ -160,13 +160,18 @@ async def throughput(
 
 async def pingpong(
     node: netchan.Node, addr: str, count: int, seconds: float, size: int = 64
-) -> list[float]:
-    """Round-trip times: a value into ``echo_in``, the same value back out of ``echo_out``."""
+) -> tuple[list[float], dict[str, Any]]:
+    """Round-trip times: a value into ``echo_in``, the same value back out of ``echo_out``.
+
+    Also what the association did meanwhile (packets per round trip tell how many datagrams,
+    each a wake-up of the other process, one exchange costs).
+    """
     send = await node.import_send(addr, "echo_in")
     recv = await node.import_receive(addr, "echo_out", max_buffer=1)
     times: list[float] = []
     value = payload_value(size, "bytes", b"p")
     async with send, recv:
+        before = association_snapshot(node)
         deadline = time.perf_counter() + seconds
         while len(times) < count and time.perf_counter() < deadline:
             t = time.perf_counter()
@@ -175,7 +180,8 @@ async def pingpong(
             times.append(time.perf_counter() - t)
             if back != value:
                 raise RuntimeError("the netchan echo did not return the value")
-    return times
+        assoc = association_delta(before, association_snapshot(node))
+    return times, assoc
 
 
 async def head_of_line(

@@ -75,14 +75,28 @@ def max_value_size(big: int) -> int:
     return max(128 * MiB, big + MiB)
 
 
+def udp_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``--pmtu`` and ``--udp-option NAME=VALUE`` as keyword options of ``open_endpoint``."""
+    options: dict[str, Any] = {}
+    if args.pmtu is not None:
+        options["pmtu"] = args.pmtu
+    for item in args.udp_option:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--udp-option takes NAME=VALUE, got {item!r}")
+        options[name] = json.loads(value)
+    return options
+
+
 def open_bench_node(
     args: argparse.Namespace, max_size: int, *, listen: bool = False
 ) -> AbstractAsyncContextManager[netchan.Node]:
-    """A node on loopback; ``--pmtu`` goes to the udp:// endpoint through ``transport=``."""
+    """A node on loopback; ``--pmtu``/``--udp-option`` go to the endpoint via ``transport=``."""
     address = f"{args.scheme}://{HOST}:0"
     transport = None
-    if args.pmtu is not None:
-        transport = functools.partial(open_endpoint, pmtu=args.pmtu)
+    options = udp_options(args)
+    if options:
+        transport = functools.partial(open_endpoint, **options)
     return netchan.open_node(
         address if listen else None,
         client_address=address,
@@ -141,11 +155,13 @@ async def role_client(args: argparse.Namespace) -> None:
         if "latency" in parts:
             for kind in kinds:
                 with trio.fail_after(limit):
+                    extra: dict[str, Any] = {}
                     if kind == "netchan":
-                        times = await nc.pingpong(node, addr, args.pings, args.seconds)
+                        times, assoc = await nc.pingpong(node, addr, args.pings, args.seconds)
+                        extra = {"association": assoc}
                     else:
                         times = await tcp.pingpong(port, args.pings, args.seconds)
-                report({"part": "latency", "kind": kind, "times": times})
+                report({"part": "latency", "kind": kind, "times": times} | extra)
         if "hol" in parts:
             with trio.fail_after(limit + args.big / 1e6):
                 r = await nc.head_of_line(node, addr, args.big, min(args.pings, 500))
@@ -262,6 +278,7 @@ def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
         "--window",
         str(args.window),
         *(["--pmtu", str(args.pmtu)] if args.pmtu is not None else []),
+        *(f"--udp-option={item}" for item in args.udp_option),
         "--shape",
         args.shape,
         "--kinds",
@@ -347,6 +364,13 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
                 f"{mark(ratio <= TARGET_LATENCY_RATIO)})"
             )
         print(line.rstrip(" |"), flush=True)
+        if nc_r is not None:
+            a, n = nc_r["association"], len(nc_r["times"])
+            print(
+                f"  netchan packets per round trip: {a['packets_sent'] / n:.1f} out, "
+                f"{a['packets_received'] / n:.1f} in (srtt {(a.get('srtt') or 0) * 1e3:.1f} ms)",
+                flush=True,
+            )
     elif part == "hol":
         idle, during = record["idle"], record["during"]
         line = (
@@ -455,10 +479,12 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         args.profile.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     sizes = parse_sizes(args.sizes)
+    extra = "".join(", " + item for item in args.udp_option)
     print(
         f"netchan {args.scheme}:// vs trio TCP + msgpack, two processes on loopback "
         f"({args.shape} values, {args.seconds:g}s per measurement, receiver buffer "
-        f"{args.window or 'about 4 MiB of'} values, PMTU {args.pmtu or 'default'}, load average "
+        f"{args.window or 'about 4 MiB of'} values, PMTU {args.pmtu or 'default'}{extra}, "
+        f"load average "
         f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)",
         flush=True,
     )
@@ -529,6 +555,13 @@ def cli() -> None:
         "--window", type=int, default=0, help="receiver buffer in values (default: ~4 MiB worth)"
     )
     parser.add_argument("--pmtu", type=int, help="SCTP packet size of udp:// (default: stack's)")
+    parser.add_argument(
+        "--udp-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an Options field of the udp:// stack for both nodes (JSON value), repeatable",
+    )
     parser.add_argument("--rss-bytes", type=int, help="memory test volume (default 1 GiB)")
     parser.add_argument("--rss-value", type=int, default=MiB)
     parser.add_argument("--slow-sleep", type=float, default=0.005, help="seconds per value")
