@@ -890,8 +890,7 @@ class Node:
         self._errors[kind] += 1
 
     def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        if not self._closed or fn is not self._run_work_queue:
-            self._nursery.start_soon(fn, *args)
+        self._nursery.start_soon(fn, *args)
 
     # -------------------------------------------------------------- codec and references
 
