@@ -402,3 +402,48 @@ async def test_work_queue_values_not_yet_sent_to_a_dead_importer_go_to_another(
         # exporter had taken but not handed to SCTP went to the surviving importer.
         assert len(got) == len(set(got))
         assert set(got) == set(range(20)) - {0}
+
+
+async def test_one_association_per_pair_of_nodes_in_both_directions(
+    env: Env, clock: object
+) -> None:
+    async with env.node() as server, env.node(listen=False) as client:
+        sends = []
+        for name in ("a", "b", "c"):
+            send, recv = trio.open_memory_channel[object](4)
+            server.export(name, send)
+            sends.append(recv)
+        assert server.address is not None
+        channels = [await client.import_send(server.address, n) for n in ("a", "b", "c")]
+        # A channel end of the client travels to the server, which opens a link back to
+        # the client: over the association that is already there.
+        reply_send, reply_recv = trio.open_memory_channel[object](1)
+        await channels[0].send({"reply": reply_send})
+        msg = await sends[0].receive()
+        async with msg["reply"] as reply:  # type: ignore[index]
+            await reply.send("back")
+        with trio.fail_after(5):
+            assert await reply_recv.receive() == "back"
+        assert len(client.statistics().peers) == 1
+        assert len(server.statistics().peers) == 1
+
+
+@memory_only
+async def test_more_channels_than_streams_share_streams(clock: object) -> None:
+    from tests.support.memory_transport import MemoryNetwork
+
+    env = Env("memory", MemoryNetwork(streams=3))  # stream 0 for control, 2 for values
+    async with env.node() as server, env.node(listen=False) as client:
+        receivers = []
+        for i in range(8):
+            send, recv = trio.open_memory_channel[int](2)
+            server.export(f"c{i}", send)
+            receivers.append(recv)
+        assert server.address is not None
+        channels = [await client.import_send(server.address, f"c{i}") for i in range(8)]
+        for round_ in range(3):
+            for i, ch in enumerate(channels):
+                await ch.send(i * 10 + round_)
+        with trio.fail_after(10):
+            for i, recv in enumerate(receivers):
+                assert [await recv.receive() for _ in range(3)] == [i * 10, i * 10 + 1, i * 10 + 2]
