@@ -190,7 +190,8 @@ async def head_of_line(
     """Small round trips on ``echo_*`` while one ``big_size`` value travels on ``big``.
 
     First ``idle_pings`` round trips on the idle association (the reference), then as many as
-    fit while the big value is sent, received, decoded and acknowledged on its reply channel.
+    fit while the big value is sent, received, decoded and acknowledged on its reply channel
+    (with when each started, from the start of the big value's ``send``).
     """
     send = await node.import_send(addr, "echo_in")
     recv = await node.import_receive(addr, "echo_out", max_buffer=1)
@@ -202,14 +203,20 @@ async def head_of_line(
     big_done = trio.Event()
     result: dict[str, Any] = {}
 
+    started: list[float] = []
+    big_start = 0.0
+
     async def ping(into: list[float]) -> None:
         t = time.perf_counter()
         await send.send(value)
         await recv.receive()
         into.append(time.perf_counter() - t)
+        if into is during:
+            started.append(t - big_start)
 
     async def push_big() -> None:
-        start = time.perf_counter()
+        nonlocal big_start
+        start = big_start = time.perf_counter()
         await big.send({"data": b"B" * big_size, "reply": reply_send})
         result["big_send_returned"] = time.perf_counter() - start
         got = await reply_recv.receive()
@@ -226,7 +233,7 @@ async def head_of_line(
             await trio.sleep(0)
             while not big_done.is_set() and len(during) < 1_000_000:
                 await ping(during)
-    return result | {"idle": idle, "during": during}
+    return result | {"idle": idle, "during": during, "during_started": started}
 
 
 async def slow_receiver_run(

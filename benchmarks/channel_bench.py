@@ -386,6 +386,10 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
                 f"{pct(during, 0.99) * 1e3:.2f} ms, max {max(during) * 1e3:.2f} ms "
                 f"({len(during)}; p50 {pct(during, 0.5) / pct(idle, 0.5):.1f}x idle)"
             )
+            slowest = sorted(zip(during, record["during_started"], strict=True), reverse=True)[:3]
+            line += "; slowest started at " + ", ".join(
+                f"{at:.2f}s ({rtt * 1e3:.0f} ms)" for rtt, at in slowest
+            )
         else:
             line += "during: none completed"
         print(line, flush=True)
