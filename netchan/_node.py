@@ -905,7 +905,7 @@ class Node:
             if tp is not None:
                 try:
                     check_type(value, tp)
-                except TypeError as exc:
+                except Exception as exc:  # TypeError, or whatever a strange type raises
                     raise _Rejected(P.ErrorCode.TYPE_MISMATCH, "type_mismatch", str(exc)) from None
         except DecodeError as exc:
             self._close_decoded_refs()
@@ -1308,6 +1308,11 @@ class Node:
             except P.ProtocolError as exc:
                 self._count(exc.kind)
                 log.warning("protocol error from %s: %s", peer.describe(), exc)
+            except Exception:
+                # A bug of ours triggered by this message: keep serving everyone else, but
+                # say so loudly (with the traceback).
+                self._count("internal_error")
+                log.exception("internal error handling a message from %s", peer.describe())
 
     async def _run_events(self) -> None:
         while True:
