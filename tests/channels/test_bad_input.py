@@ -119,3 +119,38 @@ def test_control_codec_round_trip_and_garbage() -> None:
             P.decode_control(data)
         with contextlib.suppress(P.ProtocolError):
             P.decode_frame(data)
+
+
+async def test_random_garbage_from_a_peer_never_stops_the_node(env: Env, clock: object) -> None:
+    assert env.network is not None
+    rng = random.Random(5)
+    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+        send, recv = trio.open_memory_channel[object](4)
+        server.export("jobs", send)
+        assert server.address is not None
+        assoc = await raw.connect(server.address)
+        await assoc.send(P.encode_control(P.Hello(P.PROTOCOL_VERSION, b"z" * 16, None)))
+        await assoc.send(
+            P.encode_control(P.Open(1, P.TargetKind.NAME, "jobs", P.Dir.SEND, 0, None))
+        )
+        templates = [
+            lambda: P.encode_frame(
+                P.Frame(rng.randrange(1, 6)), rng.randrange(4), rng.randbytes(8)
+            ),
+            lambda: P.encode_control(P.Credit(rng.randrange(4), rng.randrange(1 << 32))),
+            lambda: P.encode_control(P.Error(rng.randrange(4), P.ErrorCode.PROTOCOL, "x")),
+            lambda: bytes([0x90 + rng.randrange(16)]) + rng.randbytes(rng.randrange(20)),
+            lambda: rng.randbytes(rng.randrange(1, 40)),
+        ]
+        for _ in range(500):
+            data = rng.choice(templates)()
+            with trio.fail_after(5):
+                await assoc.send(data, stream=rng.randrange(3))
+        await trio.testing.wait_all_tasks_blocked()
+        assert server.statistics().errors.get("internal_error", 0) == 0
+        async with env.node(listen=False) as client:
+            jobs = await client.import_send(server.address, "jobs")
+            await jobs.send("still serving")
+            with trio.fail_after(5):
+                while await recv.receive() != "still serving":
+                    pass
