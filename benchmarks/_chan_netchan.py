@@ -62,13 +62,18 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
             source = slow_recv if slow else data_recvs[order["size"]]
             sleep = float(order.get("sleep", 0.0))
             before = rss_mb()
+            cpu = time.process_time()
             n = nbytes = 0
             while (value := await source.receive()) is not None:
                 n += 1
                 nbytes += value_size(value)
                 if sleep:
                     await trio.sleep(sleep)
-            reply: dict[str, Any] = {"n": n, "bytes": nbytes}
+            reply: dict[str, Any] = {
+                "n": n,
+                "bytes": nbytes,
+                "receiver_cpu": time.process_time() - cpu,
+            }
             if slow:
                 reply |= {
                     "receiver_peak_rss_mb": peak_rss_mb(),
@@ -141,6 +146,7 @@ async def throughput(
     value = payload_value(size, shape)
     n = 0
     assoc_before = association_snapshot(node)
+    cpu = time.process_time()
     start = time.perf_counter()
     deadline = start + seconds
     async with data:
@@ -152,10 +158,18 @@ async def throughput(
         await data.send(None)
         counted = await reply.receive()
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
     if counted["n"] != n or counted["bytes"] != n * size:
         raise RuntimeError(f"netchan receiver counted {counted}, sent {n} values of {size} B")
     assoc = association_delta(assoc_before, association_snapshot(node))
-    return {"n": n, "bytes": n * size, "seconds": elapsed, "association": assoc}
+    return {
+        "n": n,
+        "bytes": n * size,
+        "seconds": elapsed,
+        "sender_cpu": cpu,
+        "receiver_cpu": counted["receiver_cpu"],
+        "association": assoc,
+    }
 
 
 async def pingpong(

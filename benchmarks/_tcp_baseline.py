@@ -79,6 +79,7 @@ async def handle_connection(stream: trio.SocketStream) -> None:
             return
         sleep = float(order.get("sleep", 0.0))
         before = rss_mb()
+        cpu = time.process_time()
         n = nbytes = 0
         while (body := await reader.read()) is not None:
             value = msgpack.unpackb(body)
@@ -88,7 +89,11 @@ async def handle_connection(stream: trio.SocketStream) -> None:
             nbytes += value_size(value)
             if sleep:
                 await trio.sleep(sleep)
-        reply: dict[str, Any] = {"n": n, "bytes": nbytes}
+        reply: dict[str, Any] = {
+            "n": n,
+            "bytes": nbytes,
+            "receiver_cpu": time.process_time() - cpu,
+        }
         if mode == "slow":
             reply |= {"receiver_peak_rss_mb": peak_rss_mb(), "receiver_rss_before_mb": before}
         await stream.send_all(frame(reply))
@@ -117,6 +122,7 @@ async def throughput(port: int, size: int, shape: str, seconds: float) -> dict[s
     async with stream:
         value = payload_value(size, shape)
         n = 0
+        cpu = time.process_time()
         start = time.perf_counter()
         deadline = start + seconds
         while True:
@@ -127,12 +133,19 @@ async def throughput(port: int, size: int, shape: str, seconds: float) -> dict[s
         await stream.send_all(frame(None))
         body = await reader.read()
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
     if body is None:
         raise RuntimeError("the TCP receiver closed without a reply")
     reply = msgpack.unpackb(body)
     if reply["n"] != n or reply["bytes"] != n * size:
         raise RuntimeError(f"TCP receiver counted {reply}, sent {n} values of {size} B")
-    return {"n": n, "bytes": n * size, "seconds": elapsed}
+    return {
+        "n": n,
+        "bytes": n * size,
+        "seconds": elapsed,
+        "sender_cpu": cpu,
+        "receiver_cpu": reply["receiver_cpu"],
+    }
 
 
 async def pingpong(port: int, count: int, seconds: float, size: int = 64) -> list[float]:

@@ -410,25 +410,37 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
 
 
 def transport_table(records: list[dict[str, Any]]) -> None:
-    """What the sender's association did during each netchan throughput measurement."""
-    rows = [r for r in records if r["part"] == "throughput" and r["kind"] == "netchan"]
+    """CPU per value on each side, and what netchan's association did, per size."""
+    rows = [r for r in records if r["part"] == "throughput"]
     if not rows:
         return
     print(
-        "\nnetchan sender's association per size: packets out / in, payload bytes per packet "
-        "out, retransmissions (fast), srtt and cwnd at the end",
+        "\nCPU time per value (sender / receiver, us) and the netchan sender's association: "
+        "packets out / in, payload bytes per packet out, retransmissions (fast), srtt, cwnd",
         flush=True,
     )
     for r in rows:
+        if r["kind"] != "netchan":
+            continue
+        size = r["size"]
+        line = f"{human(size):>8} | netchan {cpu_per_value(r)}"
+        t = next((x for x in rows if x["kind"] == "tcp" and x["size"] == size), None)
+        if t is not None:
+            line += f" | TCP {cpu_per_value(t)}"
         a = r["association"]
         srtt = f"{a['srtt'] * 1e3:.1f} ms" if a.get("srtt") is not None else "-"
         per_packet = r["bytes"] / a["packets_sent"] if a["packets_sent"] else float("nan")
-        print(
-            f"{human(r['size']):>8} | {a['packets_sent']:>7} / {a['packets_received']:<7} | "
-            f"{per_packet:7.0f} B | {a['retransmissions']} ({a['fast_retransmits']}) | "
-            f"{srtt} | {a.get('cwnd')}",
-            flush=True,
+        line += (
+            f" | {a['packets_sent']} / {a['packets_received']} packets, {per_packet:.0f} B/packet, "
+            f"{a['retransmissions']} ({a['fast_retransmits']}) rtx, srtt {srtt}, "
+            f"cwnd {a.get('cwnd')}"
         )
+        print(line, flush=True)
+
+
+def cpu_per_value(r: dict[str, Any]) -> str:
+    n = max(1, r["n"])
+    return f"{r['sender_cpu'] / n * 1e6:6.0f} / {r['receiver_cpu'] / n * 1e6:6.0f}"
 
 
 AREAS = (
