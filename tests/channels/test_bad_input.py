@@ -154,3 +154,30 @@ async def test_random_garbage_from_a_peer_never_stops_the_node(env: Env, clock: 
             with trio.fail_after(5):
                 while await recv.receive() != "still serving":
                     pass
+
+
+async def test_unknown_ext_type_and_unregistered_name_are_refused(env: Env, clock: object) -> None:
+    import msgpack
+
+    assert env.network is not None
+    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+        send, recv = trio.open_memory_channel[object](4)
+        server.export("jobs", send)
+        assert server.address is not None
+        assoc = await raw.connect(server.address)
+        await next_control(assoc)  # HELLO
+        await assoc.send(P.encode_control(P.Hello(P.PROTOCOL_VERSION, b"w" * 16, None)))
+        await assoc.send(
+            P.encode_control(P.Open(1, P.TargetKind.NAME, "jobs", P.Dir.SEND, 0, None))
+        )
+        ok = await next_control(assoc)
+        assert isinstance(ok, P.OpenOk)
+        unknown_ext = msgpack.packb(msgpack.ExtType(99, b"x"))
+        await assoc.send(P.encode_frame(P.Frame.VALUE, ok.peer_link, unknown_ext), stream=1)
+        rej = await next_control(assoc)
+        assert isinstance(rej, P.Reject) and rej.code is P.ErrorCode.DECODE
+        assert "99" in rej.message
+        await assoc.send(P.encode_frame(P.Frame.VALUE, ok.peer_link, b"\xa2ok"), stream=1)
+        with trio.fail_after(5):
+            assert await recv.receive() == "ok"
+        assert server.statistics().errors["undecodable"] == 1
