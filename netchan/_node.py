@@ -877,7 +877,13 @@ class Node:
     def _check_import(self, address: str, name: str) -> None:
         if self._closed:
             raise trio.ClosedResourceError("the node is closed")
-        parse_address(address)
+        scheme = parse_address(address).scheme
+        mine = self._ep.address.partition("://")[0]
+        if scheme != mine:
+            raise ValueError(
+                f"this node runs on {mine}:// and cannot reach {address}; open the node on "
+                f"{scheme}:// (for a client-only node: client_address='{scheme}://0.0.0.0:0')"
+            )
         if not isinstance(name, str) or not name:
             raise TypeError("a channel name is a non-empty string")
         if self._listening and address == self._ep.address:

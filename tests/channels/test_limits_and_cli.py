@@ -123,3 +123,10 @@ def test_cli_serve_send_recv() -> None:
         if serve.poll() is None:
             serve.kill()
         serve.wait(timeout=10)
+
+
+async def test_import_across_schemes_is_a_clear_error(env: Env, clock: object) -> None:
+    async with env.node(listen=False) as client:
+        other = "sctp" if client._ep.address.startswith("udp") else "udp"
+        with pytest.raises(ValueError, match="client_address"):
+            await client.import_send(f"{other}://127.0.0.1:9", "x")
