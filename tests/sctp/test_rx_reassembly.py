@@ -251,7 +251,7 @@ def test_random_mix_exactly_once_in_order() -> None:
         assert add(q, f)
     out = drain(q)
     got: dict[int, list[bytes]] = {s: [] for s in range(4)}
-    got_unordered = []
+    got_unordered: list[bytes] = []
     for stream, _ppid, data, unordered in out:
         (got_unordered if unordered else got[stream]).append(data)
     assert got == expected

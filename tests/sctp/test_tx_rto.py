@@ -10,7 +10,7 @@ from netchan.transport.sctp.tx.rto import RtoEstimator
 def make(**kw: float) -> RtoEstimator:
     args: dict[str, float] = {"rto_initial": 1.0, "rto_min": 0.1, "rto_max": 60.0}
     args.update(kw)
-    return RtoEstimator(**args)  # type: ignore[arg-type]
+    return RtoEstimator(**args)
 
 
 def test_initial_rto_before_measurement() -> None:
