@@ -215,3 +215,44 @@ def test_bad_arguments() -> None:
         DataTracker(0, delayed_ack_packets=0)
     with pytest.raises(ValueError):
         DataTracker(0, pmtu=20)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_accept_is_unwrap_then_observe(seed: int) -> None:
+    """accept() (the association's hot path) == unwrap() before observe(), state included."""
+    rng = random.Random(seed)
+    initial = rng.choice([0, 1, 1000, TSN_MASK - 20, TSN_MASK])
+    ref = make(initial)
+    fast = make(initial)
+    nxt = initial
+    accepted = 0
+    for step in range(3000):
+        # Mostly in order; sometimes holes, duplicates, old and far-ahead TSNs.
+        r = rng.random()
+        if r < 0.7:
+            tsn = nxt
+            nxt = (nxt + 1) & TSN_MASK
+        elif r < 0.8:
+            tsn = (nxt + rng.randrange(1, 40)) & TSN_MASK
+        elif r < 0.9:
+            tsn = (nxt - rng.randrange(1, 40)) & TSN_MASK
+        elif r < 0.95:
+            tsn = (nxt + 70_000) & TSN_MASK
+        else:
+            tsn = (nxt + rng.randrange(40)) & TSN_MASK
+            nxt = (tsn + 1) & TSN_MASK
+        immediate = rng.random() < 0.05
+        unwrapped = ref.unwrap(tsn)
+        new = ref.observe(tsn, immediate=immediate)
+        got = fast.accept(tsn, immediate)
+        assert got == (unwrapped if new else -1)
+        assert got == -1 or got >= 0
+        accepted += new
+        if step % 7 == 0:
+            ref.end_of_packet(step * 0.001)
+            fast.end_of_packet(step * 0.001)
+            assert ref.should_send_sack_now == fast.should_send_sack_now
+            assert ref.make_sack() == fast.make_sack()
+    assert ref.duplicates_received == fast.duplicates_received > 0
+    assert ref.out_of_window_dropped == fast.out_of_window_dropped > 0
+    assert accepted > 1000

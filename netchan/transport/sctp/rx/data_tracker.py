@@ -207,6 +207,34 @@ class DataTracker:
                 self._largest = t
             self._packet_had_new = True
             return True
+        return self._observe_slow(tsn, t)
+
+    def accept(self, tsn: int, immediate: bool = False) -> int:
+        """:meth:`observe` and :meth:`unwrap` in one call: the per-chunk receive hot path.
+
+        Returns:
+            The unwrapped TSN (for :meth:`ReassemblyQueue.add`, always >= 0) when the TSN is
+            new, -1 when :meth:`observe` would return False.
+        """
+        cum = self._cum
+        largest = self._largest
+        d = (tsn - largest) & TSN_MASK
+        t = largest + d if d < _HALF else largest + d - TSN_MODULUS
+        if immediate:
+            self._sack_now = True
+        if t == cum + 1 and not self._gap_starts:
+            # Fast path: in order, no holes.
+            self._cum = t
+            if t > largest:
+                self._largest = t
+            self._packet_had_new = True
+            return t
+        return t if self._observe_slow(tsn, t) else -1
+
+    def _observe_slow(self, tsn: int, t: int) -> bool:
+        # ``t``: unwrapped ``tsn``; not the next in-order TSN of a hole-free sequence.
+        cum = self._cum
+        largest = self._largest
         if t <= cum:
             self._duplicate(tsn)
             return False
