@@ -12,8 +12,10 @@ from netchan.transport.sctp import events as ev
 from netchan.transport.sctp.endpoint import SctpEndpoint
 from netchan.transport.sctp.options import Options
 from netchan.transport.sctp.packet import (
+    Chunk,
     DataChunk,
     ErrorChunk,
+    IDataChunk,
     InvalidStreamIdentifierCause,
     SackChunk,
     UnknownChunk,
@@ -25,17 +27,30 @@ from netchan.transport.sctp.state import State
 from tests.sctp.conftest import A_ADDR, B_ADDR, Pair, chunk_types, make_pair, sent_chunks
 from tests.sctp.netsim import Link
 
-DATA, SACK, ERROR, ABORT = 0, 3, 9, 6
+DATA, SACK, ERROR, ABORT, IDATA = 0, 3, 9, 6, 64
+# DATA chunks (interleaving off) or I-DATA chunks (RFC 8260, negotiated by default).
+KINDS = [pytest.param(False, id="DATA"), pytest.param(True, id="I-DATA")]
 
 
-def test_t3_rtx_retransmits_after_rto_with_backoff() -> None:
-    options = Options(rto_initial=0.5, rto_min=0.5, rto_max=4.0, heartbeat_interval=0)
+def _user_chunk(interleaving: bool, tsn: int, stream: int, data: bytes) -> Chunk:
+    """A single-fragment message as DATA or I-DATA."""
+    if interleaving:
+        return IDataChunk(tsn=tsn, stream_id=stream, mid=0, fsn=0, ppid=0, user_data=data)
+    return DataChunk(tsn=tsn, stream_id=stream, ssn=0, ppid=0, user_data=data)
+
+
+@pytest.mark.parametrize("interleaving", KINDS)
+def test_t3_rtx_retransmits_after_rto_with_backoff(interleaving: bool) -> None:
+    user = IDATA if interleaving else DATA
+    options = Options(
+        rto_initial=0.5, rto_min=0.5, rto_max=4.0, heartbeat_interval=0, interleaving=interleaving
+    )
     p = make_pair(seed=51, options=options)
     assoc, _ = p.connect()
     dropped: list[bytes] = []
 
     def drop_data_twice(src: object, dst: object, data: bytes) -> bool:
-        if src == A_ADDR and DATA in chunk_types(data) and len(dropped) < 2:
+        if src == A_ADDR and user in chunk_types(data) and len(dropped) < 2:
             dropped.append(data)
             return True
         return False
@@ -44,7 +59,7 @@ def test_t3_rtx_retransmits_after_rto_with_backoff() -> None:
     start = p.net.now
     assoc.send(b"hello", stream=0, ppid=0, unordered=False, now=start)
     p.net.run_until(lambda: bool(p.received()), 10.0)
-    times = [t - start for t in sent_chunks(p, A_ADDR, DATA)]
+    times = [t - start for t in sent_chunks(p, A_ADDR, user)]
     assert times == [pytest.approx(0.0), pytest.approx(0.5), pytest.approx(1.5)]
     stats = assoc.statistics()
     assert stats.t3_expiries == 2 and stats.retransmissions == 2
@@ -85,15 +100,17 @@ def test_small_messages_are_bundled() -> None:
         assert len(data) <= p.options.pmtu
 
 
-def test_sack_is_bundled_with_reverse_data() -> None:
-    p = make_pair(seed=54, options=Options(heartbeat_interval=0, delayed_ack_timeout=0.2))
+@pytest.mark.parametrize("interleaving", KINDS)
+def test_sack_is_bundled_with_reverse_data(interleaving: bool) -> None:
+    options = Options(heartbeat_interval=0, delayed_ack_timeout=0.2, interleaving=interleaving)
+    p = make_pair(seed=54, options=options)
     assoc, peer = p.connect()
     assoc.send(b"ping", stream=0, ppid=0, unordered=False, now=p.net.now)
     p.net.run_until(lambda: bool(p.received()), 1.0)
     peer.send(b"pong", stream=0, ppid=0, unordered=False, now=p.net.now)
     p.net.flush()
     (_, _, _, reply) = p.net.sent[-1]
-    assert chunk_types(reply) == [SACK, DATA]
+    assert chunk_types(reply) == [SACK, IDATA if interleaving else DATA]
 
 
 def _inject(p: Pair, chunks: list[object]) -> None:
@@ -106,7 +123,7 @@ def _inject(p: Pair, chunks: list[object]) -> None:
 
 
 def _errors_from_b(p: Pair) -> list[ErrorChunk]:
-    out = []
+    out: list[ErrorChunk] = []
     for data, _ in p.b.datagrams_to_send(p.net.now):
         out.extend(c for c in parse_packet(data).chunks if isinstance(c, ErrorChunk))
     return out
@@ -120,7 +137,7 @@ def test_unknown_chunk_upper_two_bits(chunk_type: int, processed: bool, reported
     p = make_pair(seed=55, options=Options(heartbeat_interval=0))
     _assoc, peer = p.connect()
     unknown = UnknownChunk(chunk_type, 0, b"abc")
-    data = DataChunk(tsn=peer.peer_initial_tsn, stream_id=0, ssn=0, ppid=0, user_data=b"after")
+    data = _user_chunk(True, peer.peer_initial_tsn, 0, b"after")
     _inject(p, [unknown, data])
     errors = _errors_from_b(p)
     p.net.flush()
@@ -134,12 +151,15 @@ def test_unknown_chunk_upper_two_bits(chunk_type: int, processed: bool, reported
         assert errors == []
 
 
-def test_data_on_invalid_stream_reports_and_acknowledges() -> None:
-    options = Options(inbound_streams=4, outbound_streams=4, heartbeat_interval=0)
+@pytest.mark.parametrize("interleaving", KINDS)
+def test_data_on_invalid_stream_reports_and_acknowledges(interleaving: bool) -> None:
+    options = Options(
+        inbound_streams=4, outbound_streams=4, heartbeat_interval=0, interleaving=interleaving
+    )
     p = make_pair(seed=56, options=options)
     _assoc, peer = p.connect()
     tsn = peer.peer_initial_tsn
-    _inject(p, [DataChunk(tsn=tsn, stream_id=9, ssn=0, ppid=0, user_data=b"x")])
+    _inject(p, [_user_chunk(interleaving, tsn, 9, b"x")])
     out = [parse_packet(d) for d, _ in p.b.datagrams_to_send(p.net.now)]
     later = p.net.now + options.delayed_ack_timeout
     p.b.handle_timeout(later)  # the delayed SACK
@@ -168,10 +188,11 @@ def test_oversize_message_aborts_with_a_cause() -> None:
     assert theirs.by_peer and "3000" in theirs.reason
 
 
-def test_empty_data_chunk_aborts_with_no_user_data() -> None:
-    p = make_pair(seed=58, options=Options(heartbeat_interval=0))
+@pytest.mark.parametrize("interleaving", KINDS)
+def test_empty_data_chunk_aborts_with_no_user_data(interleaving: bool) -> None:
+    p = make_pair(seed=58, options=Options(heartbeat_interval=0, interleaving=interleaving))
     _assoc, peer = p.connect()
-    _inject(p, [DataChunk(tsn=peer.peer_initial_tsn, stream_id=0, ssn=0, ppid=0, user_data=b"")])
+    _inject(p, [_user_chunk(interleaving, peer.peer_initial_tsn, 0, b"")])
     p.net.run(1.0)
     (aborted,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
     assert aborted.by_peer and "user data" in aborted.reason.lower()
@@ -287,10 +308,9 @@ def test_message_larger_than_the_receive_window_completes() -> None:
 
 
 def test_i_data_without_negotiation_aborts() -> None:
-    # RFC 8260 §2.2: we never offer message interleaving, so I-DATA is a protocol violation.
-    from netchan.transport.sctp.packet import IDataChunk
-
-    p = make_pair(seed=65, options=Options(heartbeat_interval=0))
+    # RFC 8260 §2.2.3: I-DATA on an association that did not negotiate it is a protocol
+    # violation (the reverse case is in test_idata.py).
+    p = make_pair(seed=65, options=Options(heartbeat_interval=0, interleaving=False))
     _assoc, peer = p.connect()
     _inject(
         p,

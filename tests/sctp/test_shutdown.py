@@ -7,13 +7,13 @@ import pytest
 from netchan.transport.sctp import events as ev
 from netchan.transport.sctp.options import Options
 from netchan.transport.sctp.state import State, StateError
-from tests.sctp.conftest import A_ADDR, B_ADDR, chunk_types, make_pair, sent_chunks
+from tests.sctp.conftest import A_ADDR, B_ADDR, Pair, chunk_types, make_pair, sent_chunks
 from tests.sctp.netsim import Link
 
-SHUTDOWN, SHUTDOWN_ACK, SHUTDOWN_COMPLETE, ABORT, DATA = 7, 8, 14, 6, 0
+SHUTDOWN, SHUTDOWN_ACK, SHUTDOWN_COMPLETE, ABORT, IDATA = 7, 8, 14, 6, 64
 
 
-def _closed(p, addr):  # type: ignore[no-untyped-def]
+def _closed(p: Pair, addr: tuple[str, int]) -> bool:
     return bool(p.net.events_of(addr, ev.AssociationClosed))
 
 
@@ -49,7 +49,8 @@ def test_graceful_shutdown_waits_for_outstanding_data() -> None:
     assert sorted(m.data for m in got) == sorted(payload)
     # SHUTDOWN went out only after the last DATA was acknowledged.
     first_shutdown = min(sent_chunks(p, A_ADDR, SHUTDOWN))
-    last_data = max(sent_chunks(p, A_ADDR, DATA))
+    # (Default options negotiate I-DATA, RFC 8260; the user data travels in I-DATA.)
+    last_data = max(sent_chunks(p, A_ADDR, IDATA))
     assert first_shutdown >= last_data
     assert p.a.associations == {} and p.b.associations == {}
 
@@ -68,7 +69,7 @@ def test_t2_shutdown_retransmits_with_backoff() -> None:
     options = Options(rto_initial=0.2, rto_min=0.2, rto_max=2.0, association_max_retransmissions=10)
     p = make_pair(seed=34, options=options)
     assoc, _ = p.connect()
-    drops = []
+    drops: list[bytes] = []
 
     def drop_two_shutdown_acks(src: object, dst: object, data: bytes) -> bool:
         if src == B_ADDR and SHUTDOWN_ACK in chunk_types(data) and len(drops) < 2:
@@ -117,7 +118,7 @@ def test_lost_shutdown_complete_is_recovered_out_of_the_blue() -> None:
     # is out of the blue for a, which answers SHUTDOWN COMPLETE with the T bit (§8.4 5).
     p = make_pair(seed=37)
     assoc, _peer = p.connect()
-    dropped = []
+    dropped: list[bytes] = []
 
     def drop_first_complete(src: object, dst: object, data: bytes) -> bool:
         if src == A_ADDR and SHUTDOWN_COMPLETE in chunk_types(data) and not dropped:

@@ -30,7 +30,7 @@ from .events import (
     PeerAddressChanged,
     SendBufferAvailable,
 )
-from .handshake import check_init, make_init, make_init_ack
+from .handshake import check_init, make_init, make_init_ack, negotiate_interleaving
 from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
@@ -186,6 +186,8 @@ class Association:
         self._reassembly: ReassemblyQueue | None = None
         self._tx: TxPath | None = None
         self._tx_open = False
+        # RFC 8260: I-DATA negotiated (every message in I-DATA chunks, never DATA).
+        self._interleaving = False
         self._unread = 0
         self._advertised_rwnd = options.receive_window
         self._receive_window = options.receive_window
@@ -359,6 +361,7 @@ class Association:
             local_rwnd=self._local_rwnd(),
             send_buffered=self.buffered_amount,
             receive_buffered=(reassembly.held_bytes if reassembly else 0) + self._unread,
+            interleaving=self._interleaving,
         )
 
     def __repr__(self) -> str:
@@ -398,12 +401,19 @@ class Association:
             contents.peer_a_rwnd,
             contents.outbound_streams,
             contents.inbound_streams,
+            contents.interleaving,
         )
 
     def _setup_datapath(
-        self, peer_initial_tsn: int, peer_a_rwnd: int, outbound: int, inbound: int
+        self,
+        peer_initial_tsn: int,
+        peer_a_rwnd: int,
+        outbound: int,
+        inbound: int,
+        interleaving: bool,
     ) -> None:
         options = self._options
+        self._interleaving = interleaving
         self.peer_initial_tsn = peer_initial_tsn
         self._peer_a_rwnd = peer_a_rwnd
         self.outbound_streams = outbound
@@ -414,10 +424,14 @@ class Association:
             delayed_ack_timeout=options.delayed_ack_timeout,
             pmtu=options.pmtu,
         )
-        self._reassembly = ReassemblyQueue(max_message_size=options.max_message_size)
+        self._reassembly = ReassemblyQueue(
+            max_message_size=options.max_message_size, interleaved=interleaving
+        )
         self._unread = 0
         self._advertised_rwnd = options.receive_window
-        self._tx = TxPath(options, self.local_initial_tsn, peer_a_rwnd, self._rto)
+        self._tx = TxPath(
+            options, self.local_initial_tsn, peer_a_rwnd, self._rto, interleaving=interleaving
+        )
         self._tx_open = False
         self._peer_window_closed = False
 
@@ -472,7 +486,9 @@ class Association:
         self.peer_tag = chunk.initiate_tag
         outbound = min(self._options.outbound_streams, chunk.inbound_streams)
         inbound = min(self._options.inbound_streams, chunk.outbound_streams)
-        self._setup_datapath(chunk.initial_tsn, chunk.a_rwnd, outbound, inbound)
+        # RFC 8260 §2.2.1: I-DATA is used when our INIT and this INIT ACK both list it.
+        interleaving = negotiate_interleaving(self._options, check)
+        self._setup_datapath(chunk.initial_tsn, chunk.a_rwnd, outbound, inbound, interleaving)
         self._cookie_echo = CookieEchoChunk(check.cookie)
         if check.unrecognized:
             # §3.2.1: report unknown parameters of the INIT ACK in an ERROR bundled with the
@@ -717,7 +733,7 @@ class Association:
             if self.state is State.CLOSED:
                 return
             chunk = chunks[index]
-            if isinstance(chunk, DataChunk):
+            if isinstance(chunk, (DataChunk, IDataChunk)):
                 had_data = True
                 if not self._handle_data(chunk, now):
                     return
@@ -747,15 +763,12 @@ class Association:
             elif isinstance(chunk, (InitChunk, CookieEchoChunk)):
                 # §6.10 / §5.1: INIT bundled, or COOKIE ECHO not first: ignore the chunk.
                 self.drops.add("misplaced_chunk")
-            elif isinstance(chunk, (IDataChunk, IForwardTsnChunk)):
-                # RFC 8260 §2.2: I-DATA without negotiated interleaving (we never offer it)
-                # is a protocol violation that aborts the association.
-                reason = f"peer sent chunk type {chunk.chunk_type} without negotiating it"
-                self._send_raw(
-                    self.peer_tag,
-                    [AbortChunk(causes=(ProtocolViolationCause(reason.encode()),))],
+            elif isinstance(chunk, IForwardTsnChunk):
+                # RFC 8260 §2.3.1: I-FORWARD-TSN belongs to PR-SCTP, which we never offer:
+                # a protocol violation that aborts the association.
+                self._protocol_violation(
+                    f"peer sent chunk type {chunk.chunk_type} without negotiating it"
                 )
-                self._close_aborted(reason, False)
                 return
             else:
                 # §3.2: unknown (or not negotiated: I-DATA, FORWARD TSN) chunk types are
@@ -783,14 +796,40 @@ class Association:
         held = self._reassembly.held_bytes if self._reassembly is not None else 0
         return max(0, self._options.receive_window - held - self._unread)
 
-    def _handle_data(self, chunk: DataChunk, now: float) -> bool:
-        """One DATA chunk (§6.2, §6.5, §6.9). False: stop processing the packet."""
+    def _protocol_violation(self, reason: str) -> None:
+        """ABORT with a Protocol Violation cause (§3.3.10.13) and close."""
+        self._send_raw(
+            self.peer_tag, [AbortChunk(causes=(ProtocolViolationCause(reason.encode()),))]
+        )
+        self._close_aborted(reason, False)
+
+    def _handle_data(self, chunk: DataChunk | IDataChunk, now: float) -> bool:
+        """One DATA or I-DATA chunk (§6.2, §6.5, §6.9; RFC 8260 §2.2.3).
+
+        Returns False when processing of the packet must stop (the association aborted).
+        """
         tracker = self._tracker
         reassembly = self._reassembly
         if tracker is None or reassembly is None or not self._receiving:
             # §9.2: after SHUTDOWN was received no new DATA is accepted.
             self.drops.add("data_in_wrong_state")
             return True
+        if isinstance(chunk, DataChunk):
+            if self._interleaving:
+                # RFC 8260 §2.2.3: DATA on an association that negotiated I-DATA.
+                self._protocol_violation("peer sent DATA after negotiating I-DATA")
+                return False
+            seq = chunk.ssn
+            fsn = 0
+        else:
+            if not self._interleaving:
+                # RFC 8260 §2.2.3: I-DATA without negotiating it.
+                self._protocol_violation(
+                    f"peer sent chunk type {chunk.chunk_type} without negotiating it"
+                )
+                return False
+            seq = chunk.mid
+            fsn = chunk.fsn
         user_data = chunk.user_data
         size = len(user_data)
         if not size:
@@ -826,21 +865,19 @@ class Association:
         ok = reassembly.add(
             unwrapped,
             stream_id,
-            chunk.ssn,
+            seq,
             chunk.ppid,
             user_data,
             unordered=chunk.unordered,
             beginning=chunk.beginning,
             end=chunk.ending,
+            fsn=fsn,
         )
         if not ok:
             # A message larger than max_message_size: no way to deliver it, abort (§6.9).
-            reason = f"peer sent a message larger than {self._options.max_message_size} bytes"
-            self._send_raw(
-                self.peer_tag,
-                [AbortChunk(causes=(ProtocolViolationCause(reason.encode()),))],
+            self._protocol_violation(
+                f"peer sent a message larger than {self._options.max_message_size} bytes"
             )
-            self._close_aborted(reason, False)
             return False
         if self._receive_window - reassembly.held_bytes - self._unread < self._options.pmtu:
             # Our window is (nearly) closed: the sender is probing one chunk at a time
@@ -886,11 +923,7 @@ class Association:
         result = tx.handle_sack(chunk, now)
         if result.invalid:
             # The peer acknowledged a TSN we never sent: it is broken or forging.
-            reason = "peer acknowledged a TSN that was never sent"
-            self._send_raw(
-                self.peer_tag, [AbortChunk(causes=(ProtocolViolationCause(reason.encode()),))]
-            )
-            self._close_aborted(reason, False)
+            self._protocol_violation("peer acknowledged a TSN that was never sent")
             return
         if result.accepted:
             self._sack_since_t3 = True

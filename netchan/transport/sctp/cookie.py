@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 _MAC_SIZE = 32
 _SECRET_BITS = 256
-_VERSION = 1
+_VERSION = 2
 # version, local tag, peer tag, local initial TSN, peer initial TSN, outbound streams,
 # inbound streams, peer a_rwnd, local port, peer port, local tie-tag, peer tie-tag,
-# creation time (s), lifetime (s).
-_BODY = struct.Struct("!BIIIIHHIHHIIdd")
+# creation time (s), lifetime (s), flags.
+_BODY = struct.Struct("!BIIIIHHIHHIIddB")
+# Flag bits of the cookie's last byte.
+_FLAG_INTERLEAVING = 0x01
 COOKIE_SIZE = _BODY.size + _MAC_SIZE
 
 
@@ -70,6 +72,7 @@ class CookieContents:
         local_tie_tag, peer_tie_tag: §5.2.2 Tie-Tags (0 when no association existed).
         created: when the cookie was made (driver time, seconds).
         lifetime: Valid.Cookie.Life in seconds.
+        interleaving: I-DATA was negotiated (RFC 8260 §2.2.1: both INIT and INIT ACK list it).
     """
 
     local_tag: int
@@ -85,6 +88,7 @@ class CookieContents:
     peer_tie_tag: int = 0
     created: float = 0.0
     lifetime: float = 60.0
+    interleaving: bool = False
 
 
 class CookieFactory:
@@ -138,6 +142,7 @@ class CookieFactory:
             contents.peer_tie_tag,
             contents.created,
             contents.lifetime,
+            _FLAG_INTERLEAVING if contents.interleaving else 0,
         )
         return body + hmac.new(self._current, body, hashlib.sha256).digest()
 
@@ -159,10 +164,41 @@ class CookieFactory:
             ok = hmac.compare_digest(mac, hmac.new(self._previous, body, hashlib.sha256).digest())
         if not ok:
             raise ForgedCookieError("State Cookie MAC does not verify")
-        fields = _BODY.unpack(body)
-        if fields[0] != _VERSION:
+        (
+            version,
+            local_tag,
+            peer_tag,
+            local_tsn,
+            peer_tsn,
+            outbound,
+            inbound,
+            peer_a_rwnd,
+            local_port,
+            peer_port,
+            local_tie_tag,
+            peer_tie_tag,
+            created,
+            lifetime,
+            flags,
+        ) = _BODY.unpack(body)
+        if version != _VERSION:
             raise ForgedCookieError("State Cookie has an unknown version")
-        contents = CookieContents(*fields[1:])
+        contents = CookieContents(
+            local_tag=local_tag,
+            peer_tag=peer_tag,
+            local_initial_tsn=local_tsn,
+            peer_initial_tsn=peer_tsn,
+            outbound_streams=outbound,
+            inbound_streams=inbound,
+            peer_a_rwnd=peer_a_rwnd,
+            local_port=local_port,
+            peer_port=peer_port,
+            local_tie_tag=local_tie_tag,
+            peer_tie_tag=peer_tie_tag,
+            created=created,
+            lifetime=lifetime,
+            interleaving=bool(flags & _FLAG_INTERLEAVING),
+        )
         # §5.1.5 step 3: compare the creation timestamp plus lifetime with the current time.
         expires = contents.created + contents.lifetime
         if now > expires:

@@ -37,6 +37,7 @@ class AssociationCounters:
         send_buffered: bytes queued or outstanding (what counts against ``send_buffer``).
         receive_buffered: bytes held for reassembly or delivered but not yet consumed.
         outbound_streams, inbound_streams: negotiated stream counts.
+        interleaving: messages travel in I-DATA chunks (RFC 8260 negotiated).
     """
 
     state: str
@@ -63,6 +64,7 @@ class AssociationCounters:
     local_rwnd: int = 0
     send_buffered: int = 0
     receive_buffered: int = 0
+    interleaving: bool = False
 
 
 class DropCounter:

@@ -2,7 +2,9 @@
 
 RFC 9260 §5.1 (setup), §3.3.2 / §3.3.3 (mandatory fields), §3.2.1 (unknown parameters),
 §5.1.3 (State Cookie generation), §5.2.1 / §5.2.2 (INIT ACKs answering collisions and
-unexpected INITs). These are pure functions: the caller decides what to send and where.
+unexpected INITs), RFC 8260 §2.2.1 (I-DATA negotiation through the Supported Extensions
+parameter of RFC 5061 §4.2.7). These are pure functions: the caller decides what to send
+and where.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .packet import (
     MissingMandatoryParameterCause,
     Parameter,
     StateCookieParameter,
+    SupportedExtensionsParameter,
     UnknownParameter,
     UnrecognizedParameter,
     UnresolvableAddressCause,
@@ -29,6 +32,8 @@ from .packet import (
 #: Longest extra cookie lifetime we grant a Cookie Preservative (§5.2.6 3 suggests RTT + 1 s).
 MAX_COOKIE_PRESERVATIVE = 5.0
 _STATE_COOKIE_TYPE = 7
+#: The I-DATA chunk type (RFC 8260 §2.1), listed in Supported Extensions to offer it.
+IDATA_CHUNK_TYPE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,8 @@ class InitCheck:
             Unrecognized Parameters cause bundled with COOKIE ECHO.
         cookie: the State Cookie of an INIT ACK (None for INIT or when absent).
         preservative: extra cookie lifetime asked for by a Cookie Preservative (seconds).
+        peer_interleaving: the chunk lists I-DATA in a Supported Extensions parameter
+            (RFC 8260 §2.2.1): the sender can receive interleaved messages.
     """
 
     discard: bool = False
@@ -53,6 +60,7 @@ class InitCheck:
     unrecognized: tuple[bytes, ...] = ()
     cookie: bytes | None = None
     preservative: float = 0.0
+    peer_interleaving: bool = False
 
 
 def check_init(chunk: InitChunk | InitAckChunk) -> InitCheck:
@@ -85,6 +93,7 @@ def check_init(chunk: InitChunk | InitAckChunk) -> InitCheck:
     unrecognized: list[bytes] = []
     cookie: bytes | None = None
     preservative = 0.0
+    interleaving = False
     for param in chunk.parameters:
         if isinstance(param, UnknownParameter):
             # §3.2.1: the upper two bits of the type say whether to go on and to report.
@@ -103,14 +112,23 @@ def check_init(chunk: InitChunk | InitAckChunk) -> InitCheck:
             )
         elif isinstance(param, CookiePreservativeParameter) and not is_ack:
             preservative = min(param.lifespan_increment / 1000.0, MAX_COOKIE_PRESERVATIVE)
-        # Everything else (addresses, Supported Address Types, ECN, Forward-TSN-Supported,
-        # Supported Extensions) is recognized and ignored: we offer none of those features.
+        elif isinstance(param, SupportedExtensionsParameter):
+            # RFC 5061 §4.2.7: the chunk types the sender supports; RFC 8260 §2.2.1: I-DATA
+            # listed there offers user message interleaving.
+            interleaving = interleaving or IDATA_CHUNK_TYPE in param.chunk_types
+        # Everything else (addresses, Supported Address Types, ECN, Forward-TSN-Supported)
+        # is recognized and ignored: we offer none of those features.
     if is_ack and cookie is None:
         return InitCheck(
             abort_causes=(MissingMandatoryParameterCause((_STATE_COOKIE_TYPE,)),),
             reason="INIT ACK without a State Cookie",
         )
-    return InitCheck(unrecognized=tuple(unrecognized), cookie=cookie, preservative=preservative)
+    return InitCheck(
+        unrecognized=tuple(unrecognized),
+        cookie=cookie,
+        preservative=preservative,
+        peer_interleaving=interleaving,
+    )
 
 
 def negotiate_streams(options: Options, peer_outbound: int, peer_inbound: int) -> tuple[int, int]:
@@ -118,21 +136,36 @@ def negotiate_streams(options: Options, peer_outbound: int, peer_inbound: int) -
     return min(options.outbound_streams, peer_inbound), min(options.inbound_streams, peer_outbound)
 
 
+def negotiate_interleaving(options: Options, check: InitCheck) -> bool:
+    """Whether the association uses I-DATA: both sides listed it (RFC 8260 §2.2.1)."""
+    return options.interleaving and check.peer_interleaving
+
+
+def _extension_parameters(options: Options) -> list[Parameter]:
+    """Supported Extensions (RFC 5061 §4.2.7) listing what we offer: I-DATA or nothing.
+
+    FORWARD-TSN / I-FORWARD-TSN are not listed: PR-SCTP (RFC 3758) is not implemented.
+    """
+    if options.interleaving:
+        return [SupportedExtensionsParameter((IDATA_CHUNK_TYPE,))]
+    return []
+
+
 def make_init(
     options: Options, local_tag: int, initial_tsn: int, preservative: float = 0.0
 ) -> InitChunk:
-    """Our INIT (§5.1 A): no optional features are offered, only a Cookie Preservative when
-    retrying after a Stale Cookie error (§5.2.6 3)."""
-    params: tuple[Parameter, ...] = ()
+    """Our INIT (§5.1 A): I-DATA offered when ``Options.interleaving`` is on (RFC 8260
+    §2.2.1), and a Cookie Preservative when retrying after a Stale Cookie error (§5.2.6 3)."""
+    params = _extension_parameters(options)
     if preservative > 0:
-        params = (CookiePreservativeParameter(int(preservative * 1000)),)
+        params.append(CookiePreservativeParameter(int(preservative * 1000)))
     return InitChunk(
         initiate_tag=local_tag,
         a_rwnd=options.receive_window,
         outbound_streams=options.outbound_streams,
         inbound_streams=options.inbound_streams,
         initial_tsn=initial_tsn,
-        parameters=params,
+        parameters=tuple(params),
     )
 
 
@@ -153,8 +186,9 @@ def make_init_ack(
     """An INIT ACK carrying a signed State Cookie (§5.1 B, §5.1.3), no state kept.
 
     The cookie holds the negotiated stream counts, both tags and initial TSNs, the peer's
-    a_rwnd and the Tie-Tags (§5.2.2; zero for a normal setup). Unknown parameters of the INIT
-    that ask for a report come back as Unrecognized Parameter parameters (§3.2.1).
+    a_rwnd, the Tie-Tags (§5.2.2; zero for a normal setup) and whether I-DATA was negotiated
+    (RFC 8260 §2.2.1: the INIT listed it and so do we). Unknown parameters of the INIT that
+    ask for a report come back as Unrecognized Parameter parameters (§3.2.1).
     """
     outbound, inbound = negotiate_streams(options, init.outbound_streams, init.inbound_streams)
     contents = CookieContents(
@@ -171,8 +205,10 @@ def make_init_ack(
         peer_tie_tag=peer_tie_tag,
         created=now,
         lifetime=options.valid_cookie_life + check.preservative,
+        interleaving=negotiate_interleaving(options, check),
     )
     params: list[Parameter] = [StateCookieParameter(factory.make(contents, now))]
+    params.extend(_extension_parameters(options))
     params.extend(UnrecognizedParameter(raw) for raw in check.unrecognized)
     return InitAckChunk(
         initiate_tag=local_tag,

@@ -55,6 +55,14 @@ class Options:
         max_associations: associations an endpoint accepts (further INITs get ABORT).
         shutdown_guard: T5-shutdown-guard (RFC: 5 x RTO.Max), bounded here by this value.
         zero_window_probe: send one packet when the peer's window is zero (RFC 9260 §6.1 A).
+        interleaving: offer user message interleaving (I-DATA, RFC 8260 §2.2.1) by listing
+            the I-DATA chunk type in the Supported Extensions parameter (RFC 5061 §4.2.7) of
+            our INIT and INIT ACK. When both sides list it, every message travels in I-DATA
+            chunks and the sender switches streams after each fragment, so a large message
+            on one stream does not hold up small ones on other streams (with DATA chunks,
+            RFC 9260 §6.9 keeps a message's fragments on consecutive TSNs). A peer that does
+            not list it gets DATA chunks. On by default: netchan's channels promise
+            independence across streams. PR-SCTP (and so I-FORWARD-TSN) is not offered.
     """
 
     rto_initial: float = 0.5
@@ -81,6 +89,7 @@ class Options:
     max_associations: int = 4096
     shutdown_guard: float = 10.0
     zero_window_probe: bool = True
+    interleaving: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:

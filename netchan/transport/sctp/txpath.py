@@ -1,14 +1,15 @@
 """The association's view of the send side: send queue + retransmission queue + congestion.
 
-A thin adapter over ``tx/`` and ``congestion/`` so :mod:`.association` speaks in DATA and
-SACK chunks (RFC 9260 §6.1-§6.3, §7.2) while the data-path modules keep their own records.
+A thin adapter over ``tx/`` and ``congestion/`` so :mod:`.association` speaks in DATA (or
+I-DATA, RFC 8260) and SACK chunks (RFC 9260 §6.1-§6.3, §7.2) while the data-path modules
+keep their own records.
 """
 
 from __future__ import annotations
 
 from .congestion import create_congestion_control
 from .options import Options
-from .packet import DataChunk, SackChunk
+from .packet import DataChunk, IDataChunk, SackChunk
 from .tx.retransmission_queue import RetransmissionQueue, SackResult
 from .tx.rto import RtoEstimator
 from .tx.send_queue import SendQueue
@@ -19,7 +20,16 @@ __all__ = ["TxPath"]
 class TxPath:
     """Send side of one association.
 
+    Args:
+        options: the endpoint's options (send buffer, PMTU, congestion start).
+        initial_tsn: our Initial TSN.
+        peer_a_rwnd: the peer's a_rwnd from its INIT / INIT ACK.
+        rto: the association's RTO estimator (RTT samples of SACKs feed it).
+        interleaving: I-DATA was negotiated (RFC 8260 §2.2.1): the send queue switches
+            streams after every fragment and :meth:`next_chunks` returns I-DATA chunks.
+
     Attributes:
+        interleaving: whether I-DATA chunks are produced.
         t3_restart: the last acknowledgement moved the cumulative TSN ack point while data
             is still outstanding (§6.3.2 R3: restart T3-rtx).
         retransmitted_now: the last :meth:`next_chunks` call included retransmissions.
@@ -28,6 +38,7 @@ class TxPath:
 
     __slots__ = (
         "_rto",
+        "interleaving",
         "protocol_violations",
         "retransmitted_now",
         "rtx",
@@ -36,9 +47,18 @@ class TxPath:
     )
 
     def __init__(
-        self, options: Options, initial_tsn: int, peer_a_rwnd: int, rto: RtoEstimator
+        self,
+        options: Options,
+        initial_tsn: int,
+        peer_a_rwnd: int,
+        rto: RtoEstimator,
+        *,
+        interleaving: bool = False,
     ) -> None:
-        self.send_queue = SendQueue(send_buffer=options.send_buffer, pmtu=options.pmtu)
+        self.interleaving = interleaving
+        self.send_queue = SendQueue(
+            send_buffer=options.send_buffer, pmtu=options.pmtu, interleaving=interleaving
+        )
         congestion = create_congestion_control(
             "reno", mtu=options.pmtu, initial_cwnd_mtus=options.initial_cwnd_mtus
         )
@@ -125,11 +145,32 @@ class TxPath:
 
     # -- protocol ----------------------------------------------------------------------
 
-    def next_chunks(self, room: int, now: float) -> list[DataChunk]:
-        """DATA chunks for one packet with ``room`` bytes for them (§6.1 A-D)."""
+    def next_chunks(self, room: int, now: float) -> list[DataChunk] | list[IDataChunk]:
+        """DATA (or I-DATA) chunks for one packet with ``room`` bytes for them (§6.1 A-D)."""
         out = self.rtx.get_chunks_to_send(now, room, rto=self._rto.rto)
         self.retransmitted_now = False
-        chunks = []
+        if self.interleaving:
+            ichunks: list[IDataChunk] = []
+            for c in out:
+                if c.nsent > 1:
+                    self.retransmitted_now = True
+                # RFC 8260 §2.1: the send queue keeps the MID in ``ssn``; the FSN of a
+                # first fragment is implicitly 0 (its word carries the PPID).
+                ichunks.append(
+                    IDataChunk(
+                        tsn=c.tsn,
+                        stream_id=c.stream,
+                        mid=c.ssn,
+                        fsn=c.fsn,
+                        ppid=c.ppid,
+                        user_data=c.data,
+                        unordered=c.unordered,
+                        beginning=c.beginning,
+                        ending=c.end,
+                    )
+                )
+            return ichunks
+        chunks: list[DataChunk] = []
         for c in out:
             if c.nsent > 1:
                 self.retransmitted_now = True
