@@ -359,3 +359,10 @@ def test_idata_oversize() -> None:
     assert idata(q, 0, 5, 0, b"u" * 60, b=True, e=False, unordered=True)
     assert not idata(q, 0, 5, 1, b"u" * 60, b=False, e=True, unordered=True)
     assert q.held_bytes == 0
+
+
+def test_flags_may_be_passed_by_position() -> None:
+    q = ReassemblyQueue(max_message_size=1000)
+    assert q.add(1, 2, 0, 9, b"ab", False, True, False)
+    assert q.add(2, 2, 0, 9, b"cd", False, False, True)
+    assert list(q.delivered) == [(2, 9, b"abcd", False)]
