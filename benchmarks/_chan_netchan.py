@@ -212,6 +212,7 @@ async def head_of_line(
     big = await node.import_send(addr, "big")
     reply_send, reply_recv = trio.open_memory_channel[int](1)
     value = payload_value(64, "bytes", b"s")
+    big_data = b"B" * big_size  # made before any timing: the benchmark's cost, not netchan's
     idle: list[float] = []
     during: list[float] = []
     big_done = trio.Event()
@@ -231,7 +232,7 @@ async def head_of_line(
     async def push_big() -> None:
         nonlocal big_start
         start = big_start = time.perf_counter()
-        await big.send({"data": b"B" * big_size, "reply": reply_send})
+        await big.send({"data": big_data, "reply": reply_send})
         result["big_send_returned"] = time.perf_counter() - start
         got = await reply_recv.receive()
         result["big_seconds"] = time.perf_counter() - start

@@ -145,23 +145,42 @@ async def role_client(args: argparse.Namespace) -> None:
                 if "tcp" in kinds:
                     await tcp.throughput(port, WARMUP_SIZE, args.shape, warm)
             for size in sizes:
+                best: dict[str, dict[str, Any]] = {}
+                rates: dict[str, list[float]] = {kind: [] for kind in kinds}
+                for _ in range(args.repeat):
+                    for kind in kinds:
+                        with trio.fail_after(limit):
+                            if kind == "netchan":
+                                r = await nc.throughput(node, addr, size, args.shape, args.seconds)
+                            else:
+                                r = await tcp.throughput(port, size, args.shape, args.seconds)
+                        rate = r["n"] / r["seconds"]
+                        rates[kind].append(rate)
+                        if kind not in best or rate > best[kind]["n"] / best[kind]["seconds"]:
+                            best[kind] = r
+                for kind in kinds:
+                    report(
+                        {"part": "throughput", "kind": kind, "size": size, "rates": rates[kind]}
+                        | best[kind]
+                    )
+        if "latency" in parts:
+            chosen: dict[str, dict[str, Any]] = {}
+            for _ in range(args.repeat):
                 for kind in kinds:
                     with trio.fail_after(limit):
+                        record: dict[str, Any] = {"part": "latency", "kind": kind}
                         if kind == "netchan":
-                            r = await nc.throughput(node, addr, size, args.shape, args.seconds)
+                            times, assoc = await nc.pingpong(node, addr, args.pings, args.seconds)
+                            record |= {"times": times, "association": assoc}
                         else:
-                            r = await tcp.throughput(port, size, args.shape, args.seconds)
-                    report({"part": "throughput", "kind": kind, "size": size} | r)
-        if "latency" in parts:
+                            record["times"] = await tcp.pingpong(port, args.pings, args.seconds)
+                    # The round with the lowest median is kept (least disturbed by other load).
+                    if kind not in chosen or pct(record["times"], 0.5) < pct(
+                        chosen[kind]["times"], 0.5
+                    ):
+                        chosen[kind] = record
             for kind in kinds:
-                with trio.fail_after(limit):
-                    extra: dict[str, Any] = {}
-                    if kind == "netchan":
-                        times, assoc = await nc.pingpong(node, addr, args.pings, args.seconds)
-                        extra = {"association": assoc}
-                    else:
-                        times = await tcp.pingpong(port, args.pings, args.seconds)
-                report({"part": "latency", "kind": kind, "times": times} | extra)
+                report(chosen[kind])
         if "hol" in parts:
             with trio.fail_after(limit + args.big / 1e6):
                 r = await nc.head_of_line(node, addr, args.big, min(args.pings, 500))
@@ -283,6 +302,8 @@ def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
         args.shape,
         "--kinds",
         args.kinds,
+        "--repeat",
+        str(args.repeat),
     ]
     for key, value in extra.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
@@ -498,7 +519,8 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     extra = "".join(", " + item for item in args.udp_option)
     print(
         f"netchan {args.scheme}:// vs trio TCP + msgpack, two processes on loopback "
-        f"({args.shape} values, {args.seconds:g}s per measurement, receiver buffer "
+        f"({args.shape} values, {args.seconds:g}s per measurement, best of {args.repeat}, "
+        f"receiver buffer "
         f"{args.window or 'about 4 MiB of'} values, PMTU {args.pmtu or 'default'}{extra}, "
         f"load average "
         f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)",
@@ -521,7 +543,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             args,
             "main",
             "client",
-            timeout=120 + 20 * args.seconds + args.big / 1e6,
+            timeout=120 + 20 * args.seconds * args.repeat + args.big / 1e6,
             sizes=args.sizes,
             seconds=args.seconds,
             pings=args.pings,
@@ -563,6 +585,13 @@ def cli() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help="subset of %(default)s")
     parser.add_argument("--seconds", type=float, help="per throughput measurement (default 3)")
     parser.add_argument("--pings", type=int, help="ping-pong round trips (default 5000)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of throughput and ping-pong, alternating netchan and TCP; the best "
+        "round of each is shown (on a shared machine, the least disturbed one)",
+    )
     parser.add_argument(
         "--kinds", default="netchan,tcp", help="netchan, tcp or both (for profiling one)"
     )
