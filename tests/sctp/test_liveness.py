@@ -7,8 +7,11 @@ import itertools
 import pytest
 
 from netchan.transport.sctp import events as ev
+from netchan.transport.sctp.congestion import RenoCongestionControl
 from netchan.transport.sctp.options import Options
 from netchan.transport.sctp.state import State
+from netchan.transport.sctp.tx.retransmission_queue import RetransmissionQueue
+from netchan.transport.sctp.tx.send_queue import OutgoingChunk, SendQueue
 from tests.sctp.conftest import A_ADDR, B_ADDR, make_pair, sent_chunks
 from tests.sctp.netsim import Link
 
@@ -117,3 +120,90 @@ def test_answered_heartbeat_clears_errors_and_path_becomes_available() -> None:
     assert assoc.state is State.ESTABLISHED
     assert _path_states(p) == ["unreachable", "available"]
     assert p.net.events_of(A_ADDR, ev.AssociationAborted) == []
+
+
+# ---------------------------------------------------------------- RTT samples (§6.3.1)
+
+
+def _rtx_queue() -> tuple[RetransmissionQueue, SendQueue]:
+    sq = SendQueue(send_buffer=1 << 24, pmtu=1200)
+    cc = RenoCongestionControl(mtu=1200, initial_cwnd=100 * 1200)
+    return RetransmissionQueue(
+        initial_tsn=1000, peer_rwnd=1 << 20, send_queue=sq, congestion=cc
+    ), sq
+
+
+def _send_all(rq: RetransmissionQueue, now: float) -> list[OutgoingChunk]:
+    out: list[OutgoingChunk] = []
+    for _ in range(100):
+        chunks = rq.get_chunks_to_send(now, 1188, rto=1.0)
+        if not chunks:
+            break
+        out.extend(chunks)
+    return out
+
+
+def test_no_rtt_sample_from_a_chunk_acknowledged_behind_a_retransmission() -> None:
+    # §6.3.1 C5: TSN r gives a sample only if no chunk with TSN <= r was retransmitted
+    # since r was first sent. TSNs 1000..1009 leave at 0.0 (true RTT 10 ms); 1000 is lost;
+    # three SACKs gap-ack 1001..1003 (fast retransmit of 1000 at 0.013); the SACKs that
+    # would gap-ack 1004..1009 are lost, so those are acknowledged only by the cumulative
+    # ack that the retransmission makes possible, at 0.025: 25 ms is not their RTT.
+    rq, sq = _rtx_queue()
+    for i in range(10):
+        sq.add(1, 0, bytes([i]) * 1000)
+    first = _send_all(rq, 0.0)
+    assert [c.tsn for c in first] == list(range(1000, 1010))
+    for end in (1, 2, 3):
+        result = rq.handle_sack(999, 1 << 20, ((2, 1 + end),), 0.011 + 0.001 * end)
+        assert result.rtt is None  # gap-acked chunks never give samples
+    assert result.fast_retransmit
+    (again,) = rq.get_chunks_to_send(0.013, 1188, rto=1.0)
+    assert again.tsn == 1000 and again.nsent == 2
+    result = rq.handle_sack(1009, 1 << 20, (), 0.025)
+    assert result.cum_advanced and result.rtt is None
+    # Data sent after the retransmission measures again.
+    sq.add(1, 0, b"later")
+    (later,) = _send_all(rq, 0.030)
+    result = rq.handle_sack(later.tsn, 1 << 20, (), 0.041)
+    assert result.rtt == pytest.approx(0.011)
+
+
+def test_rtt_sample_from_new_data_sent_with_a_retransmission() -> None:
+    # New data bundled after a retransmission was first sent after it: C5 allows a sample.
+    rq, sq = _rtx_queue()
+    for i in range(4):
+        sq.add(1, 0, bytes([i]) * 1000)
+    _send_all(rq, 0.0)
+    rq.handle_t3_expiry(1.0)
+    sq.add(1, 0, b"new")
+    sent = []
+    now = 1.0
+    for _ in range(10):  # after T3 one packet at a time (§7.2.3) until acked
+        sent.extend(rq.get_chunks_to_send(now, 1188 * 5, rto=1.0))
+        if any(c.data == b"new" for c in sent):
+            break
+        result = rq.handle_sack(sent[-1].tsn, 1 << 20, (), now + 0.01)
+        assert result.rtt is None  # retransmitted chunks never give samples (Karn)
+        now += 0.01
+    new = next(c for c in sent if c.data == b"new")
+    assert new.nsent == 1
+    result = rq.handle_sack(new.tsn, 1 << 20, (), now + 0.012)
+    assert result.rtt == pytest.approx(0.012)
+
+
+@pytest.mark.parametrize("loss", [0.1, 0.3])
+def test_srtt_stays_near_the_path_rtt_under_loss(loss: float) -> None:
+    # Before C5 was applied, samples from chunks acknowledged behind a loss pushed SRTT to
+    # about 1 s at 30% loss on a 10 ms path, and the RTO to rto_max. (The give-up limit is
+    # raised: at 30% loss several T3-rtx expiries in a row are common.)
+    options = Options(heartbeat_interval=0, association_max_retransmissions=30)
+    p = make_pair(seed=46, options=options, link=Link(delay=0.005))
+    assoc, _ = p.connect()
+    p.net.link = Link(loss=loss, delay=0.005)
+    assoc.send(bytes(100_000), stream=1, ppid=0, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: bool(p.received()), 120.0)
+    stats = assoc.statistics()
+    assert stats.srtt is not None
+    # The path RTT is 10 ms; a delayed SACK adds up to 20 ms.
+    assert stats.srtt < 0.06

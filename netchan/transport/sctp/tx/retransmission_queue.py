@@ -306,6 +306,11 @@ class RetransmissionQueue:
             room -= chunk.size
             chunks.append(chunk)
             self.last_had_retransmissions = True
+            # §6.3.1 C5: no RTT sample from a chunk sent before this retransmission: it may
+            # be acknowledged only once the retransmission fills the hole below it. Every
+            # chunk already sent is disqualified (a superset of C5 that needs no per-chunk
+            # bookkeeping); chunks sent from now on measure again.
+            self._rtt_gate = self._next_tsn
         return room
 
     def _mark(self, chunk: OutgoingChunk) -> None:
