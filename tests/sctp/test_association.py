@@ -67,7 +67,8 @@ def test_t3_rtx_retransmits_after_rto_with_backoff(interleaving: bool) -> None:
 
 
 def test_delayed_sack_timer_and_every_second_packet() -> None:
-    options = Options(delayed_ack_timeout=0.05, heartbeat_interval=0)
+    # nodelay: the second packet must leave at once (Nagle's rule would hold it briefly).
+    options = Options(delayed_ack_timeout=0.05, heartbeat_interval=0, nodelay=True)
     p = make_pair(seed=52, options=options, link=Link(delay=0.01))
     assoc, _ = p.connect()
     start = p.net.now

@@ -76,6 +76,10 @@ PeerAddr = Hashable
 # §6.2: send a window update when our window grew by this fraction of receive_window
 # (or one MTU, whichever is larger) since the last advertised value.
 _WINDOW_UPDATE_FRACTION = 0.25
+#: Longest a partial packet of new DATA waits under Nagle's rule (``Options.nodelay`` off)
+#: for more data or for the acknowledgement of what is in flight: bounds the wait when the
+#: peer delays its SACK (§6.2) for a lone packet.
+NAGLE_HOLD = 0.001
 
 
 class _Host(Protocol):
@@ -155,7 +159,12 @@ class Association:
         self.drops = DropCounter()
         self._heartbeat = HeartbeatHandler(options.heartbeat_interval, rng, self.drops)
         self._sack_timer = Timer("delayed-SACK")
+        # Nagle's rule (Options.nodelay off): how long a partial packet may still wait.
+        self._nagle = Timer("Nagle")
+        self._nagle_enabled = not options.nodelay
+        self._nagle_expired = False
         self._timers = (
+            self._nagle,
             self._t1,
             self._t2,
             self._t3,
@@ -963,6 +972,17 @@ class Association:
             State.SHUTDOWN_RECEIVED,
         ):
             return 0
+        if self._nagle_enabled:
+            # Nagle's rule (RFC 896; §6.1 leaves the bundling policy to the sender): while
+            # DATA is in flight, a partial packet of new DATA waits for more data, for the
+            # acknowledgement, or at most NAGLE_HOLD. Not during shutdown (§9.2: drain).
+            if self.state is State.ESTABLISHED and tx.holds_tail(budget):
+                if not self._nagle_expired:
+                    self._nagle.start_if_stopped(now, NAGLE_HOLD)
+                    return 0
+            else:
+                self._nagle.stop()
+                self._nagle_expired = False
         used = 0
         for data_chunk in tx.next_chunks(budget, now):
             chunks.append(data_chunk)
@@ -1157,6 +1177,8 @@ class Association:
             self._tracker.handle_timeout(now)
         if self._heartbeat.timer.expired(now):
             self._heartbeat_timeout(now)
+        if self._nagle.expired(now):
+            self._nagle_expired = True  # the held partial packet goes with the next output
 
     def _is_closed(self) -> bool:
         return self.closed

@@ -63,6 +63,14 @@ class Options:
             RFC 9260 §6.9 keeps a message's fragments on consecutive TSNs). A peer that does
             not list it gets DATA chunks. On by default: netchan's channels promise
             independence across streams. PR-SCTP (and so I-FORWARD-TSN) is not offered.
+        nodelay: send every message at once (the kernel's SCTP_NODELAY). Off by default: while
+            DATA is in flight, new DATA that does not fill a packet waits until a packet's worth
+            is queued, everything in flight is acknowledged, or ``NAGLE_HOLD`` (1 ms) passed
+            (Nagle's rule, RFC 896, as RFC 9260 §6.1 allows and Linux and usrsctp do). Small
+            messages sent in a loop then share packets instead of riding one SACK each. A
+            message on an idle association always leaves at once, so request/reply latency
+            is not affected; turn this on when several small messages in a row must each
+            leave without the short wait.
     """
 
     rto_initial: float = 0.5
@@ -90,6 +98,7 @@ class Options:
     shutdown_guard: float = 10.0
     zero_window_probe: bool = True
     interleaving: bool = True
+    nodelay: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:

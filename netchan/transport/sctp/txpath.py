@@ -113,6 +113,20 @@ class TxPath:
         """Retransmissions pending or new data queued."""
         return self.rtx.has_data_to_send
 
+    def holds_tail(self, room: int) -> bool:
+        """Nagle's rule (RFC 896; RFC 9260 §6.1 leaves bundling policy to the sender).
+
+        True when DATA is in flight, no retransmission is pending, and the queued new data
+        would not fill a packet with ``room`` bytes for chunks: the caller may then wait for
+        more data or for the acknowledgement instead of sending a small packet.
+        """
+        rtx = self.rtx
+        if rtx.bytes_in_flight == 0 or rtx._rtx_heap:
+            return False
+        sq = self.send_queue
+        queued = sq.queued_messages
+        return queued > 0 and sq.queued_bytes + queued * sq.chunk_header < room
+
     @property
     def cwnd(self) -> int:
         """Congestion window (bytes)."""
