@@ -106,7 +106,14 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
 
 def association_snapshot(node: netchan.Node) -> dict[str, Any]:
     """Counters of the node's association(s), summed, with the last RTT and cwnd seen."""
-    keys = ("packets_sent", "packets_received", "retransmissions", "fast_retransmits")
+    keys = (
+        "packets_sent",
+        "packets_received",
+        "messages_sent",
+        "messages_received",
+        "retransmissions",
+        "fast_retransmits",
+    )
     total: dict[str, Any] = dict.fromkeys(keys, 0)
     for peer in node.statistics().peers:
         a = peer.association

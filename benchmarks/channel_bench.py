@@ -389,7 +389,9 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
             a, n = nc_r["association"], len(nc_r["times"])
             print(
                 f"  netchan packets per round trip: {a['packets_sent'] / n:.1f} out, "
-                f"{a['packets_received'] / n:.1f} in (srtt {(a.get('srtt') or 0) * 1e3:.1f} ms)",
+                f"{a['packets_received'] / n:.1f} in; SCTP messages "
+                f"{a['messages_sent'] / n:.1f} out, "
+                f"{a['messages_received'] / n:.1f} in (srtt {(a.get('srtt') or 0) * 1e3:.1f} ms)",
                 flush=True,
             )
     elif part == "hol":
