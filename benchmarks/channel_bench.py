@@ -636,7 +636,11 @@ def cli() -> None:
         trio.run(role_rss_client, args)
     else:
         start = time.perf_counter()
-        results = trio.run(orchestrate, args)
+        try:
+            results = trio.run(orchestrate, args)
+        except RuntimeError as exc:
+            # A child failed (its own traceback is above, on the shared stderr) or timed out.
+            raise SystemExit(f"channel_bench: {exc}") from None
         print(f"\ntotal {time.perf_counter() - start:.0f}s", flush=True)
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=1))
