@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the kernel-SCTP tests (tests/kernel: the endpoint conformance suite against sctp://,
-# kernel-specific tests, the cross-stack test) where the operating system's SCTP exists:
+# kernel-specific tests, the cross-stack test) and the channel suite over sctp:// (tests/channels
+# with NETCHAN_TEST_SCHEME=sctp), in one pytest run, where the operating system's SCTP exists:
 #   * directly, if this host's kernel has SCTP (NETCHAN_KERNEL_SCTP=1 is set for pytest);
 #   * otherwise inside one throw-away QEMU VM with Linux's SCTP (sctp-vm; one VM per run).
 # Extra arguments go to pytest, e.g. scripts/kernel-tests.sh -k backpressure -x
@@ -8,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(readlink -f .venv/bin/python)
 SCTP_VM_TOOL=${SCTP_VM_TOOL:-/work/shared/tools/sctp-vm}
-PYTEST=(env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 "$PY" -m pytest -p pytest_trio.plugin -q tests/kernel "$@")
+PYTEST=(env NETCHAN_TEST_SCHEME=sctp PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
+    "$PY" -m pytest -p pytest_trio.plugin -q tests/kernel tests/channels "$@")
 
 if "$PY" -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, 132).close()' \
     2>/dev/null; then

@@ -8,4 +8,6 @@ PY=.venv/bin/python
 echo "== ruff"; $PY -m ruff check . && $PY -m ruff format --check .
 echo "== mypy"; $PY -m mypy
 echo "== pytest"; $PY -m pytest -q "$@"
+echo "== channel suite over udp:// (userspace SCTP on loopback)"
+NETCHAN_TEST_SCHEME=udp timeout 900 $PY -m pytest -q tests/channels
 echo "== kernel SCTP (sctp:// suite, cross-stack; inside sctp-vm on hosts without SCTP)"; bash scripts/kernel-tests.sh

@@ -17,6 +17,7 @@ import trio
 import trio.testing
 
 import netchan
+from netchan.transport import Endpoint, open_endpoint
 from tests.support.memory_transport import MemoryNetwork
 
 SCHEME = os.environ.get("NETCHAN_TEST_SCHEME", "memory")
@@ -42,6 +43,13 @@ class Env:
             kw.setdefault("transport", self.network.open_endpoint)
         return netchan.open_node(address, **kw)
 
+    def raw_endpoint(self) -> AbstractAsyncContextManager[Endpoint]:
+        """A bare endpoint on the transport under test: it plays a misbehaving peer node."""
+        wire = "udp" if self.scheme == "memory" else self.scheme
+        if self.network is not None:
+            return self.network.open_endpoint(f"{wire}://127.0.0.1:0")
+        return open_endpoint(f"{wire}://127.0.0.1:0")
+
     def crash(self, node: netchan.Node) -> None:
         """Make ``node``'s process die silently (memory transport only)."""
         assert self.network is not None
@@ -64,5 +72,17 @@ def env(clock: trio.abc.Clock | None) -> Env:
 memory_only = pytest.mark.skipif(
     SCHEME != "memory", reason="needs the in-memory transport's fault injection"
 )
+
+
+async def eventually(check: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """Wait until ``check()`` holds (messages in flight on a real transport get delivered).
+
+    Polls every 10 ms, at most ``timeout`` seconds (then fails the test with the last state).
+    """
+    with trio.move_on_after(timeout):
+        while not check():
+            await trio.sleep(0.01)
+    assert check(), "condition still false after the timeout"
+
 
 NodeFactory = Callable[..., AbstractAsyncContextManager[netchan.Node]]

@@ -7,13 +7,10 @@ import contextlib
 import random
 
 import trio
-import trio.testing
 
 from netchan import _protocol as P
 from netchan.transport import Association, Message
-from tests.channels.conftest import Env, memory_only
-
-pytestmark = memory_only
+from tests.channels.conftest import Env, eventually
 
 
 async def next_control(assoc: Association) -> P.Control:
@@ -25,8 +22,7 @@ async def next_control(assoc: Association) -> P.Control:
 
 
 async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> None:
-    assert env.network is not None
-    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+    async with env.node() as server, env.raw_endpoint() as raw:
         send, recv = trio.open_memory_channel[object](2)
         server.export("jobs", send)
         assert server.address is not None
@@ -64,7 +60,7 @@ async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> 
         while isinstance(msg, P.Credit):
             msg = await next_control(assoc)
         assert isinstance(msg, P.Error) and msg.code is P.ErrorCode.CREDIT_EXCEEDED
-        await trio.testing.wait_all_tasks_blocked()
+        await eventually(lambda: server.statistics().errors.get("credit_exceeded", 0) == 1)
         errors = server.statistics().errors
         assert errors["no_hello"] == 1
         assert errors["malformed_control"] == 1
@@ -86,8 +82,7 @@ async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> 
 
 
 async def test_wrong_protocol_version_is_refused(env: Env, clock: object) -> None:
-    assert env.network is not None
-    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+    async with env.node() as server, env.raw_endpoint() as raw:
         assert server.address is not None
         assoc = await raw.connect(server.address)
         await assoc.send(P.encode_control(P.Hello(99, b"y" * 16, None)))
@@ -95,7 +90,7 @@ async def test_wrong_protocol_version_is_refused(env: Env, clock: object) -> Non
             event = await raw.next_event()  # established
             event = await raw.next_event()
         assert type(event).__name__ == "AssociationAborted"
-        assert server.statistics().errors["version_mismatch"] == 1
+        await eventually(lambda: server.statistics().errors.get("version_mismatch", 0) == 1)
 
 
 def test_control_codec_round_trip_and_garbage() -> None:
@@ -122,9 +117,8 @@ def test_control_codec_round_trip_and_garbage() -> None:
 
 
 async def test_random_garbage_from_a_peer_never_stops_the_node(env: Env, clock: object) -> None:
-    assert env.network is not None
     rng = random.Random(5)
-    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+    async with env.node() as server, env.raw_endpoint() as raw:
         send, recv = trio.open_memory_channel[object](4)
         server.export("jobs", send)
         assert server.address is not None
@@ -146,21 +140,20 @@ async def test_random_garbage_from_a_peer_never_stops_the_node(env: Env, clock: 
             data = rng.choice(templates)()
             with trio.fail_after(5):
                 await assoc.send(data, stream=rng.randrange(3))
-        await trio.testing.wait_all_tasks_blocked()
-        assert server.statistics().errors.get("internal_error", 0) == 0
         async with env.node(listen=False) as client:
             jobs = await client.import_send(server.address, "jobs")
             await jobs.send("still serving")
             with trio.fail_after(5):
                 while await recv.receive() != "still serving":
                     pass
+        assert sum(server.statistics().errors.values()) > 0  # the garbage was seen...
+        assert server.statistics().errors.get("internal_error", 0) == 0  # ...and handled
 
 
 async def test_unknown_ext_type_and_unregistered_name_are_refused(env: Env, clock: object) -> None:
     import msgpack
 
-    assert env.network is not None
-    async with env.node() as server, env.network.open_endpoint("udp://127.0.0.1:0") as raw:
+    async with env.node() as server, env.raw_endpoint() as raw:
         send, recv = trio.open_memory_channel[object](4)
         server.export("jobs", send)
         assert server.address is not None

@@ -113,16 +113,39 @@ async def test_killed_peer_breaks_channels_promptly() -> None:
     with node_process("worker", local()) as (proc, addr):
         async with client_node() as node:
             work = await node.import_send(addr, "work")
+            events = await node.import_receive(addr, "events")
             reply_send, reply_recv = trio.open_memory_channel[object](1)
             await work.send({"n": 1, "reply": reply_send})
             with trio.fail_after(20):
                 assert (await reply_recv.receive())[:2] == ("done", 1)  # type: ignore[index]
             os.kill(proc.pid, signal.SIGKILL)
             start = trio.current_time()
-            with pytest.raises(trio.BrokenResourceError) as info, trio.fail_after(30):
-                for i in range(10_000):
-                    await work.send({"n": i, "reply": None})
-                    await trio.sleep(0.05)
-            assert info.value.__cause__ is not None
+            broken: dict[str, float] = {}
+
+            async def wait_receive() -> None:
+                # A task blocked in receive() on the dead peer's channel is woken with the cause.
+                with pytest.raises(trio.BrokenResourceError) as info:
+                    await events.receive()
+                assert info.value.__cause__ is not None
+                broken["events"] = trio.current_time() - start
+
+            async def keep_sending() -> None:
+                with pytest.raises(trio.BrokenResourceError) as info:
+                    for i in range(10_000):
+                        await work.send({"n": i, "reply": None})
+                        await trio.sleep(0.05)
+                assert info.value.__cause__ is not None
+                broken["work"] = trio.current_time() - start
+
+            with trio.fail_after(30):
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait_receive)
+                    nursery.start_soon(keep_sending)
             # Heartbeat-bounded (ICMP port unreachable on loopback makes it faster still).
-            assert trio.current_time() - start < 20
+            assert broken.keys() == {"events", "work"}
+            assert max(broken.values()) < 20, broken
+            # Both ends stay broken afterwards.
+            with pytest.raises(trio.BrokenResourceError):
+                await events.receive()
+            with pytest.raises(trio.BrokenResourceError):
+                work.send_nowait({"n": 0, "reply": None})

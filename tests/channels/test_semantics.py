@@ -29,7 +29,6 @@ async def settle() -> None:
         await trio.sleep(0.05)
 
 
-@memory_only
 async def test_send_blocks_without_credit_and_resumes(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         send, recv = trio.open_memory_channel[int](2)

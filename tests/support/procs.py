@@ -2,7 +2,8 @@
 
 Each role prints ``ready ADDRESS`` once it serves, then runs until its work is done.
 
-* ``worker ADDRESS``: exports ``work``; replies ``("done", n, pid)`` on each job's ``reply``.
+* ``worker ADDRESS``: exports ``work``; replies ``("done", n, pid)`` on each job's ``reply``;
+  also exports ``events``, a ReceiveChannel that never yields (an importer just waits on it).
 * ``forward ADDRESS WORKER_ADDRESS``: exports ``front``; forwards every job to the worker's
   ``work`` untouched (the job's reply channel goes on to a third node).
 * ``producer ADDRESS N``: exports ``numbers``, a work queue of 0..N-1, then closes it.
@@ -23,6 +24,8 @@ async def worker(address: str) -> None:
     async with netchan.open_node(address) as node:
         send, recv = trio.open_memory_channel[Any](8)
         node.export("work", send)
+        _events_send, events_recv = trio.open_memory_channel[Any](0)
+        node.export("events", events_recv)
         print("ready", node.address, flush=True)
         async for job in recv:
             async with job["reply"] as reply:
