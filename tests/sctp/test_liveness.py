@@ -84,6 +84,30 @@ def test_silent_peer_is_declared_dead_within_the_bound(options: Options) -> None
     assert p.a.associations == {}
 
 
+@pytest.mark.parametrize("seed", [47, 48, 49])
+def test_lan_defaults_declare_a_silent_idle_peer_dead_within_about_10_s(seed: int) -> None:
+    # The bound documented on Options: 7 heartbeats, each at most HB.interval + 2.5 RTO,
+    # the RTO doubling from the LAN value 0.1 s up to rto_max 0.5 s.
+    options = Options()
+    assert (options.heartbeat_interval, options.rto_max) == (0.5, 0.5)
+    assert options.association_max_retransmissions == 6
+    p = make_pair(seed=seed, options=options, link=Link(delay=0.0005))
+    assoc, _ = p.connect()
+    p.net.run(5.0)  # idle, heartbeats answered: the RTO settles at rto_min
+    assert assoc.statistics().rto == pytest.approx(0.1)
+    p.net.drop_filter = lambda src, dst, data: src == B_ADDR
+    start = p.net.now
+    p.net.run_until(lambda: bool(p.net.events_of(A_ADDR, ev.AssociationAborted)), 30.0)
+    elapsed = p.net.now - start
+    rtos = [min(0.5, 0.1 * 2**k) for k in range(7)]
+    assert elapsed <= 7 * 0.5 + 2.5 * sum(rtos)  # 10.25 s
+    # At least the answer timeouts, the intervals and the shortest jitter of all but the
+    # first wait (which may have begun before the peer fell silent).
+    assert elapsed >= 6 * 0.5 + sum(rtos) + 0.5 * sum(rtos[1:])
+    (aborted,) = p.net.events_of(A_ADDR, ev.AssociationAborted)
+    assert aborted.reason.startswith("peer unreachable")
+
+
 def test_dead_peer_with_data_in_flight_is_detected_by_t3() -> None:
     options = Options(heartbeat_interval=0, association_max_retransmissions=4)
     p = make_pair(seed=44, options=options)

@@ -1,8 +1,8 @@
 """Every knob of the userspace SCTP stack, in one documented, frozen options object.
 
-Defaults suit LAN and datacenter use: a dead peer is noticed in seconds, not minutes
-(RFC 9260's Internet defaults take about 5 minutes with a 30 s heartbeat and 60 s RTO.max).
-``Options.internet()`` gives the RFC 9260 §16 values.
+Defaults suit LAN and datacenter use: a silent peer is declared dead in about 9 s (at most
+about 12 s), not minutes (RFC 9260's Internet defaults take about 5 minutes with a 30 s
+heartbeat and 60 s RTO.Max). ``Options.internet()`` gives the RFC 9260 §16 values.
 """
 
 from __future__ import annotations
@@ -16,23 +16,36 @@ class Options:
 
     Times are seconds, sizes bytes.
 
+    Dead-peer bound (the promise of the channel layer: a peer that stops answering gives
+    ``BrokenResourceError`` promptly). On an idle association a silent peer is declared dead
+    after ``association_max_retransmissions + 1`` unanswered HEARTBEATs (§8.1, §8.3). Each
+    costs the wait before it, ``heartbeat_interval + RTO * (0.5 .. 1.5)`` (§8.3 jitter), plus
+    the answer timeout, one RTO; every miss doubles the RTO, up to ``rto_max``. With the LAN
+    defaults (RTO 0.1 s on a LAN, then 0.2, 0.4, 0.5, 0.5...; 7 heartbeats) that is
+    7 x 0.5 + 2.5 x 2.7 = 10.25 s at most and about 9 s on average, and never more than
+    7 x (0.5 + 2.5 x 0.5) = 12.25 s whatever the RTO was when the peer fell silent. With
+    DATA in flight T3-rtx finds it sooner (7 expiries, 2.7 s from a LAN RTO). RFC 9260's
+    Internet values take minutes; they suit paths whose RTT may reach seconds. Here an RTT
+    close to ``rto_max`` would be taken for losses (heartbeats answered after the RTO do not
+    count): such paths are not LAN paths, use ``Options.internet()`` for them.
+
     Attributes:
         rto_initial: RTO before any RTT measurement (RFC 9260 RTO.Initial, 1 s). LAN: 0.5 s.
         rto_min: lower bound of the RTO (RFC RTO.Min, 1 s). LAN: 0.1 s; must stay above
             ``delayed_ack_timeout`` plus the RTT, or delayed SACKs cause spurious timeouts.
-        rto_max: upper bound of the RTO and of its backoff (RFC RTO.Max, 60 s). LAN: 2 s.
+        rto_max: upper bound of the RTO and of its backoff (RFC RTO.Max, 60 s). LAN: 0.5 s,
+            which bounds the dead-peer time above; it also bounds the idle time after a
+            retransmission timeout during heavy loss, and INIT retries (setup gives up
+            after about rto_initial + max_init_retransmits x rto_max = 4.5 s).
         rto_alpha, rto_beta: SRTT / RTTVAR gains (RFC 9260 §6.3.1: 1/8 and 1/4).
         max_init_retransmits: INIT / COOKIE ECHO retransmissions before giving up
             (RFC Max.Init.Retransmits, 8).
         association_max_retransmissions: consecutive unanswered retransmissions/heartbeats
             after which the peer is declared dead (RFC Association.Max.Retrans, 10). LAN: 6.
         path_max_retransmissions: the same per destination address (RFC Path.Max.Retrans, 5).
-        heartbeat_interval: HB.interval on an idle path (RFC 30 s). LAN: 1 s. A silent idle
-            peer is declared dead after association_max_retransmissions + 1 unanswered
-            heartbeats, each costing HB.interval + RTO (+-50% jitter) + RTO, the RTO backing
-            off to rto_max (§8.3): about 20-25 s with the LAN values, under 5 s with
-            heartbeat_interval=0.5, rto_max=0.5, association_max_retransmissions=3.
-            0 disables heartbeats.
+        heartbeat_interval: HB.interval on an idle path (RFC 30 s). LAN: 0.5 s (one small
+            HEARTBEAT and its ACK about every 0.6 s per idle association). See the dead-peer
+            bound above. 0 disables heartbeats.
         delayed_ack_timeout: longest a SACK is delayed (RFC 9260 §6.2: at most 500 ms,
             200 ms recommended). LAN: 0.02 s.
         delayed_ack_packets: a SACK goes out at least every this many DATA packets (RFC: 2).
@@ -75,13 +88,13 @@ class Options:
 
     rto_initial: float = 0.5
     rto_min: float = 0.1
-    rto_max: float = 2.0
+    rto_max: float = 0.5
     rto_alpha: float = 0.125
     rto_beta: float = 0.25
     max_init_retransmits: int = 8
     association_max_retransmissions: int = 6
     path_max_retransmissions: int = 5
-    heartbeat_interval: float = 1.0
+    heartbeat_interval: float = 0.5
     delayed_ack_timeout: float = 0.02
     delayed_ack_packets: int = 2
     valid_cookie_life: float = 60.0
