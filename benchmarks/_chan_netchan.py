@@ -24,6 +24,7 @@ import trio
 
 import netchan
 from benchmarks._chan_common import payload_value, peak_rss_mb, rss_mb, value_size
+from netchan.transport import Endpoint
 
 SLOW_BUFFER = 4
 WINDOW_BYTES = 4 * 1024 * 1024
@@ -276,3 +277,42 @@ async def slow_receiver_run(
     if counted["n"] != n:
         raise RuntimeError(f"netchan receiver counted {counted['n']} values, sent {n}")
     return counted | {"bytes": n * size, "seconds": elapsed}
+
+
+# ------------------------------------------------------------------ the transport alone
+
+
+async def endpoint_echo(endpoint: Endpoint) -> None:
+    """Send every message back on its association and stream (the endpoint ping-pong's peer)."""
+    while True:
+        msg = await endpoint.receive()
+        await msg.association.send(msg.data, stream=msg.stream, ppid=msg.ppid)
+
+
+async def endpoint_pingpong(
+    endpoint: Endpoint, addr: str, count: int, seconds: float, size: int = 64
+) -> tuple[list[float], dict[str, Any]]:
+    """Round trips of one SCTP message each way, without the channel layer.
+
+    The same transport and options as the nodes use: the difference to :func:`pingpong` is
+    what the channel layer adds (credit, its tasks, the codec).
+    """
+    assoc = await endpoint.connect(addr)
+    data = b"p" * size
+    times: list[float] = []
+    before = assoc.statistics()
+    deadline = time.perf_counter() + seconds
+    while len(times) < count and time.perf_counter() < deadline:
+        t = time.perf_counter()
+        await assoc.send(data, stream=1, ppid=0)
+        back = await endpoint.receive()
+        times.append(time.perf_counter() - t)
+        if back.data != data:
+            raise RuntimeError("the endpoint echo did not return the message")
+    after = assoc.statistics()
+    await assoc.aclose()
+    return times, {
+        "packets_sent": after.packets_sent - before.packets_sent,
+        "packets_received": after.packets_received - before.packets_received,
+        "srtt": after.srtt,
+    }

@@ -58,7 +58,7 @@ from benchmarks._chan_common import (
     rss_mb,
     run_until_stdin_closes,
 )
-from netchan.transport import open_endpoint
+from netchan.transport import Endpoint, open_endpoint
 
 SIZES = [64, 1024, 64 * MiB // 1024, MiB]
 PARTS = ("throughput", "latency", "hol", "rss")
@@ -88,6 +88,11 @@ def udp_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def open_bench_endpoint(args: argparse.Namespace) -> AbstractAsyncContextManager[Endpoint]:
+    """A bare endpoint with the nodes' transport options (the transport-only ping-pong)."""
+    return open_endpoint(f"{args.scheme}://{HOST}:0", **udp_options(args))
+
+
 def open_bench_node(
     args: argparse.Namespace, max_size: int, *, listen: bool = False
 ) -> AbstractAsyncContextManager[netchan.Node]:
@@ -114,14 +119,23 @@ async def role_sink(args: argparse.Namespace) -> None:
         outer.start_soon(run_until_stdin_closes, outer.cancel_scope)
         async with (
             open_bench_node(args, max_value_size(args.big), listen=True) as node,
+            open_bench_endpoint(args) as endpoint,
             trio.open_nursery() as nursery,
         ):
+            nursery.start_soon(nc.endpoint_echo, endpoint)
             sizes = {WARMUP_SIZE, *parse_sizes(args.sizes)}
             await nc.export_all(
                 node, nursery, {size: nc.window_for(size, args.window) for size in sizes}
             )
             port = await tcp.start_server(nursery)
-            report({"node": node.address, "tcp": port, "rss_mb": rss_mb()})
+            report(
+                {
+                    "node": node.address,
+                    "tcp": port,
+                    "endpoint": endpoint.address,
+                    "rss_mb": rss_mb(),
+                }
+            )
             await trio.sleep_forever()
 
 
@@ -181,6 +195,18 @@ async def role_client(args: argparse.Namespace) -> None:
                         chosen[kind] = record
             for kind in kinds:
                 report(chosen[kind])
+            if "netchan" in kinds:
+                # The transport alone, for what the channel layer adds to a round trip.
+                best_ep: dict[str, Any] | None = None
+                async with open_bench_endpoint(args) as endpoint:
+                    for _ in range(args.repeat):
+                        with trio.fail_after(limit):
+                            times, assoc = await nc.endpoint_pingpong(
+                                endpoint, args.endpoint, args.pings, args.seconds
+                            )
+                        if best_ep is None or pct(times, 0.5) < pct(best_ep["times"], 0.5):
+                            best_ep = {"times": times, "association": assoc}
+                report({"part": "latency-endpoint", "kind": "endpoint"} | (best_ep or {}))
         if "hol" in parts:
             with trio.fail_after(limit + args.big / 1e6):
                 r = await nc.head_of_line(node, addr, args.big, min(args.pings, 500))
@@ -323,7 +349,14 @@ async def run_pair(
         info = await sink.line(60)
         client = Child(
             f"{name}-sender",
-            child_argv(args, client_role, address=info["node"], tcp_port=info["tcp"], **extra),
+            child_argv(
+                args,
+                client_role,
+                address=info["node"],
+                tcp_port=info["tcp"],
+                endpoint=info["endpoint"],
+                **extra,
+            ),
             args.profile,
         )
         await client.start()
@@ -394,6 +427,15 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
                 f"{a['messages_received'] / n:.1f} in (srtt {(a.get('srtt') or 0) * 1e3:.1f} ms)",
                 flush=True,
             )
+    elif part == "latency-endpoint":
+        t, a = record["times"], record["association"]
+        n = max(1, len(t))
+        print(
+            f"  the transport alone (one SCTP message each way, no channel layer): p50 "
+            f"{pct(t, 0.5) * 1e6:.0f} us, p99 {pct(t, 0.99) * 1e6:.0f} us ({len(t)} round "
+            f"trips, {a['packets_sent'] / n:.1f} packets out, {a['packets_received'] / n:.1f} in)",
+            flush=True,
+        )
     elif part == "hol":
         idle, during = record["idle"], record["during"]
         line = (
@@ -538,7 +580,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             )
         expected = (
             (len(kinds) * len(sizes) if "throughput" in parts else 0)
-            + (len(kinds) if "latency" in parts else 0)
+            + (len(kinds) + ("netchan" in kinds) if "latency" in parts else 0)
             + (1 if "hol" in parts else 0)
         )
         results["main"] = await run_pair(
@@ -619,6 +661,7 @@ def cli() -> None:
     parser.add_argument("--role", default="main", choices=["main", "sink", "client", "rss-client"])
     parser.add_argument("--address")
     parser.add_argument("--tcp-port", type=int)
+    parser.add_argument("--endpoint")
     parser.add_argument("--kind", choices=["netchan", "tcp"])
     parser.add_argument("--rss-timeout", type=float, default=3600.0)
     args = parser.parse_args()
