@@ -780,7 +780,7 @@ class Association:
                 )
                 return
             else:
-                # §3.2: unknown (or not negotiated: I-DATA, FORWARD TSN) chunk types are
+                # §3.2: unknown (or not offered: FORWARD TSN, RFC 3758) chunk types are
                 # handled by the upper two bits of their type.
                 raw = chunk.serialize()
                 action = (
@@ -868,19 +868,21 @@ class Association:
             # window (this is how the sender's zero window probes learn it is closed).
             tracker.force_immediate()
             return True
-        unwrapped = tracker.unwrap(tsn)
-        if not tracker.observe(tsn, immediate=chunk.immediate):
+        # One call: unwrap + observe (-1: duplicate or otherwise not new, §6.2).
+        unwrapped = tracker.accept(tsn, chunk.immediate)
+        if unwrapped < 0:
             return True
+        # Positional flags (unordered, beginning, end): the per-chunk hot path.
         ok = reassembly.add(
             unwrapped,
             stream_id,
             seq,
             chunk.ppid,
             user_data,
-            unordered=chunk.unordered,
-            beginning=chunk.beginning,
-            end=chunk.ending,
-            fsn=fsn,
+            chunk.unordered,
+            chunk.beginning,
+            chunk.ending,
+            fsn,
         )
         if not ok:
             # A message larger than max_message_size: no way to deliver it, abort (§6.9).
