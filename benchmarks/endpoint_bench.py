@@ -14,13 +14,18 @@ Usage::
 
     .venv/bin/python benchmarks/endpoint_bench.py [--sizes 64,1024,16384] [--seconds 3]
         [--repeat N] [--profile sender|receiver] [--skip-tsctp]
+    .venv/bin/python benchmarks/endpoint_bench.py --latency 2000 [--sizes 4,1024]
+    ... [--option nodelay=True] [--option pmtu=1452]   (stack options of both endpoints)
 
 ``--profile`` runs our sender or receiver under cProfile and prints where the time goes.
+``--latency N`` measures N request/reply round trips instead (one outstanding request; the
+other process echoes each message): percentiles of the round-trip time and CPU per round trip.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import cProfile
 import io
 import json
@@ -29,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,6 +52,8 @@ from benchmarks._tsctp import (
 from netchan.transport import AssociationClosed, open_endpoint
 
 HOST = "127.0.0.1"
+#: Stack options of both endpoints (``--option NAME=VALUE``; the child gets them as JSON).
+OPTIONS: dict[str, object] = {}
 
 
 # --- our endpoint ---------------------------------------------------------------------------
@@ -53,7 +61,7 @@ HOST = "127.0.0.1"
 
 async def _receiver(ready_port: int) -> dict[str, float]:
     """Receive until the end marker (PPID 1); report count, bytes and first-to-last time."""
-    async with open_endpoint(f"udp://{HOST}:{ready_port}") as ep:
+    async with open_endpoint(f"udp://{HOST}:{ready_port}", **OPTIONS) as ep:
         print(ep.address, flush=True)
         count = 0
         nbytes = 0
@@ -78,7 +86,7 @@ async def _receiver(ready_port: int) -> dict[str, float]:
 
 async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
     payload = b"b" * size
-    async with open_endpoint(f"udp://{HOST}:0") as ep:
+    async with open_endpoint(f"udp://{HOST}:0", **OPTIONS) as ep:
         assoc = await ep.connect(target)
         start = time.perf_counter()
         cpu_start = time.process_time()
@@ -107,9 +115,88 @@ async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
     }
 
 
-def _profiled(fn: object, *args: object) -> object:
+async def _echo(ready_port: int) -> dict[str, float]:
+    """Echo every message back on its stream until the end marker (PPID 1)."""
+    async with open_endpoint(f"udp://{HOST}:{ready_port}", **OPTIONS) as ep:
+        print(ep.address, flush=True)
+        cpu_start = time.process_time()
+        count = 0
+        while True:
+            msg = await ep.receive()
+            if msg.ppid == 1:
+                break
+            await msg.association.send(msg.data, stream=msg.stream)
+            count += 1
+        cpu = time.process_time() - cpu_start
+        with trio.move_on_after(10):
+            while not isinstance(await ep.next_event(), AssociationClosed):
+                pass
+    return {"messages": count, "cpu": cpu}
+
+
+async def _pinger(target: str, size: int, count: int) -> dict[str, float]:
+    """``count`` request/reply round trips, one at a time; round-trip times in seconds."""
+    payload = b"p" * size
+    async with open_endpoint(f"udp://{HOST}:0", **OPTIONS) as ep:
+        assoc = await ep.connect(target)
+        for _ in range(20):  # warm-up
+            await assoc.send(payload)
+            await assoc.receive()
+        times = []
+        cpu_start = time.process_time()
+        for _ in range(count):
+            start = time.perf_counter()
+            await assoc.send(payload)
+            await assoc.receive()
+            times.append(time.perf_counter() - start)
+        cpu = time.process_time() - cpu_start
+        stats = assoc.statistics()
+        packets = stats.packets_sent
+        await assoc.send(b"end", ppid=1)
+        await assoc.aclose()
+    times.sort()
+    return {
+        "p50": times[len(times) // 2],
+        "p90": times[len(times) * 9 // 10],
+        "p99": times[len(times) * 99 // 100],
+        "cpu": cpu,
+        "count": count,
+        "packets_sent": packets,
+    }
+
+
+def run_latency(size: int, count: int, profile: str | None) -> dict[str, float]:
+    """Ping-pong between our endpoint and an echoing endpoint in another process."""
+    port = free_udp_port()
+    cmd = [sys.executable, __file__, "--role", "echo", "--port", str(port)]
+    cmd += ["--options-json", json.dumps(OPTIONS)]
+    if profile == "receiver":
+        cmd.append("--profile-self")
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        address = child.stdout.readline().strip()
+        if profile == "sender":
+            result = _profiled(_pinger, address, size, count)
+        else:
+            result = trio.run(_pinger, address, size, count)
+        out, _ = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    echo = json.loads(out.strip().splitlines()[-1])
+    ping: dict[str, float] = result
+    ping["echo_cpu"] = echo["cpu"]
+    return ping
+
+
+def _profiled(fn: Any, *args: Any) -> Any:
+    # Wall-clock timer (the default): a CPU-time timer costs a system call per profiled call
+    # here and distorts everything. A system call that wakes the other process (``sendto``)
+    # may show the time this process was descheduled for it.
     profile = cProfile.Profile()
-    result = profile.runcall(trio.run, fn, *args)
+    result = profile.runcall(lambda: trio.run(fn, *args))
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
     print(out.getvalue(), file=sys.stderr)
@@ -120,6 +207,7 @@ def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]
     """Our endpoint to our endpoint, receiver in a child process."""
     port = free_udp_port()
     cmd = [sys.executable, __file__, "--role", "receiver", "--port", str(port)]
+    cmd += ["--options-json", json.dumps(OPTIONS)]
     if profile == "receiver":
         cmd.append("--profile-self")
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -136,10 +224,10 @@ def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]
             child.kill()
             child.wait()
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
-    result["sender_messages"] = sender["messages"]  # type: ignore[index]
-    result["retransmissions"] = sender["retransmissions"]  # type: ignore[index]
-    result["sender_cpu"] = sender["cpu"]  # type: ignore[index]
-    result["datagrams_per_flush"] = sender["datagrams_per_flush"]  # type: ignore[index]
+    result["sender_messages"] = sender["messages"]
+    result["retransmissions"] = sender["retransmissions"]
+    result["sender_cpu"] = sender["cpu"]
+    result["datagrams_per_flush"] = sender["datagrams_per_flush"]
     return result
 
 
@@ -193,20 +281,49 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the best counts")
     parser.add_argument("--profile", choices=["sender", "receiver"])
     parser.add_argument("--skip-tsctp", action="store_true")
-    parser.add_argument("--role", choices=["receiver"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--latency", type=int, metavar="N", help="instead: N request/reply round trips per size"
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a stack option of both endpoints (Options field; VALUE as a Python literal)",
+    )
+    parser.add_argument("--options-json", help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["receiver", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--profile-self", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.role == "receiver":
-        if args.profile_self:
-            result = _profiled(_receiver, args.port)
-        else:
-            result = trio.run(_receiver, args.port)
+    if args.options_json:
+        OPTIONS.update(json.loads(args.options_json))
+    for item in args.option:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--option takes NAME=VALUE, got {item!r}")
+        OPTIONS[name] = ast.literal_eval(value)
+    if args.role is not None:
+        role = _receiver if args.role == "receiver" else _echo
+        run: Any = _profiled if args.profile_self else trio.run
+        result = run(role, args.port)
         print(json.dumps(result), flush=True)
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.latency:
+        print(f"{'size':>6} | {'p50 us':>7} {'p90 us':>7} {'p99 us':>7} | CPU per round trip")
+        for size in sizes:
+            r = run_latency(size, args.latency, args.profile)
+            n = r["count"]
+            print(
+                f"{size:>6} | {r['p50'] * 1e6:>7.0f} {r['p90'] * 1e6:>7.0f} "
+                f"{r['p99'] * 1e6:>7.0f} | pinger {r['cpu'] / n * 1e6:.0f} us, "
+                f"echo {r['echo_cpu'] / n * 1e6:.0f} us, "
+                f"{r['packets_sent'] / (n + 20):.2f} packets sent per round trip"
+            )
+        return
     workdir = Path("/tmp/netchan-bench")
     workdir.mkdir(exist_ok=True)
     use_tsctp = not args.skip_tsctp and available("tsctp")

@@ -453,6 +453,8 @@ class UdpEndpoint(Endpoint):
         self._unflushed = 0  # bytes queued by application sends since the last flush
         self._burst_bytes = BURST_PACKETS * options.pmtu
         self._armed_deadline = math.inf
+        # The timer's sleep while it is parked: an earlier deadline moves it without a wake-up.
+        self._timer_scope: trio.CancelScope | None = None
         self._outgoing: collections.deque[tuple[bytes, PeerAddr]] = collections.deque()
         self._icmp_pending = False
         self._flushing = False
@@ -721,8 +723,12 @@ class UdpEndpoint(Endpoint):
             if not self._flush_requested:
                 deadline = sctp.next_deadline()
                 self._armed_deadline = math.inf if deadline is None else deadline
-                with trio.move_on_at(self._armed_deadline):
-                    await self._timer_lot.park()
+                with trio.move_on_at(self._armed_deadline) as scope:
+                    self._timer_scope = scope
+                    try:
+                        await self._timer_lot.park()
+                    finally:
+                        self._timer_scope = None
             if self._flush_requested:
                 # Let senders that are still going queue more (they yield at every send);
                 # stop once two rounds in a row added nothing or nothing else is running.
@@ -848,7 +854,14 @@ class UdpEndpoint(Endpoint):
             self._flushing = False
         deadline = self._sctp.next_deadline()
         if deadline is not None and deadline < self._armed_deadline:
-            self._timer_lot.unpark_all()
+            scope = self._timer_scope
+            if scope is not None:
+                # Move the parked timer's deadline: no task switch (a received DATA arms the
+                # delayed SACK timer, which the reply usually cancels again).
+                self._armed_deadline = deadline
+                scope.deadline = deadline
+            else:
+                self._timer_lot.unpark_all()
 
     def _handle_icmp(self, reports: list[IcmpReport], now: float) -> None:
         for report in reports:
