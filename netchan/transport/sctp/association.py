@@ -986,10 +986,11 @@ class Association:
                 self._nagle.stop()
                 self._nagle_expired = False
         used = 0
-        for data_chunk in tx.next_chunks(budget, now):
-            chunks.append(data_chunk)
-            used += data_chunk.serialized_size()
-        if used:
+        out = tx.next_chunks(budget, now)
+        if out:
+            chunks += out
+            for data_chunk in out:
+                used += data_chunk.size
             # §6.3.2 R1: start T3 when DATA leaves and it is not running.
             if tx.retransmitted_now:
                 self._t3.start(now, self._rto.rto)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from .congestion import create_congestion_control
 from .options import Options
-from .packet import DataChunk, IDataChunk, SackChunk
+from .packet import SackChunk
 from .tx.retransmission_queue import RetransmissionQueue, SackResult
 from .tx.rto import RtoEstimator
-from .tx.send_queue import SendQueue
+from .tx.send_queue import OutgoingChunk, SendQueue
 
 __all__ = ["TxPath"]
 
@@ -159,48 +159,18 @@ class TxPath:
 
     # -- protocol ----------------------------------------------------------------------
 
-    def next_chunks(self, room: int, now: float) -> list[DataChunk] | list[IDataChunk]:
-        """DATA (or I-DATA) chunks for one packet with ``room`` bytes for them (§6.1 A-D)."""
-        out = self.rtx.get_chunks_to_send(now, room, rto=self._rto.rto)
-        self.retransmitted_now = False
-        if self.interleaving:
-            ichunks: list[IDataChunk] = []
-            for c in out:
-                if c.nsent > 1:
-                    self.retransmitted_now = True
-                # RFC 8260 §2.1: the send queue keeps the MID in ``ssn``; the FSN of a
-                # first fragment is implicitly 0 (its word carries the PPID).
-                ichunks.append(
-                    IDataChunk(
-                        tsn=c.tsn,
-                        stream_id=c.stream,
-                        mid=c.ssn,
-                        fsn=c.fsn,
-                        ppid=c.ppid,
-                        user_data=c.data,
-                        unordered=c.unordered,
-                        beginning=c.beginning,
-                        ending=c.end,
-                    )
-                )
-            return ichunks
-        chunks: list[DataChunk] = []
-        for c in out:
-            if c.nsent > 1:
-                self.retransmitted_now = True
-            chunks.append(
-                DataChunk(
-                    tsn=c.tsn,
-                    stream_id=c.stream,
-                    ssn=c.ssn,
-                    ppid=c.ppid,
-                    user_data=c.data,
-                    unordered=c.unordered,
-                    beginning=c.beginning,
-                    ending=c.end,
-                )
-            )
-        return chunks
+    def next_chunks(self, room: int, now: float) -> list[OutgoingChunk]:
+        """DATA (or I-DATA) chunks for one packet with ``room`` bytes for them (§6.1 A-D).
+
+        The send side's own records go into the packet: an :class:`OutgoingChunk` writes
+        the same bytes as the equivalent ``DataChunk`` / ``IDataChunk`` (RFC 9260 §3.3.1,
+        RFC 8260 §2.1: the send queue keeps the MID in ``ssn`` and the FSN in ``fsn``), so
+        no second object is built per chunk.
+        """
+        rtx = self.rtx
+        out = rtx.get_chunks_to_send(now, room, rto=self._rto.rto)
+        self.retransmitted_now = rtx.last_had_retransmissions
+        return out
 
     def handle_sack(self, sack: SackChunk, now: float) -> SackResult:
         """Process a SACK (§6.2.1); feeds RTT samples to the RTO estimator (§6.3.1)."""
