@@ -4,8 +4,10 @@ and the node keeps serving everyone else. A raw endpoint plays the bad peer."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 
+import pytest
 import trio
 
 from netchan import _protocol as P
@@ -21,7 +23,10 @@ async def next_control(assoc: Association) -> P.Control:
             return P.decode_control(msg.data)
 
 
-async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> None:
+async def test_bad_messages_are_counted_and_refused(
+    env: Env, clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="netchan")
     async with env.node() as server, env.raw_endpoint() as raw:
         send, recv = trio.open_memory_channel[object](2)
         server.export("jobs", send)
@@ -79,6 +84,12 @@ async def test_bad_messages_are_counted_and_refused(env: Env, clock: object) -> 
                 while (value := await recv.receive()) != "still serving":
                     delivered.append(value)
             assert delivered == [1] * len(delivered) and 2 <= len(delivered) <= 5
+        # Each refusal was also logged, saying what and from whom.
+        logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "netchan")
+        assert "before HELLO" in logged
+        assert "asked for unknown channel 'nope'" in logged
+        assert "value refused on send 'jobs'" in logged
+        assert "more values than credit" in logged
 
 
 async def test_wrong_protocol_version_is_refused(env: Env, clock: object) -> None:
