@@ -27,6 +27,15 @@ from benchmarks._chan_common import payload_value, peak_rss_mb, rss_mb, value_si
 from netchan.transport import Endpoint
 
 SLOW_BUFFER = 4
+#: Association counters reported as differences over a measurement (the rest: last value).
+COUNTERS = (
+    "packets_sent",
+    "packets_received",
+    "messages_sent",
+    "messages_received",
+    "retransmissions",
+    "fast_retransmits",
+)
 WINDOW_BYTES = 4 * 1024 * 1024
 
 
@@ -58,6 +67,7 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
     node.export("slow", slow_send)
 
     async def count() -> None:
+        """Serve the orders: count (or slowly take) values until None, then reply."""
         async for order in ctl_recv:
             slow = order["mode"] == "slow"
             source = slow_recv if slow else data_recvs[order["size"]]
@@ -89,6 +99,7 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
     node.export("echo_out", out_recv)
 
     async def echo() -> None:
+        """Every value into echo_in comes back out of the echo_out work queue."""
         async for value in echo_recv:
             await out_send.send(value)
 
@@ -96,6 +107,7 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
     node.export("big", big_send)
 
     async def big() -> None:
+        """Answer each big value with its length, on the reply channel inside it."""
         async for value in big_recv:
             async with value["reply"] as reply_channel:
                 await reply_channel.send(len(value["data"]))
@@ -107,20 +119,12 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
 
 def association_snapshot(node: netchan.Node) -> dict[str, Any]:
     """Counters of the node's association(s), summed, with the last RTT and cwnd seen."""
-    keys = (
-        "packets_sent",
-        "packets_received",
-        "messages_sent",
-        "messages_received",
-        "retransmissions",
-        "fast_retransmits",
-    )
-    total: dict[str, Any] = dict.fromkeys(keys, 0)
+    total: dict[str, Any] = dict.fromkeys(COUNTERS, 0)
     for peer in node.statistics().peers:
         a = peer.association
         if a is None:
             continue
-        for key in keys:
+        for key in COUNTERS:
             total[key] += getattr(a, key)
         total |= {"srtt": a.srtt, "cwnd": a.cwnd, "peer_rwnd": a.peer_rwnd}
     return total
@@ -129,9 +133,8 @@ def association_snapshot(node: netchan.Node) -> dict[str, Any]:
 def association_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """What the association did between two snapshots (counters as differences)."""
     return {
-        key: (value - before[key] if isinstance(value, int) and key in before else value)
+        key: value - before.get(key, 0) if key in COUNTERS else value
         for key, value in after.items()
-        if key not in ("cwnd", "peer_rwnd", "srtt") or value is not None
     }
 
 

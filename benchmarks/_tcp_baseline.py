@@ -111,6 +111,7 @@ async def start_server(nursery: trio.Nursery) -> int:
 
 
 async def _connect(port: int, order: dict[str, Any]) -> tuple[trio.SocketStream, FrameReader]:
+    """A connection to the baseline server whose first frame says what it is for."""
     stream = await trio.open_tcp_stream(HOST, port)
     await stream.send_all(frame(order))
     return stream, FrameReader(stream)

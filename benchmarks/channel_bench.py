@@ -254,6 +254,7 @@ class Child:
         self._buf = b""
 
     async def start(self) -> None:
+        """Start the process (stdin and stdout are pipes; stderr is shared)."""
         self.proc = await trio.lowlevel.open_process(
             self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
@@ -302,6 +303,7 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def human(size: float) -> str:
+    """``65536`` -> ``64 KiB``: sizes as the tables show them."""
     for unit, scale in (("GiB", 1024 * MiB), ("MiB", MiB), ("KiB", 1024)):
         if size >= scale and size % scale == 0:
             return f"{int(size // scale)} {unit}"
@@ -309,10 +311,12 @@ def human(size: float) -> str:
 
 
 def mark(ok: bool) -> str:
+    """How a target is shown: met or missed."""
     return "ok" if ok else "MISSED"
 
 
 def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
+    """Command line of a child process: the options every role needs, then ``extra``."""
     argv = [
         "--role",
         role,
@@ -504,6 +508,7 @@ def transport_table(records: list[dict[str, Any]]) -> None:
 
 
 def cpu_per_value(r: dict[str, Any]) -> str:
+    """CPU microseconds per value, sender / receiver, of one throughput result."""
     n = max(1, r["n"])
     return f"{r['sender_cpu'] / n * 1e6:6.0f} / {r['receiver_cpu'] / n * 1e6:6.0f}"
 
@@ -549,6 +554,7 @@ def print_profiles(directory: Path, top: int = 20) -> None:
 
 
 async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the selected parts in child processes and print their tables; all results."""
     parts = args.parts.split(",")
     unknown = set(parts) - set(PARTS)
     if unknown:
@@ -622,6 +628,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cli() -> None:
+    """Parse the command line; run the orchestrator or, in a child, its role."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scheme", default="udp", choices=["udp", "sctp"])
     parser.add_argument("--quick", action="store_true", help="0.5 s per measurement, 128 MiB")
