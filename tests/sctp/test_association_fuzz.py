@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from netchan.transport.sctp.association import Association
 from netchan.transport.sctp.options import Options
 from netchan.transport.sctp.packet import (
     AbortChunk,
@@ -32,7 +33,7 @@ from netchan.transport.sctp.packet import (
     UnknownChunk,
     serialize_packet,
 )
-from tests.sctp.conftest import A_ADDR, B_ADDR, make_pair
+from tests.sctp.conftest import A_ADDR, B_ADDR, Pair, make_pair
 
 
 def _random_chunk(rng: random.Random, base_tsn: int, peer_cum: int) -> Chunk:
@@ -85,7 +86,7 @@ def _random_chunk(rng: random.Random, base_tsn: int, peer_cum: int) -> Chunk:
     return UnknownChunk(rng.choice([0x3E, 0x7E, 0xBE, 0xFE]), 0, b"??")
 
 
-def _connect_and_load(p, rng):  # type: ignore[no-untyped-def]
+def _connect_and_load(p: Pair, rng: random.Random) -> tuple[Association, Association]:
     assoc, peer = p.connect()
     for i in range(20):
         assoc.send(b"x" * (50 * i + 1), stream=i % 3, ppid=0, unordered=False, now=p.net.now)
