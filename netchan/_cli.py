@@ -199,6 +199,11 @@ async def _demo(args: argparse.Namespace) -> int:
         started = time.monotonic()
         try:
             with trio.move_on_after(DEMO_TIMEOUT) as scope:
+                # Jobs are short: submitted before every worker has imported the queue, they
+                # would all go to the first one up. Wait (bounded by the timeout) until each
+                # worker's link on "jobs" is open, so the fan-out is shown.
+                while sum(p.links > 0 for p in node.statistics().peers) < args.workers:
+                    await trio.sleep(0.02)
                 async with trio.open_nursery() as nursery:
 
                     async def submit() -> None:
