@@ -110,6 +110,8 @@ async def _sender(target: str, size: int, seconds: float) -> dict[str, float]:
         "seconds": elapsed,
         "cpu": cpu,
         "retransmissions": stats.retransmissions,
+        "t3_expiries": stats.t3_expiries,
+        "fast_retransmits": stats.fast_retransmits,
         "packets_sent": stats.packets_sent,
         "datagrams_per_flush": counters.get("datagrams_sent", 0) / batches if batches else 0.0,
     }
@@ -226,6 +228,8 @@ def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     result["sender_messages"] = sender["messages"]
     result["retransmissions"] = sender["retransmissions"]
+    result["t3_expiries"] = sender["t3_expiries"]
+    result["fast_retransmits"] = sender["fast_retransmits"]
     result["sender_cpu"] = sender["cpu"]
     result["datagrams_per_flush"] = sender["datagrams_per_flush"]
     return result

@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -329,7 +330,9 @@ async def test_silent_peer_is_declared_dead_within_the_bound(
             assoc = await client.send(b"ping", to=server.address)
             await server.receive()
             # From now on the server hears everything and says nothing (a black hole).
+            # (Both paths: a flush of several datagrams goes through sendmmsg.)
             monkeypatch.setattr(server, "_sendto", lambda data, addr: True)
+            monkeypatch.setattr(server, "_transmit", lambda batch: None)
             start = trio.current_time()
             with pytest.raises(trio.BrokenResourceError) as info:
                 await assoc.receive()
@@ -496,3 +499,37 @@ async def test_connect_to_a_closed_port_fails_at_once_through_icmp(open_ep: Open
         assert trio.current_time() - start < 1.0
         assert isinstance(info.value.__cause__, AssociationAbortedError)
         assert client.associations == ()
+
+
+async def test_datagrams_waiting_in_the_socket_are_read_before_timers_fire() -> None:
+    # After the process was descheduled past a deadline, an acknowledgement that arrived
+    # meanwhile must reach the stack before its timers run (or T3-rtx fires spuriously).
+    calls: list[str] = []
+
+    class Recording(FakeEndpoint):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.deadline: float | None = trio.current_time() + 0.03
+
+        def receive_datagram(self, data: bytes, addr: Any, now: float) -> None:
+            calls.append("datagram")
+            super().receive_datagram(data, addr, now)
+
+        def next_deadline(self) -> float | None:
+            return self.deadline
+
+        def handle_timeout(self, now: float) -> None:
+            if self.deadline is not None and now >= self.deadline:
+                calls.append("timeout")
+                self.deadline = None
+
+    async with open_udp_endpoint("udp://127.0.0.1:0", stack_factory=Recording) as ep:
+        await trio.sleep(0)  # the timer task is now asleep until the deadline
+        port = parse_address(ep.address).port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.sendto(b"\x00" * 16, ("127.0.0.1", port))
+            time.sleep(0.06)  # block the event loop past the deadline, datagram waiting
+        with trio.fail_after(TIMEOUT):
+            while len(calls) < 2:
+                await trio.sleep(0.005)
+    assert calls[:2] == ["datagram", "timeout"]

@@ -663,8 +663,6 @@ class UdpEndpoint(Endpoint):
 
     async def _reader(self) -> None:
         sock = self._sock
-        sctp = self._sctp
-        counters = self._counters
         while not self._closed:
             try:
                 await trio.lowlevel.wait_readable(sock)
@@ -672,42 +670,50 @@ class UdpEndpoint(Endpoint):
                 return
             if self._is_closed():
                 return
-            now = trio.current_time()
-            count = 0
-            for _ in range(RECV_BATCH):
-                try:
-                    data, addr = sock.recvfrom(RECV_SIZE)
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError as exc:
-                    if exc.errno in PENDING_ICMP_ERRNOS:
-                        self._icmp_pending = True
-                        continue
-                    if self._is_closed():
-                        return
-                    # Nothing a peer sends may stop the reader: count it and go on.
-                    self._drops["recv_error"] += 1
-                    log.debug("recvfrom failed: %s", exc)
-                    break
-                count += 1
-                try:
-                    sctp.receive_datagram(data, (addr[0], addr[1]), now)
-                except Exception:
-                    # A bug in the stack; the socket keeps serving the other associations.
-                    log.exception("SCTP stack raised on a datagram from %s", addr)
-                    self._drops["stack_error"] += 1
-                if count % ACK_EVERY == 0:
-                    # Within a long burst, let SACKs out regularly: one SACK per batch
-                    # would be a stretch ACK, and the peer's slow start grows by at most
-                    # one MTU per SACK (RFC 9260 §7.2.1).
-                    self._flush()
-            counters["datagrams_received"] += count
+            count = self._read_available(trio.current_time())
+            if count < 0:
+                return
             if count == 0:
                 # Woken without data: the error queue has entries (EPOLLERR).
                 self._icmp_pending = True
             self._flush()
             if count == RECV_BATCH:
                 await trio.lowlevel.checkpoint()
+
+    def _read_available(self, now: float) -> int:
+        """Feed the stack every datagram waiting (up to ``RECV_BATCH``); -1 once closed."""
+        sock = self._sock
+        sctp = self._sctp
+        count = 0
+        for _ in range(RECV_BATCH):
+            try:
+                data, addr = sock.recvfrom(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno in PENDING_ICMP_ERRNOS:
+                    self._icmp_pending = True
+                    continue
+                if self._is_closed():
+                    return -1
+                # Nothing a peer sends may stop the reader: count it and go on.
+                self._drops["recv_error"] += 1
+                log.debug("recvfrom failed: %s", exc)
+                break
+            count += 1
+            try:
+                sctp.receive_datagram(data, (addr[0], addr[1]), now)
+            except Exception:
+                # A bug in the stack; the socket keeps serving the other associations.
+                log.exception("SCTP stack raised on a datagram from %s", addr)
+                self._drops["stack_error"] += 1
+            if count % ACK_EVERY == 0:
+                # Within a long burst, let SACKs out regularly: one SACK per batch
+                # would be a stretch ACK, and the peer's slow start grows by at most
+                # one MTU per SACK (RFC 9260 §7.2.1).
+                self._flush()
+        self._counters["datagrams_received"] += count
+        return count
 
     async def _timer(self) -> None:
         """The one timer: sleeps until the stack's next deadline or a flush request.
@@ -747,6 +753,11 @@ class UdpEndpoint(Endpoint):
                 return
             now = trio.current_time()
             if now >= self._armed_deadline:
+                # Input first: after this process was descheduled for a while, the SACKs
+                # that arrived meanwhile must count before T3-rtx or a heartbeat timer
+                # decides the peer is late (a spurious timeout collapses cwnd, §7.2.3).
+                if self._read_available(now) < 0:
+                    return
                 sctp.handle_timeout(now)
             self._armed_deadline = math.inf
             self._flush()
