@@ -1,8 +1,9 @@
 """Nagle's rule in the association (``Options.nodelay`` off, the default).
 
-While DATA is in flight, new DATA that would not fill a packet waits for more data, for the
-acknowledgement of what is in flight, or at most ``NAGLE_HOLD`` (RFC 896; RFC 9260 §6.1
-leaves the bundling policy to the sender). A message on an idle association leaves at once.
+Once two DATA packets await their SACK, new DATA that would not fill a packet waits for more
+data, for the acknowledgement of what is in flight, or at most ``NAGLE_HOLD`` (RFC 896;
+RFC 9260 §6.1 leaves the bundling policy to the sender). A message on an idle association
+leaves at once.
 """
 
 from __future__ import annotations
@@ -48,71 +49,10 @@ def test_lone_message_on_idle_association_leaves_at_once() -> None:
     assert _data_packets(p, t) == [(t, [b"ping"])]
 
 
-def test_small_messages_wait_while_data_is_in_flight_then_share_a_packet() -> None:
+def test_second_message_with_one_packet_in_flight_leaves_at_once() -> None:
+    # The peer delays its SACK for a lone packet (§6.2): holding would cost the hold bound
+    # on every request that is followed by a second small message.
     p = _pair(delayed_ack_timeout=0.05)
-    p.net.link.delay = 0.01
-    assoc, _ = p.connect()
-    t = p.net.now
-    _send(p, assoc, b"first")
-    p.net.flush()
-    for i in range(5):
-        _send(p, assoc, b"m%d" % i)
-    p.net.flush()
-    # Held: "first" is in flight and five small messages do not fill a packet.
-    assert _data_packets(p, t) == [(t, [b"first"])]
-    p.net.run_until(lambda: len(p.received()) == 6, 1.0)
-    packets = _data_packets(p, t)
-    # Released by the hold bound (the peer delays its SACK 50 ms), all five in one packet.
-    assert packets == [
-        (t, [b"first"]),
-        (pytest.approx(t + association_module.NAGLE_HOLD), [b"m0", b"m1", b"m2", b"m3", b"m4"]),
-    ]
-    assert [m.data for m in p.received()] == [b"first", b"m0", b"m1", b"m2", b"m3", b"m4"]
-
-
-def test_held_data_leaves_when_everything_in_flight_is_acknowledged(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A long hold bound, so only the SACK can release the held message.
-    monkeypatch.setattr(association_module, "NAGLE_HOLD", 0.5)
-    p = _pair(delayed_ack_timeout=0.01)
-    p.net.link.delay = 0.001
-    assoc, _ = p.connect()
-    t = p.net.now
-    _send(p, assoc, b"first")
-    p.net.flush()
-    _send(p, assoc, b"second")
-    p.net.run_until(lambda: len(p.received()) == 2, 1.0)
-    packets = _data_packets(p, t)
-    # DATA arrives after 1 ms, its SACK is delayed 10 ms and takes 1 ms back.
-    assert packets == [(t, [b"first"]), (pytest.approx(t + 0.012), [b"second"])]
-
-
-def test_a_full_packet_is_not_held() -> None:
-    p = _pair(delayed_ack_timeout=0.05)
-    p.net.link.delay = 0.01
-    assoc, _ = p.connect()
-    t = p.net.now
-    _send(p, assoc, b"first")
-    p.net.flush()
-    messages = [b"%04d" % i + bytes(60) for i in range(40)]  # 80 bytes per chunk: > 1 packet
-    for m in messages:
-        _send(p, assoc, m)
-    p.net.flush()
-    packets = _data_packets(p, t)
-    # 40 chunks of 96 bytes fill two 1200-byte packets, which leave at once; the partial
-    # rest waits.
-    assert len(packets) == 3
-    for sent_at, chunks in packets[1:]:
-        assert sent_at == t
-        assert sum(len(m) + 16 for m in chunks) > p.options.pmtu - 12 - 96
-    assert sum(len(chunks) for _, chunks in packets[1:]) < len(messages)
-    p.net.run_until(lambda: len(p.received()) == 41, 1.0)
-    assert [m.data for m in p.received()][1:] == messages
-
-
-def test_nodelay_sends_each_flush_at_once() -> None:
-    p = _pair(delayed_ack_timeout=0.05, nodelay=True)
     p.net.link.delay = 0.01
     assoc, _ = p.connect()
     t = p.net.now
@@ -121,3 +61,84 @@ def test_nodelay_sends_each_flush_at_once() -> None:
     _send(p, assoc, b"second")
     p.net.flush()
     assert _data_packets(p, t) == [(t, [b"first"]), (t, [b"second"])]
+
+
+def test_small_messages_wait_while_two_packets_are_in_flight_then_share_a_packet() -> None:
+    p = _pair(delayed_ack_timeout=0.05)
+    p.net.link.delay = 0.01
+    assoc, _ = p.connect()
+    t = p.net.now
+    for first in (b"first", b"second"):
+        _send(p, assoc, first)
+        p.net.flush()
+    for i in range(5):
+        _send(p, assoc, b"m%d" % i)
+    p.net.flush()
+    # Held: two packets await their SACK and five small messages do not fill a packet.
+    assert _data_packets(p, t) == [(t, [b"first"]), (t, [b"second"])]
+    p.net.run_until(lambda: len(p.received()) == 7, 1.0)
+    # Released by the hold bound (the SACK is 20 ms away), all five in one packet.
+    assert _data_packets(p, t) == [
+        (t, [b"first"]),
+        (t, [b"second"]),
+        (pytest.approx(t + association_module.NAGLE_HOLD), [b"m0", b"m1", b"m2", b"m3", b"m4"]),
+    ]
+    expected = [b"first", b"second", b"m0", b"m1", b"m2", b"m3", b"m4"]
+    assert [m.data for m in p.received()] == expected
+
+
+def test_held_data_leaves_when_everything_in_flight_is_acknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A long hold bound, so only the SACK can release the held message.
+    monkeypatch.setattr(association_module, "NAGLE_HOLD", 0.5)
+    p = _pair(delayed_ack_timeout=0.05)
+    p.net.link.delay = 0.001
+    assoc, _ = p.connect()
+    t = p.net.now
+    for first in (b"first", b"second"):
+        _send(p, assoc, first)
+        p.net.flush()
+    _send(p, assoc, b"third")
+    p.net.run_until(lambda: len(p.received()) == 3, 1.0)
+    # The second packet is acknowledged at once (§6.2): the SACK is back after 2 ms.
+    assert _data_packets(p, t) == [
+        (t, [b"first"]),
+        (t, [b"second"]),
+        (pytest.approx(t + 0.002), [b"third"]),
+    ]
+
+
+def test_a_full_packet_is_not_held() -> None:
+    p = _pair(delayed_ack_timeout=0.05)
+    p.net.link.delay = 0.01
+    assoc, _ = p.connect()
+    t = p.net.now
+    for first in (b"first", b"second"):
+        _send(p, assoc, first)
+        p.net.flush()
+    messages = [b"%04d" % i + bytes(60) for i in range(40)]  # 80 bytes per chunk: > 1 packet
+    for m in messages:
+        _send(p, assoc, m)
+    p.net.flush()
+    packets = _data_packets(p, t)[2:]
+    # 40 chunks of 96 bytes fill two 1200-byte packets, which leave at once; the partial
+    # rest waits.
+    assert len(packets) == 2
+    for sent_at, chunks in packets:
+        assert sent_at == t
+        assert sum(len(m) + 16 for m in chunks) > p.options.pmtu - 12 - 96
+    assert sum(len(chunks) for _, chunks in packets) < len(messages)
+    p.net.run_until(lambda: len(p.received()) == 42, 1.0)
+    assert [m.data for m in p.received()][2:] == messages
+
+
+def test_nodelay_sends_each_flush_at_once() -> None:
+    p = _pair(delayed_ack_timeout=0.05, nodelay=True)
+    p.net.link.delay = 0.01
+    assoc, _ = p.connect()
+    t = p.net.now
+    for m in (b"first", b"second", b"third"):
+        _send(p, assoc, m)
+        p.net.flush()
+    assert _data_packets(p, t) == [(t, [b"first"]), (t, [b"second"]), (t, [b"third"])]

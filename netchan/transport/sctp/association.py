@@ -163,6 +163,9 @@ class Association:
         self._nagle = Timer("Nagle")
         self._nagle_enabled = not options.nodelay
         self._nagle_expired = False
+        # DATA packets sent since a SACK last acknowledged new data: the peer acknowledges
+        # at once only every second packet (§6.2), so holding for a SACK pays off from two.
+        self._packets_since_ack = 0
         self._timers = (
             self._nagle,
             self._t1,
@@ -872,6 +875,7 @@ class Association:
         unwrapped = tracker.accept(tsn, chunk.immediate)
         if unwrapped < 0:
             return True
+        errors = reassembly.protocol_errors
         # Positional flags (unordered, beginning, end): the per-chunk hot path.
         ok = reassembly.add(
             unwrapped,
@@ -888,6 +892,19 @@ class Association:
             # A message larger than max_message_size: no way to deliver it, abort (§6.9).
             self._protocol_violation(
                 f"peer sent a message larger than {self._options.max_message_size} bytes"
+            )
+            return False
+        if reassembly.protocol_errors != errors:
+            # A new TSN whose fragment contradicts what was received (a position of the
+            # message already taken, a fragment outside its B..E range, a sequence number
+            # already delivered). It is acknowledged and will not come again: the message
+            # can only be lost or delivered wrong, so abort rather than deliver it corrupt.
+            # (Linux numbers I-DATA fragments after the first from FSN 0, not 1 as RFC 8260
+            # §2.1 says: this is where that ends up.)
+            kind = "MID" if self._interleaving else "SSN"
+            self._protocol_violation(
+                f"peer sent a fragment that contradicts earlier ones "
+                f"(stream {stream_id}, {kind} {seq}, TSN {tsn})"
             )
             return False
         if self._receive_window - reassembly.held_bytes - self._unread < self._options.pmtu:
@@ -947,6 +964,7 @@ class Association:
         if result.acked_bytes > 0:
             # §8.1/§8.2: an acknowledgement of new data clears the error counters.
             self._clear_errors()
+            self._packets_since_ack = 0
         self._after_ack(now)
 
     def _after_ack(self, now: float) -> None:
@@ -978,7 +996,14 @@ class Association:
             # Nagle's rule (RFC 896; §6.1 leaves the bundling policy to the sender): while
             # DATA is in flight, a partial packet of new DATA waits for more data, for the
             # acknowledgement, or at most NAGLE_HOLD. Not during shutdown (§9.2: drain).
-            if self.state is State.ESTABLISHED and tx.holds_tail(budget):
+            # Only once two packets await their SACK: with one, the peer delays the SACK
+            # (§6.2), and a request followed by a second small message (a channel's value
+            # and its credit) would wait for the hold bound on every round trip.
+            if (
+                self._packets_since_ack >= 2
+                and self.state is State.ESTABLISHED
+                and tx.holds_tail(budget)
+            ):
                 if not self._nagle_expired:
                     self._nagle.start_if_stopped(now, NAGLE_HOLD)
                     return 0
@@ -991,6 +1016,7 @@ class Association:
             chunks += out
             for data_chunk in out:
                 used += data_chunk.size
+            self._packets_since_ack += 1
             # §6.3.2 R1: start T3 when DATA leaves and it is not running.
             if tx.retransmitted_now:
                 self._t3.start(now, self._rto.rto)

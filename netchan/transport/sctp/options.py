@@ -76,14 +76,14 @@ class Options:
             RFC 9260 §6.9 keeps a message's fragments on consecutive TSNs). A peer that does
             not list it gets DATA chunks. On by default: netchan's channels promise
             independence across streams. PR-SCTP (and so I-FORWARD-TSN) is not offered.
-        nodelay: send every message at once (the kernel's SCTP_NODELAY). Off by default: while
-            DATA is in flight, new DATA that does not fill a packet waits until a packet's worth
-            is queued, everything in flight is acknowledged, or ``NAGLE_HOLD`` (1 ms) passed
-            (Nagle's rule, RFC 896, as RFC 9260 §6.1 allows and Linux and usrsctp do). Small
-            messages sent in a loop then share packets instead of riding one SACK each. A
-            message on an idle association always leaves at once, so request/reply latency
-            is not affected; turn this on when several small messages in a row must each
-            leave without the short wait.
+        nodelay: send every message at once (the kernel's SCTP_NODELAY). Off by default: once
+            two DATA packets await their SACK, new DATA that does not fill a packet waits until
+            a packet's worth is queued, everything in flight is acknowledged, or ``NAGLE_HOLD``
+            (1 ms) passed (Nagle's rule, RFC 896, as RFC 9260 §6.1 allows and Linux and usrsctp
+            do). Small messages sent in a loop then share packets instead of riding one SACK
+            each. With a single packet in flight nothing waits (the peer delays the SACK of a
+            lone packet, §6.2), so a request, or a request and one more small message, leaves
+            at once; turn this on when every message must leave without the short wait.
     """
 
     rto_initial: float = 0.5
