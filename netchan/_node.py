@@ -71,19 +71,28 @@ MAX_DEAD_ASSOCIATIONS = 4096
 
 
 class _Signal:
-    """A re-armable broadcast: ``wait`` until the next ``fire``."""
+    """A re-armable broadcast: ``wait`` until the next ``fire``.
+
+    The event is created by the first waiter, so ``fire`` with nobody waiting (most of them:
+    several per value on the hot path) allocates nothing and costs ~0.1 us instead of ~1 us.
+    """
 
     __slots__ = ("_event",)
 
     def __init__(self) -> None:
-        self._event = trio.Event()
+        self._event: trio.Event | None = None
 
     async def wait(self) -> None:
-        await self._event.wait()
+        event = self._event
+        if event is None:
+            event = self._event = trio.Event()
+        await event.wait()
 
     def fire(self) -> None:
-        self._event.set()
-        self._event = trio.Event()
+        event = self._event
+        if event is not None:
+            self._event = None
+            event.set()
 
 
 class _Rejected(Exception):
