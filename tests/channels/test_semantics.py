@@ -3,14 +3,17 @@ work-queue exactly-once, reply channels, failures. Deterministic on the memory t
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import trio
 
 import netchan
 from netchan.codec import register
+from netchan.transport import open_endpoint
 from tests.channels.conftest import Env, memory_only
 
 
@@ -427,12 +430,16 @@ async def test_one_association_per_pair_of_nodes_in_both_directions(
         assert len(server.statistics().peers) == 1
 
 
-@memory_only
-async def test_more_channels_than_streams_share_streams(clock: object) -> None:
+async def test_more_channels_than_streams_share_streams(env: Env, clock: object) -> None:
+    # Three streams per direction: stream 0 for control, 2 for the 8 channels' values.
     from tests.support.memory_transport import MemoryNetwork
 
-    env = Env("memory", MemoryNetwork(streams=3))  # stream 0 for control, 2 for values
-    async with env.node() as server, env.node(listen=False) as client:
+    kw: dict[str, Any] = {}
+    if env.memory:
+        env = Env("memory", MemoryNetwork(streams=3))
+    else:
+        kw["transport"] = functools.partial(open_endpoint, outbound_streams=3, inbound_streams=3)
+    async with env.node(**kw) as server, env.node(listen=False, **kw) as client:
         receivers = []
         for i in range(8):
             send, recv = trio.open_memory_channel[int](2)
@@ -446,3 +453,7 @@ async def test_more_channels_than_streams_share_streams(clock: object) -> None:
         with trio.fail_after(10):
             for i, recv in enumerate(receivers):
                 assert [await recv.receive() for _ in range(3)] == [i * 10, i * 10 + 1, i * 10 + 2]
+        # The association really has 3 streams each way (so channels shared them).
+        assoc = client.statistics().peers[0].association
+        assert assoc is not None
+        assert (assoc.outbound_streams, assoc.inbound_streams) == (3, 3)
