@@ -738,16 +738,22 @@ class UdpEndpoint(Endpoint):
             if self._flush_requested:
                 # Let senders that are still going queue more (they yield at every send);
                 # stop once two rounds in a row added nothing or nothing else is running.
-                seen = -1
+                # (The scheduler's statistics are only consulted in a round that added
+                # nothing: building them costs more than a round of a sending task.)
+                seen = self._unflushed
                 quiet_rounds = 0
                 for _ in range(FLUSH_DEFER_ROUNDS):
                     await trio.lowlevel.checkpoint()
-                    if self._unflushed == 0 or statistics().tasks_runnable == 0:
+                    unflushed = self._unflushed
+                    if unflushed == 0:
                         break
-                    quiet_rounds = quiet_rounds + 1 if self._unflushed == seen else 0
-                    if quiet_rounds >= 2:
+                    if unflushed != seen:
+                        seen = unflushed
+                        quiet_rounds = 0
+                        continue
+                    quiet_rounds += 1
+                    if quiet_rounds >= 2 or statistics().tasks_runnable == 0:
                         break
-                    seen = self._unflushed
             self._flush_requested = False
             if self._is_closed():
                 return
