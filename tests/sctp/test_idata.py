@@ -288,3 +288,60 @@ def test_without_interleaving_small_messages_wait_for_the_big_one(loss: float) -
     assert latencies[len(latencies) // 2] > transfer / 4
     for _sent, arrival in result.small:
         assert arrival >= result.big_done - transfer / 2
+
+
+def test_fragment_contradicting_earlier_ones_aborts_instead_of_corrupt_delivery() -> None:
+    # What Linux 6.1 sends (seen from the SCTP VM): the fragment after the first carries
+    # FSN 0, the next 1, where RFC 8260 §2.1 numbers them 1, 2 (the first is implicitly 0).
+    # The second chunk takes a position already taken; it is acknowledged, so the message
+    # cannot be completed correctly: abort, and deliver nothing wrong.
+    p = make_pair(seed=85, options=Options(heartbeat_interval=0))
+    _assoc, peer = p.connect()
+    tsn = peer.peer_initial_tsn
+
+    def frag(i: int, fsn: int, data: bytes, b: bool, e: bool) -> IDataChunk:
+        return IDataChunk(
+            tsn=(tsn + i) & 0xFFFFFFFF,
+            stream_id=0,
+            mid=0,
+            fsn=fsn,
+            ppid=7,
+            user_data=data,
+            beginning=b,
+            ending=e,
+        )
+
+    _inject(p, peer, frag(0, 0, b"a" * 1000, True, False))
+    assert not peer.closed
+    _inject(p, peer, frag(1, 0, b"b" * 1000, False, False))
+    cause = _abort_cause(p.b.datagrams_to_send(p.net.now))
+    assert b"contradicts" in cause.information and b"MID 0" in cause.information
+    assert peer.state is State.CLOSED
+    _inject(p, peer, frag(2, 1, b"c" * 500, False, True))  # the association is gone
+    p.net.flush()
+    assert p.received(B_ADDR) == []
+
+
+def test_rfc_numbered_fragments_in_any_order_are_delivered() -> None:
+    # The same message numbered as RFC 8260 §2.1 says, arriving out of order.
+    p = make_pair(seed=86, options=Options(heartbeat_interval=0))
+    _assoc, peer = p.connect()
+    tsn = peer.peer_initial_tsn
+    parts = [(0, 0, b"a" * 1000, True, False), (1, 1, b"b" * 1000, False, False)]
+    parts.append((2, 2, b"c" * 500, False, True))
+    for i, fsn, data, b, e in (parts[2], parts[0], parts[1]):
+        chunk = IDataChunk(
+            tsn=(tsn + i) & 0xFFFFFFFF,
+            stream_id=0,
+            mid=0,
+            fsn=fsn,
+            ppid=7,
+            user_data=data,
+            beginning=b,
+            ending=e,
+        )
+        _inject(p, peer, chunk)
+    p.net.flush()
+    (msg,) = p.received(B_ADDR)
+    assert (msg.data, msg.ppid) == (b"a" * 1000 + b"b" * 1000 + b"c" * 500, 7)
+    assert peer.state is State.ESTABLISHED
