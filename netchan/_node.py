@@ -1522,22 +1522,6 @@ class Node:
                 await export.end.aclose()
 
 
-def _default_endpoint(address: str) -> AbstractAsyncContextManager[Endpoint]:
-    """Open the node's endpoint, without Nagle's rule on ``udp://``.
-
-    Channels talk in small request/reply steps: a value goes one way, its CREDIT comes back,
-    the next value follows at once. With Nagle's rule (the userspace stack's default) that next
-    value waits while the CREDIT is unacknowledged, up to the hold time, on both sides of every
-    round trip. Like RPC layers that set TCP_NODELAY, the node sends at once; the kernel
-    backend (``sctp://``) already defaults to SCTP_NODELAY. Measured over udp:// on loopback
-    (two nodes in one process, 64 B values, busy 2-core host): ping-pong 8.5-15 ms -> 3.9-5.5
-    ms per round trip, CPU 2.7-2.8 -> 1.5-1.7 ms per round trip.
-    """
-    if parse_address(address).scheme == "udp":
-        return open_endpoint(address, nodelay=True)
-    return open_endpoint(address)
-
-
 def type_name(obj: Any) -> str:
     return type(obj).__name__
 
@@ -1561,9 +1545,9 @@ async def open_node(
 
     Args:
         address: ``udp://HOST:PORT`` or ``sctp://HOST:PORT``, or ``None``.
-        transport: an ``open_endpoint``-like factory (tests use an in-memory network). The
-            default is ``open_endpoint``, with ``nodelay=True`` for ``udp://`` (no Nagle
-            hold on a channel's value/credit round trips).
+        transport: an ``open_endpoint``-like factory (tests use an in-memory network), e.g.
+            ``functools.partial(open_endpoint, nodelay=True)`` to turn off Nagle's rule on
+            ``udp://`` (see docs/protocol.md, Credit).
         max_value_size: largest encoded value accepted or sent (codec ``max_size``).
         reference_buffer: the buffer of a ReceiveChannel that arrives inside a value.
         connect_timeout: how long to wait for an association and the peer's HELLO.
@@ -1575,7 +1559,7 @@ async def open_node(
     importers of our exports that the node closed, shuts the associations down gracefully
     and closes the exported channel ends.
     """
-    opener: EndpointFactory = transport or _default_endpoint
+    opener: EndpointFactory = transport or open_endpoint
     async with opener(address or client_address) as endpoint, trio.open_nursery() as nursery:
         node = Node(
             endpoint,
