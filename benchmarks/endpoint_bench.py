@@ -230,6 +230,7 @@ def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]
     result["retransmissions"] = sender["retransmissions"]
     result["t3_expiries"] = sender["t3_expiries"]
     result["fast_retransmits"] = sender["fast_retransmits"]
+    result["sender_packets_per_message"] = sender["packets_sent"] / max(1, sender["messages"])
     result["sender_cpu"] = sender["cpu"]
     result["datagrams_per_flush"] = sender["datagrams_per_flush"]
     return result

@@ -1,9 +1,9 @@
 """Nagle's rule in the association (``Options.nodelay`` off, the default).
 
-Once two DATA packets await their SACK, new DATA that would not fill a packet waits for more
-data, for the acknowledgement of what is in flight, or at most ``NAGLE_HOLD`` (RFC 896;
-RFC 9260 §6.1 leaves the bundling policy to the sender). A message on an idle association
-leaves at once.
+Once two DATA packets await their SACK (or the last one left more data queued), new DATA
+that would not fill a packet waits for more data, for the acknowledgement of what is in
+flight, or at most ``NAGLE_HOLD`` (RFC 896; RFC 9260 §6.1 leaves the bundling policy to the
+sender). A message on an idle association leaves at once.
 """
 
 from __future__ import annotations
@@ -107,6 +107,26 @@ def test_held_data_leaves_when_everything_in_flight_is_acknowledged(
         (t, [b"second"]),
         (pytest.approx(t + 0.002), [b"third"]),
     ]
+
+
+def test_tail_behind_a_packet_that_left_data_queued_waits() -> None:
+    # The sender is outpacing the packets: the tail waits for more data even with a single
+    # packet in flight (here the hold bound releases it; the SACK is 50 ms away).
+    p = _pair(delayed_ack_timeout=0.05)
+    p.net.link.delay = 0.01
+    assoc, _ = p.connect()
+    t = p.net.now
+    messages = [b"%04d" % i + bytes(60) for i in range(20)]  # 96 bytes per chunk
+    for m in messages:
+        _send(p, assoc, m)
+    p.net.flush()
+    (first,) = _data_packets(p, t)
+    assert first[0] == t and 1 < len(first[1]) < len(messages)
+    p.net.run_until(lambda: len(p.received()) == 20, 1.0)
+    packets = _data_packets(p, t)
+    assert len(packets) == 2
+    assert packets[1][0] == pytest.approx(t + association_module.NAGLE_HOLD)
+    assert [m.data for m in p.received()] == messages
 
 
 def test_a_full_packet_is_not_held() -> None:

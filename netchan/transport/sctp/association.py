@@ -166,6 +166,8 @@ class Association:
         # DATA packets sent since a SACK last acknowledged new data: the peer acknowledges
         # at once only every second packet (§6.2), so holding for a SACK pays off from two.
         self._packets_since_ack = 0
+        # The last DATA packet left with more data still queued (a sender outpacing it).
+        self._data_left_queued = False
         self._timers = (
             self._nagle,
             self._t1,
@@ -996,11 +998,12 @@ class Association:
             # Nagle's rule (RFC 896; §6.1 leaves the bundling policy to the sender): while
             # DATA is in flight, a partial packet of new DATA waits for more data, for the
             # acknowledgement, or at most NAGLE_HOLD. Not during shutdown (§9.2: drain).
-            # Only once two packets await their SACK: with one, the peer delays the SACK
-            # (§6.2), and a request followed by a second small message (a channel's value
-            # and its credit) would wait for the hold bound on every round trip.
+            # Only once two packets await their SACK, or the last packet left data queued
+            # (the sender outpaces its packets): with one lone packet, the peer delays the
+            # SACK (§6.2), and a request followed by a second small message (a channel's
+            # value and its credit) would wait for the hold bound on every round trip.
             if (
-                self._packets_since_ack >= 2
+                (self._packets_since_ack >= 2 or self._data_left_queued)
                 and self.state is State.ESTABLISHED
                 and tx.holds_tail(budget)
             ):
@@ -1017,6 +1020,7 @@ class Association:
             for data_chunk in out:
                 used += data_chunk.size
             self._packets_since_ack += 1
+            self._data_left_queued = tx.send_queue.queued_messages > 0
             # §6.3.2 R1: start T3 when DATA leaves and it is not running.
             if tx.retransmitted_now:
                 self._t3.start(now, self._rto.rto)

@@ -77,7 +77,8 @@ class Options:
             not list it gets DATA chunks. On by default: netchan's channels promise
             independence across streams. PR-SCTP (and so I-FORWARD-TSN) is not offered.
         nodelay: send every message at once (the kernel's SCTP_NODELAY). Off by default: once
-            two DATA packets await their SACK, new DATA that does not fill a packet waits until
+            two DATA packets await their SACK (or the last one left more data queued, a sender
+            outpacing its packets), new DATA that does not fill a packet waits until
             a packet's worth is queued, everything in flight is acknowledged, or ``NAGLE_HOLD``
             (1 ms) passed (Nagle's rule, RFC 896, as RFC 9260 §6.1 allows and Linux and usrsctp
             do). Small messages sent in a loop then share packets instead of riding one SACK
