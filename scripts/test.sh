@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: set up (scripts/setup.sh) and run every check and test: ruff, mypy, pytest on
-# the host (userspace stack, usrsctp interop), and the kernel-SCTP suite inside sctp-vm.
+# the host (userspace stack, usrsctp interop; the channel suite again over udp://), and the
+# kernel-SCTP suite with the channel suite over sctp:// inside sctp-vm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +11,4 @@ echo "== mypy"; $PY -m mypy
 echo "== pytest"; $PY -m pytest -q "$@"
 echo "== channel suite over udp:// (userspace SCTP on loopback)"
 NETCHAN_TEST_SCHEME=udp timeout 900 $PY -m pytest -q tests/channels
-echo "== kernel SCTP (sctp:// suite, cross-stack; inside sctp-vm on hosts without SCTP)"; bash scripts/kernel-tests.sh
+echo "== kernel SCTP (sctp:// suite, cross-stack, channel suite over sctp://; inside sctp-vm on hosts without SCTP)"; bash scripts/kernel-tests.sh
