@@ -1491,6 +1491,11 @@ class Node:
                 return True
             if isinstance(link, ExportReceiveLink) and (link.outbox or not link.end_sent):
                 return True
+            if isinstance(link, ImportReceiveLink) and link.user_closed and not link.end_sent:
+                # CLOSE sent, the exporter's END not seen yet: values it sent before reading
+                # CLOSE are still arriving and go back (RETURN) to its work queue; leaving now
+                # would lose them with the association.
+                return True
         return any(not p.drained() for p in self._peers.values() if p.error is None)
 
     async def _shutdown(self, linger: float) -> None:

@@ -179,6 +179,38 @@ async def test_work_queue_each_value_to_exactly_one_importer(env: Env, clock: ob
         assert len(results[2]) == 5
 
 
+async def test_importer_leaving_with_values_in_flight_hands_them_back(
+    env: Env, clock: object
+) -> None:
+    # Each importer takes a few values and leaves (its node closes) while the exporter is still
+    # sending within its credit: what was on the way goes back to the queue, none is lost.
+    async with env.node() as server:
+        out_send, out_recv = trio.open_memory_channel[int](0)
+        server.export("work", out_recv)
+        assert server.address is not None
+        taken: list[int] = []
+        async with trio.open_nursery() as nursery:
+
+            async def produce() -> None:
+                async with out_send:
+                    for i in range(200):
+                        await out_send.send(i)
+
+            nursery.start_soon(produce)
+            with trio.fail_after(60):
+                for _ in range(6):
+                    async with env.node(listen=False) as quitter:
+                        # Window 2: each value taken grants a credit at once, so one more
+                        # value is on its way when the node leaves.
+                        work = await quitter.import_receive(server.address, "work", max_buffer=2)
+                        taken.extend([await work.receive() for _ in range(3)])
+                async with env.node(listen=False) as last:
+                    work = await last.import_receive(server.address, "work", max_buffer=4)
+                    rest = [v async for v in work]
+        assert len(taken) == 18
+        assert sorted(taken + rest) == list(range(200))
+
+
 async def test_reply_channel_inside_value(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         jobs_send, jobs_recv = trio.open_memory_channel[dict[str, object]](4)
