@@ -1,5 +1,5 @@
 """SctpEndpoint: demultiplexing, out-of-the-blue packets (§8.4), verification tags (§8.5),
-drops by reason, stateless INIT handling, ICMP (Appendix C), association limits."""
+drops by reason, stateless INIT handling, ICMP (RFC 9260 §10), association limits."""
 
 from __future__ import annotations
 

@@ -235,13 +235,13 @@ class FakeEndpoint:
         return {"associations": len(self.associations), "drops": dict(self.drops)}
 
     def icmp_unreachable(self, addr: Any, quoted: bytes, now: float) -> None:
-        # RFC 9260 Appendix C: act only if the quoted tag is the peer's tag we sent with.
+        # RFC 9260 §10: act only if the quoted tag is the peer's tag we sent with.
         if len(quoted) < 8:
             self.drops["icmp_short"] += 1
             return
         tag = struct.unpack_from("!I", quoted, 4)[0]
         if tag == 0 and len(quoted) >= HEADER.size + 4 and quoted[8] == INIT:
-            # An INIT carries tag 0; RFC 9260 Appendix C: check its Initiate Tag instead.
+            # An INIT carries tag 0; RFC 9260 §10: check its Initiate Tag instead.
             (initiate,) = struct.unpack_from("!I", quoted, HEADER.size)
             assoc = self.by_tag.get(initiate)
             if assoc is not None and assoc.addr == addr and assoc.state == "COOKIE_WAIT":

@@ -1368,7 +1368,7 @@ class Association:
         self._host._association_closed(self)
 
     def icmp_unreachable(self, now: float) -> None:
-        """The peer's host reported it unreachable (RFC 9260 Appendix C), tag verified."""
+        """The peer's host reported it unreachable (RFC 9260 §10), tag verified."""
         if self.state is State.CLOSED:
             return
         self._close_aborted("peer unreachable (ICMP)", True)

@@ -3,7 +3,7 @@
 The endpoint is what a driver owns (one per socket; docs/architecture.md "Driver contract").
 It parses datagrams, finds the association they belong to, answers INIT without keeping any
 state (the State Cookie carries it, §5.1.3), creates an association only for a valid
-COOKIE ECHO (§5.1.5), handles out-of-the-blue packets (§8.4) and ICMP reports (Appendix C),
+COOKIE ECHO (§5.1.5), handles out-of-the-blue packets (§8.4) and ICMP reports (RFC 9260 §10),
 and collects datagrams, events and the next deadline of all its associations.
 
 Peer bytes never raise out of :meth:`SctpEndpoint.receive_datagram`: whatever is wrong is
@@ -191,7 +191,7 @@ class SctpEndpoint:
         return event
 
     def icmp_unreachable(self, addr: PeerAddr, quoted: bytes, now: float) -> None:
-        """An ICMP unreachable quoting a packet we sent to ``addr`` (RFC 9260 Appendix C).
+        """An ICMP unreachable quoting a packet we sent to ``addr`` (RFC 9260 §10).
 
         The association is aborted only when the quoted verification tag is the peer's tag
         of an association with ``addr`` (or, for an INIT with tag 0, when the quoted
@@ -207,7 +207,7 @@ class SctpEndpoint:
             self._drops["icmp_unverified"] += 1
             return
         if vtag == 0:
-            # Appendix C: a quoted INIT carries tag 0; its Initiate Tag must be ours.
+            # RFC 9260 §10: a quoted INIT carries tag 0; its Initiate Tag must be ours.
             ok = (
                 assoc.state is State.COOKIE_WAIT
                 and len(quoted) >= _INIT_TAG_OFFSET + 4

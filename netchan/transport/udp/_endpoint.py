@@ -886,7 +886,7 @@ class UdpEndpoint(Endpoint):
                 self._drops["icmp_ignored"] += 1
                 continue
             self._counters["icmp_unreachable"] += 1
-            # RFC 9260 Appendix C / RFC 6951 §5: the stack checks the quoted verification tag.
+            # RFC 9260 §10 / RFC 6951 §5: the stack checks the quoted verification tag.
             self._sctp.icmp_unreachable(report.destination, report.quoted, now)
 
     def _dispatch_events(self) -> None:

@@ -8,7 +8,7 @@ ICMP: a peer process that died on a live host answers our datagrams with ICMP po
 unreachable. With ``IP_RECVERR`` / ``IPV6_RECVERR`` set, Linux queues such reports on the
 socket's error queue (``MSG_ERRQUEUE``) together with the start of the datagram we sent, which
 begins with our SCTP common header and its verification tag. RFC 6951 §5 and RFC 9260
-Appendix C require that tag to be checked before the report may end an association; the
+§10 require that tag to be checked before the report may end an association; the
 sans-io endpoint does that check (``SctpEndpoint.icmp_unreachable``), this module only
 extracts the report.
 """
