@@ -84,10 +84,7 @@ class RemoteSendChannel(trio.abc.SendChannel[T], Generic[T]):
         if self._closed:
             return
         self._closed = True
-        self._link.clones -= 1
-        if self._link.clones == 0:
-            self._link.finish()
-        self._link.changed.fire()
+        self._link.release_handle()
 
     async def aclose(self) -> None:
         """Close this handle; the last clone closing ends the channel for the receiver."""
@@ -170,10 +167,7 @@ class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
         if self._closed:
             return
         self._closed = True
-        self._link.clones -= 1
-        if self._link.clones == 0:
-            self._link.finish()
-        self._link.changed.fire()
+        self._link.release_handle()
 
     async def aclose(self) -> None:
         """Close this handle (see :meth:`close`)."""

@@ -284,7 +284,18 @@ class _ImportLink(Link):
         super().fail(cause)
         self.opened.set()
 
+    def release_handle(self) -> None:
+        """A channel end (one clone) was closed; the last one to close finishes the link."""
+        self.clones -= 1
+        if self.clones == 0:
+            self.finish()
+        self.changed.fire()
+
     def on_open_ok(self, msg: P.OpenOk) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """The last handle closed: end the channel toward the owner (per direction)."""
         raise NotImplementedError
 
     def state(self) -> str:

@@ -48,6 +48,16 @@ def _payload_repr(data: bytes) -> str:
     return f"<{len(data)} bytes {data[:16]!r}...>"
 
 
+def _flags_byte(immediate: bool, unordered: bool, beginning: bool, ending: bool) -> int:
+    """The I, U, B, E bits of DATA (RFC 9260 §3.3.1) and I-DATA (RFC 8260 §2.1) as one byte."""
+    return (
+        (FLAG_I if immediate else 0)
+        | (FLAG_U if unordered else 0)
+        | (FLAG_B if beginning else 0)
+        | (FLAG_E if ending else 0)
+    )
+
+
 def _flag_letters(immediate: bool, unordered: bool, beginning: bool, ending: bool) -> str:
     letters = ("I" if immediate else "") + ("U" if unordered else "")
     letters += ("B" if beginning else "") + ("E" if ending else "")
@@ -85,12 +95,7 @@ class DataChunk(Chunk):
     @property
     def flags(self) -> int:
         """The chunk flags byte (I, U, B, E bits)."""
-        return (
-            (FLAG_I if self.immediate else 0)
-            | (FLAG_U if self.unordered else 0)
-            | (FLAG_B if self.beginning else 0)
-            | (FLAG_E if self.ending else 0)
-        )
+        return _flags_byte(self.immediate, self.unordered, self.beginning, self.ending)
 
     def __repr__(self) -> str:
         return (
@@ -168,12 +173,7 @@ class IDataChunk(Chunk):
     @property
     def flags(self) -> int:
         """The chunk flags byte (I, U, B, E bits)."""
-        return (
-            (FLAG_I if self.immediate else 0)
-            | (FLAG_U if self.unordered else 0)
-            | (FLAG_B if self.beginning else 0)
-            | (FLAG_E if self.ending else 0)
-        )
+        return _flags_byte(self.immediate, self.unordered, self.beginning, self.ending)
 
     def __repr__(self) -> str:
         return (
