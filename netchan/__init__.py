@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from ._channels import RemoteReceiveChannel, RemoteSendChannel
 from ._errors import ChannelNotFoundError, NetchanError, PeerUnreachableError, RemoteError
-from ._node import Node, open_node
 from ._protocol import PROTOCOL_VERSION
 from ._stats import ChannelStatistics, NodeStatistics, PeerStatistics
+from .node import Node, open_node
 
 __version__ = "0.1.0"
 

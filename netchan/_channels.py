@@ -1,7 +1,7 @@
 """The channel ends a node hands out: they ARE trio's ``SendChannel`` / ``ReceiveChannel``.
 
-Each end is a thin handle on a *link* (``netchan._node``): the per-channel state shared by all
-clones of the end, holding the credit, the buffers and the error. Handles add trio's
+Each end is a thin handle on a *link* (``netchan.node._links``): the per-channel state shared
+by all clones of the end, holding the credit, the buffers and the error. Handles add trio's
 semantics: checkpoints, cancellation safety, ``clone`` / ``aclose`` and ``ClosedResourceError``
 when the handle itself was closed.
 """
@@ -15,12 +15,57 @@ import trio
 from ._stats import ChannelStatistics
 
 if TYPE_CHECKING:
-    from ._node import ImportReceiveLink, ImportSendLink
+    from .node._links import ImportLink, ImportReceiveLink, ImportSendLink  # noqa: F401
 
 T = TypeVar("T")
+L = TypeVar("L", bound="ImportLink")
 
 
-class RemoteSendChannel(trio.abc.SendChannel[T], Generic[T]):
+class _RemoteEnd(Generic[L]):
+    """What both remote channel ends share: the handle on a link, clones, closing."""
+
+    _what = "channel"
+
+    def __init__(self, link: L) -> None:
+        self._link = link
+        self._closed = False
+        link.clones += 1
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError(f"this {self._what} was closed")
+
+    def __del__(self) -> None:
+        # Dropped without close (like a file): close it so the owner is not kept open.
+        if not getattr(self, "_closed", True):
+            self._link.dropped()
+
+    def close(self) -> None:
+        """Close this handle synchronously; the last clone closing ends the channel."""
+        if self._closed:
+            return
+        self._closed = True
+        self._link.release_handle()
+
+    async def aclose(self) -> None:
+        """Close this handle (see :meth:`close`)."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def statistics(self) -> ChannelStatistics:
+        """A snapshot of the channel (shared by all clones)."""
+        return self._link.statistics()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._link.describe()}>"
+
+    # Used by the codec hooks: the node turns this end into a reference.
+    @property
+    def _netchan_link(self) -> Any:
+        return self._link
+
+
+class RemoteSendChannel(_RemoteEnd["ImportSendLink"], trio.abc.SendChannel[T], Generic[T]):
     """The sending end of a channel whose receiver lives on another node.
 
     ``send`` blocks until the remote receiver has room (credit), like a memory channel with the
@@ -29,10 +74,7 @@ class RemoteSendChannel(trio.abc.SendChannel[T], Generic[T]):
     ``send`` commits nothing.
     """
 
-    def __init__(self, link: ImportSendLink) -> None:
-        self._link = link
-        self._closed = False
-        link.clones += 1
+    _what = "send channel"
 
     async def send(self, value: T) -> None:
         """Send one value, waiting for credit.
@@ -64,47 +106,16 @@ class RemoteSendChannel(trio.abc.SendChannel[T], Generic[T]):
         self._link.commit(value)
 
     def _check(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("this send channel was closed")
+        self._check_open()
         self._link.raise_if_failed()
-
-    def __del__(self) -> None:
-        # Dropped without close (like a file): close it so the owner is not kept open.
-        if not getattr(self, "_closed", True):
-            self._link.node._dropped(self._link)
 
     def clone(self) -> RemoteSendChannel[T]:
         """Another handle on the same channel; the channel ends when every clone is closed."""
-        if self._closed:
-            raise trio.ClosedResourceError("this send channel was closed")
+        self._check_open()
         return RemoteSendChannel(self._link)
 
-    def close(self) -> None:
-        """Close this handle synchronously (the END marker is sent in the background)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._link.release_handle()
 
-    async def aclose(self) -> None:
-        """Close this handle; the last clone closing ends the channel for the receiver."""
-        self.close()
-        await trio.lowlevel.checkpoint()
-
-    def statistics(self) -> ChannelStatistics:
-        """A snapshot of the channel (shared by all clones)."""
-        return self._link.statistics()
-
-    def __repr__(self) -> str:
-        return f"<RemoteSendChannel {self._link.describe()}>"
-
-    # Used by the codec hooks: the node turns this end into a reference.
-    @property
-    def _netchan_link(self) -> Any:
-        return self._link
-
-
-class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
+class RemoteReceiveChannel(_RemoteEnd["ImportReceiveLink"], trio.abc.ReceiveChannel[T], Generic[T]):
     """The receiving end of a channel whose sender lives on another node.
 
     Values arrive into a buffer of ``max_buffer`` values; the remote sender may only send what
@@ -112,10 +123,7 @@ class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
     ``type=`` is skipped (counted and reported to the sender) and never delivered.
     """
 
-    def __init__(self, link: ImportReceiveLink) -> None:
-        self._link = link
-        self._closed = False
-        link.clones += 1
+    _what = "receive channel"
 
     async def receive(self) -> T:
         """The next value.
@@ -147,40 +155,12 @@ class RemoteReceiveChannel(trio.abc.ReceiveChannel[T], Generic[T]):
         return value  # type: ignore[no-any-return]
 
     def _check(self) -> None:
-        if self._closed:
-            raise trio.ClosedResourceError("this receive channel was closed")
-        if self._link.node._closed:
+        # A broken link still delivers what arrived: ``take`` raises once it is empty.
+        self._check_open()
+        if self._link.host.closed:
             raise trio.ClosedResourceError("the node of this channel end is closed")
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            self._link.node._dropped(self._link)
 
     def clone(self) -> RemoteReceiveChannel[T]:
         """Another handle on the same channel (values go to whichever clone asks first)."""
-        if self._closed:
-            raise trio.ClosedResourceError("this receive channel was closed")
+        self._check_open()
         return RemoteReceiveChannel(self._link)
-
-    def close(self) -> None:
-        """Close this handle; the last clone closing returns unread values to the sender."""
-        if self._closed:
-            return
-        self._closed = True
-        self._link.release_handle()
-
-    async def aclose(self) -> None:
-        """Close this handle (see :meth:`close`)."""
-        self.close()
-        await trio.lowlevel.checkpoint()
-
-    def statistics(self) -> ChannelStatistics:
-        """A snapshot of the channel (shared by all clones)."""
-        return self._link.statistics()
-
-    def __repr__(self) -> str:
-        return f"<RemoteReceiveChannel {self._link.describe()}>"
-
-    @property
-    def _netchan_link(self) -> Any:
-        return self._link

@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from ._node import open_node
+from .node import open_node
 
 DEMO_TIMEOUT = 60.0
 

@@ -517,8 +517,16 @@ class Codec:
 
     # ------------------------------------------------------------------ decoding
 
-    def decode(self, data: bytes | bytearray | memoryview) -> Any:
+    def decode(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        decode_ref: Callable[[Any], object] | None = None,
+    ) -> Any:
         """Decode one value from ``data`` (which must hold exactly one value).
+
+        ``decode_ref``, when given, replaces the codec's hook for this call: the caller can
+        pass what the hook needs to know about this value (where it came from) explicitly.
 
         Bytes from a peer can be anything: every failure, whatever msgpack or a registered
         class raised, comes out as :class:`DecodeError` (cause attached).
@@ -537,6 +545,9 @@ class Codec:
         if n > self._max_size:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
         saved = self._mode, self._open_markers, self._hash_risky  # decode_ref may decode
+        saved_hook = self._decode_ref
+        if decode_ref is not None:
+            self._decode_ref = decode_ref
         try:
             # Before building anything: a depth bomb costs one C pass, no objects.
             self._check_structure(data, encoding=False)
@@ -556,6 +567,7 @@ class Codec:
             raise DecodeError(f"undecodable value: {type(exc).__name__}: {exc}") from exc
         finally:
             self._mode, self._open_markers, self._hash_risky = saved
+            self._decode_ref = saved_hook
         return value
 
     def _unpack(self, data: bytes, mode: int) -> Any:

@@ -67,7 +67,7 @@ async def test_closing_the_node_wakes_blocked_tasks(env: Env, clock: object) -> 
                 await trio.sleep(1)
                 assert errors == []
                 with trio.fail_after(5):
-                    await client._shutdown(linger=0.1)  # what leaving the block does
+                    await client._core.shutdown(linger=0.1)  # what leaving the block does
         assert len(errors) == 2 and all(isinstance(e, trio.ClosedResourceError) for e in errors)
         del out_send
 

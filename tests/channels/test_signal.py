@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from netchan._node import _Signal
+from netchan.node._signal import Signal as _Signal
 
 
 async def test_fire_wakes_every_current_waiter_and_no_later_one(clock: object) -> None:

@@ -1,0 +1,796 @@
+"""Links: the state of one channel between two nodes, on one side.
+
+Every link is one of four kinds, depending on which side it lives on and which way values
+flow:
+
+==================  ==================  =============================================
+link                lives on            does
+==================  ==================  =============================================
+ImportSendLink      importer            sends values (credit-limited) to an exported
+                                        SendChannel; ``RemoteSendChannel`` wraps it
+ExportSendLink      exporter            receives them into a bounded inbox and pushes
+                                        them into the exported SendChannel
+ImportReceiveLink   importer            receives values into ``max_buffer`` slots;
+                                        ``RemoteReceiveChannel`` wraps it
+ExportReceiveLink   exporter            gets values from the exported ReceiveChannel
+                                        (a work queue) while the importer has credit
+==================  ==================  =============================================
+
+Each kind's life is a table in ``_state.py``. The router (``_routing.py``) hands every frame
+and link-addressed control message to one ``on_*`` method; the base class refuses the
+messages a kind does not take, as protocol errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import trio
+
+from .. import _protocol as P
+from .._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
+from .._stats import ChannelStatistics
+from ..codec import check_type
+from ._credit import CreditWindow, clamp_credit
+from ._frames import Oversize, Reassembly, send_value
+from ._host import Host, Rejected
+from ._signal import Signal
+from ._state import EXPORT_RECEIVE, EXPORT_SEND, IMPORT_RECEIVE, IMPORT_SEND, Lifecycle, Transitions
+from ._state import LinkState as S
+from ._state import Trigger as T
+
+if TYPE_CHECKING:
+    from ._exports import Export
+    from ._peers import Peer
+
+log = logging.getLogger("netchan")
+
+
+def type_name(tp: Any) -> str | None:
+    """The declared type's name as sent in OPEN (informational)."""
+    if tp is None:
+        return None
+    return str(getattr(tp, "__qualname__", None) or repr(tp))[:200]
+
+
+class Link:
+    """State of one channel between two nodes, on one side (see the module docstring)."""
+
+    direction: ClassVar[str] = "?"
+    TRANSITIONS: ClassVar[Transitions]
+    INITIAL: ClassVar[S] = S.OPEN
+
+    def __init__(self, host: Host, name: str) -> None:
+        self.host = host
+        self.name = name
+        self.life = Lifecycle(self.TRANSITIONS, self.INITIAL)
+        self.peer: Peer | None = None
+        self.peer_link = 0
+        self.stream = 0
+        self.error: BaseException | None = None
+        self.changed = Signal()
+        self.values_sent = 0
+        self.values_received = 0
+        self.rejected = 0
+        self.waiting = 0
+        self.clones = 0
+        self.id = host.add_link(self)
+
+    @property
+    def state(self) -> S:
+        """Where the link is in its life (``_state.py``)."""
+        return self.life.state
+
+    def attach(self, peer: Peer, peer_link: int) -> None:
+        """Bind the link to its peer and take an outgoing stream there."""
+        self.peer = peer
+        self.peer_link = peer_link
+        self.stream = peer.stream_for(self.id)
+        peer.links.add(self)
+
+    def remove(self) -> None:
+        """Forget this link (its id may still arrive in late frames: they are dropped)."""
+        self.host.forget_link(self)
+        if self.peer is not None and self in self.peer.links:
+            self.peer.links.discard(self)
+            self.peer.release_stream(self.stream)
+        self.changed.fire()
+
+    def peer_failed(self, cause: BaseException) -> None:
+        """The association died: fail or wind down."""
+        self.fail(cause)
+
+    def fail(self, cause: BaseException) -> None:
+        """The link failed (``cause`` surfaces as the ``__cause__`` of BrokenResourceError)."""
+        if self.error is None:
+            self.error = cause
+        if self.life.can(T.FAIL):
+            self.life.fire(T.FAIL)
+        self.remove()
+
+    def raise_if_failed(self) -> None:
+        """Raise what a channel end raises on a closed node or a broken channel."""
+        if self.host.closed:
+            raise trio.ClosedResourceError("the node of this channel end is closed")
+        if self.error is not None:
+            raise trio.BrokenResourceError(f"channel {self.name!r} is broken") from self.error
+
+    def describe(self) -> str:
+        """``direction 'name' link N with peer`` for log lines and reprs."""
+        remote = self.peer.describe() if self.peer else "?"
+        return f"{self.direction} {self.name!r} link {self.id} with {remote}"
+
+    def protocol_error(self, code: P.ErrorCode, kind: str, msg: str) -> None:
+        """The peer broke the protocol on this link: count, log, tell it, refuse the link."""
+        self.host.counters.count(kind)
+        log.warning("protocol error on %s: %s", self.describe(), msg)
+        if self.peer is not None:
+            self.peer.send_control(P.Error(self.peer_link, code, msg))
+        self.fail(RemoteError(code.name, f"peer broke the protocol: {msg}"))
+
+    def refuse(self, exc: Rejected) -> None:
+        """A received value is refused: count it here and at the node, tell the sender."""
+        self.rejected += 1
+        self.host.counters.count(exc.kind)
+        log.warning("value refused on %s: %s", self.describe(), exc)
+        if self.peer is not None and self.peer.error is None:
+            self.peer.send_control(P.Reject(self.peer_link, exc.code, str(exc)[:1000]))
+
+    def _stats(self, **kw: Any) -> ChannelStatistics:
+        base: dict[str, Any] = {
+            "name": self.name,
+            "direction": self.direction,
+            "remote": self.peer.address if self.peer else None,
+            "values_sent": self.values_sent,
+            "values_received": self.values_received,
+            "open_clones": self.clones,
+            "tasks_waiting": self.waiting,
+            "rejected": self.rejected,
+        }
+        base.update(kw)
+        return ChannelStatistics(**base)
+
+    # ------------------------------------------------ the node's lifecycle
+
+    def on_node_closing(self) -> None:
+        """The node is closing: end the link the way this kind ends."""
+
+    def flushing(self) -> bool:
+        """Whether this link still has something to send before the node may close."""
+        return False
+
+    # ------------------------------------------------ messages (routed by ``_routing.py``)
+
+    def on_open_ok(self, msg: P.OpenOk) -> None:
+        """OPEN_OK: the owner accepted the link."""
+        raise P.ProtocolError("unexpected_control", "OPEN_OK for a link not opening")
+
+    def on_open_err(self, msg: P.OpenErr) -> None:
+        """OPEN_ERR: the owner refused the link."""
+        raise P.ProtocolError("unexpected_control", "OPEN_ERR for a link not opening")
+
+    def on_credit(self, msg: P.Credit) -> None:
+        """CREDIT: the receiver has room for ``msg.n`` more values."""
+        raise P.ProtocolError("unexpected_control", "CREDIT for a receiving link")
+
+    def on_error(self, msg: P.Error) -> None:
+        """ERROR: the link failed on the other side."""
+        log.info("peer reported an error on %s: %s", self.describe(), msg.message)
+        self.fail(RemoteError(msg.code.name, msg.message))
+
+    def on_reject(self, msg: P.Reject) -> None:
+        """REJECT: the receiver refused one value this side sent."""
+        self.host.counters.count("rejected_by_peer")
+        log.warning("peer refused a value on %s: %s", self.describe(), msg.message)
+
+    def on_data(self, kind: P.Frame, payload: memoryview) -> None:
+        """A VALUE or MORE frame."""
+        raise P.ProtocolError("unexpected_frame", "VALUE toward a sending link")
+
+    def on_end(self, payload: memoryview) -> None:
+        """END: the other side ended the link."""
+        raise P.ProtocolError("unexpected_frame", "END toward a sending link")
+
+    def on_return(self, payload: memoryview) -> None:
+        """RETURN: an importer gives back a value it will not read."""
+        raise P.ProtocolError("unexpected_frame", "RETURN toward a non-queue link")
+
+    def on_close(self, payload: memoryview) -> None:
+        """CLOSE: the importer of a work queue wants no more values."""
+        raise P.ProtocolError("unexpected_frame", "CLOSE toward a non-queue link")
+
+
+class _Sending(Link):
+    """A link that sends values: an outbox drained in order by its sender task."""
+
+    credit: int
+    outbox: deque[bytes]
+    outbox_bytes: int
+    in_flight: bool
+    sender_signal: Signal
+
+    def _init_sending(self, credit: int) -> None:
+        self.credit = credit
+        self.outbox = deque()
+        self.outbox_bytes = 0
+        self.in_flight = False
+        self.sender_signal = Signal()
+
+    def queue_value(self, payload: bytes) -> None:
+        """Queue one encoded value (the caller checked the credit)."""
+        frame = P.encode_frame(P.Frame.VALUE, self.peer_link, payload)
+        self.credit -= 1
+        self.outbox.append(frame)
+        self.outbox_bytes += len(frame)
+        self.values_sent += 1
+        self.host.counters.values_out += 1
+        self.sender_signal.fire()
+
+    def final_frame(self) -> bytes:
+        """The END this side sends when finishing."""
+        raise NotImplementedError
+
+    def after_final(self) -> None:
+        """The final frame was handed to the association."""
+        raise NotImplementedError
+
+    def sent_one(self) -> None:
+        """A frame of the outbox was handed to the association."""
+
+    async def run_sender(self) -> None:
+        """Hand the queued frames to the association in order, then the END."""
+        peer = self.peer
+        assert peer is not None
+        try:
+            while True:
+                if self.outbox:
+                    data = self.outbox[0]
+                    self.in_flight = True
+                    await send_value(peer.assoc, self.stream, self.peer_link, data)
+                    self.in_flight = False
+                    if self.outbox and self.outbox[0] is data:
+                        self.outbox.popleft()
+                        self.outbox_bytes -= len(data)
+                    self.sent_one()
+                    self.changed.fire()
+                    continue
+                if self.error is not None:
+                    return
+                if self.state is S.FINISHING:
+                    await peer.assoc.send(self.final_frame(), stream=self.stream, ppid=P.PPID_VALUE)
+                    self.after_final()
+                    return
+                await self.sender_signal.wait()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self.in_flight = False
+            self.host.peer_failed(peer, exc.__cause__ or exc)
+
+
+class _Receiving(Link):
+    """A link that receives values within the credit it granted."""
+
+    window: CreditWindow
+    reassembly: Reassembly
+
+    def _init_receiving(self, window: int) -> None:
+        self.window = CreditWindow(window)
+        self.reassembly = Reassembly(self.host.max_value_size)
+
+    def on_data(self, kind: P.Frame, payload: memoryview) -> None:
+        if self.window.exhausted:
+            # Checked on the first piece too: no credit, no buffering.
+            self.reassembly.reset()
+            self.protocol_error(
+                P.ErrorCode.CREDIT_EXCEEDED, "credit_exceeded", "more values than credit"
+            )
+            return
+        try:
+            whole = self.reassembly.add(kind, payload)
+        except Oversize as exc:
+            self.protocol_error(P.ErrorCode.PROTOCOL, "oversize_value", str(exc))
+            return
+        if whole is not None:
+            self.window.received += 1
+            self.on_value(whole)
+
+    def on_value(self, payload: memoryview) -> None:
+        """One whole value arrived within credit."""
+        raise NotImplementedError
+
+    def consumed_one(self) -> None:
+        """A value was consumed (delivered, refused or returned): grant credit back."""
+        n = self.window.consume(may_grant=self.peer is not None and self.state is S.OPEN)
+        if n and self.peer is not None:
+            self.peer.send_control(P.Credit(self.peer_link, n))
+
+
+# ---------------------------------------------------------------------------- importer
+
+
+class ImportLink(Link):
+    """Common part of the importer's links: how to find the owner and open the link."""
+
+    INITIAL = S.OPENING
+    DIR: ClassVar[P.Dir]
+
+    def __init__(
+        self,
+        host: Host,
+        name: str,
+        address: str | None,
+        owner_id: bytes | None,
+        target_kind: P.TargetKind,
+        target: str,
+        tp: Any,
+    ) -> None:
+        super().__init__(host, name)
+        self.address = address
+        self.owner_id = owner_id
+        self.target_kind = target_kind
+        self.target = target
+        self.type = tp
+        self.opened = trio.Event()
+        self.forwards = 0
+
+    def fail(self, cause: BaseException) -> None:
+        super().fail(cause)
+        self.opened.set()
+
+    def release_handle(self) -> None:
+        """A channel end (one clone) was closed; the last one to close finishes the link."""
+        self.clones -= 1
+        if self.clones == 0:
+            self.finish()
+        self.changed.fire()
+
+    def dropped(self) -> None:
+        """A channel end was garbage-collected unclosed: close it soon, from the trio loop.
+
+        Called from ``__del__``, which may run anywhere (even inside trio's own code), so the
+        work is handed to the loop instead of being done here.
+        """
+
+        def close() -> None:
+            self.clones -= 1
+            if self.clones == 0 and not self.host.closed:
+                self.finish()
+            self.changed.fire()
+
+        self.host.call_soon(close)
+
+    def finish(self) -> None:
+        """The last handle closed: end the channel toward the owner (per direction)."""
+        raise NotImplementedError
+
+    def open_credit(self) -> int:
+        """The credit granted in OPEN."""
+        return 0
+
+    def opened_ok(self, msg: P.OpenOk) -> None:
+        """OPEN_OK arrived (``peer_link`` is set)."""
+        raise NotImplementedError
+
+    def on_open_ok(self, msg: P.OpenOk) -> None:
+        if self.opened.is_set():
+            raise P.ProtocolError("unexpected_control", "OPEN_OK for a link not opening")
+        self.peer_link = msg.peer_link
+        self.opened_ok(msg)
+
+    def on_open_err(self, msg: P.OpenErr) -> None:
+        self.fail(RemoteError(msg.code.name, msg.message))
+
+    def on_node_closing(self) -> None:
+        if self.error is None and self.opened.is_set():
+            self.finish()
+
+    async def open(self) -> None:
+        """Connect (or reuse the association), send OPEN, wait for OPEN_OK / OPEN_ERR.
+
+        Raises:
+            ChannelNotFoundError: the owner has no such channel in this direction.
+            PeerUnreachableError: no association could be set up.
+        """
+        try:
+            peer = await self.host.peer_to(self.address, self.owner_id)
+        except PeerUnreachableError as exc:
+            self.fail(exc)
+            raise
+        if self.error is not None:
+            self.raise_if_failed()
+        if peer.node_id == self.host.node_id:
+            self.fail(ValueError("connected to itself"))
+            raise ValueError("a node cannot import its own channels; use them directly")
+        self.owner_id = peer.node_id
+        if self.address is None:
+            self.address = peer.address
+        self.attach(peer, 0)
+        peer.send_control(
+            P.Open(
+                self.id,
+                self.target_kind,
+                self.target,
+                self.DIR,
+                self.open_credit(),
+                type_name(self.type),
+            )
+        )
+        await self.opened.wait()
+        if isinstance(self.error, RemoteError) and self.error.code in (
+            "UNKNOWN_CHANNEL",
+            "WRONG_DIRECTION",
+        ):
+            raise ChannelNotFoundError(
+                f"{peer.address or self.address} has no {self.direction}able channel "
+                f"{self.target!r} ({self.error})"
+            ) from self.error
+        self.raise_if_failed()
+
+    async def open_in_background(self) -> None:
+        """Open a link that arrived as a reference inside a value (failures are logged)."""
+        try:
+            await self.open()
+        except (PeerUnreachableError, ChannelNotFoundError, trio.BrokenResourceError) as exc:
+            self.host.counters.count("reference_unreachable")
+            log.warning("channel reference %s could not be opened: %s", self.target[:12], exc)
+        except ValueError as exc:
+            log.warning("channel reference %s refused: %s", self.target[:12], exc)
+
+    def _state_name(self) -> str:
+        if self.state in (S.FINISHING, S.CLOSED):
+            return "closed"
+        return str(self.state.value)
+
+    def statistics(self) -> ChannelStatistics:
+        """The snapshot the channel end's ``statistics()`` returns."""
+        raise NotImplementedError
+
+
+class ImportSendLink(ImportLink, _Sending):
+    """Importer side of a channel we send into (``import_send``, or a SendChannel reference)."""
+
+    direction = "send"
+    TRANSITIONS = IMPORT_SEND
+    DIR = P.Dir.SEND
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._init_sending(0)
+        self.window = 0
+
+    def check_type(self, value: Any) -> None:
+        """Refuse a value that does not match the declared ``type=`` (TypeError)."""
+        if self.type is not None:
+            check_type(value, self.type)
+
+    def can_send(self) -> bool:
+        """Whether a value may be committed now (open, with credit)."""
+        return self.state is S.OPEN and self.credit > 0
+
+    def commit(self, value: Any) -> None:
+        """Encode and queue one value; the caller checked :meth:`can_send`."""
+        self.queue_value(self.host.encode(value))
+
+    def opened_ok(self, msg: P.OpenOk) -> None:
+        self.credit = self.window = clamp_credit(msg.credit)
+        self.life.fire(T.OPEN_OK)
+        self.opened.set()
+        self.host.spawn(self.run_sender)
+        self.changed.fire()
+
+    def on_credit(self, msg: P.Credit) -> None:
+        self.credit = clamp_credit(self.credit + msg.n)
+        self.changed.fire()
+
+    def finish(self) -> None:
+        """Every clone closed: send END after what is queued."""
+        if self.life.can(T.FINISH):
+            self.life.fire(T.FINISH)
+        self.sender_signal.fire()
+
+    def final_frame(self) -> bytes:
+        return P.frame_end(self.peer_link, self.forwards)
+
+    def fail(self, cause: BaseException) -> None:
+        super().fail(cause)
+        self.sender_signal.fire()
+
+    def after_final(self) -> None:
+        self.life.fire(T.FINAL_SENT)
+        self.remove()
+
+    def flushing(self) -> bool:
+        return bool(self.outbox) or self.state is not S.CLOSED
+
+    def statistics(self) -> ChannelStatistics:
+        """The snapshot ``RemoteSendChannel.statistics()`` returns."""
+        return self._stats(
+            state=self._state_name(),
+            credit=self.credit,
+            max_buffer=self.window,
+            current_buffer_used=len(self.outbox),
+            queued_bytes=self.outbox_bytes,
+        )
+
+
+class ImportReceiveLink(ImportLink, _Receiving):
+    """Importer side of a channel we receive from (``import_receive`` or a reference)."""
+
+    direction = "receive"
+    TRANSITIONS = IMPORT_RECEIVE
+    DIR = P.Dir.RECEIVE
+
+    def __init__(self, *args: Any, window: int) -> None:
+        super().__init__(*args)
+        self._init_receiving(window)
+        self.inbox: deque[bytes] = deque()
+        self.inbox_bytes = 0
+
+    def open_credit(self) -> int:
+        return self.window.window
+
+    def opened_ok(self, msg: P.OpenOk) -> None:
+        self.life.fire(T.OPEN_OK)
+        self.opened.set()
+        if self.state is S.FINISHING:
+            self._close_remote()  # every clone closed while opening
+        self.changed.fire()
+
+    def on_value(self, payload: memoryview) -> None:
+        assert self.peer is not None
+        if self.state is S.FINISHING:
+            # Closed here: give it back so the work queue hands it to another importer.
+            self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, bytes(payload)))
+            return
+        data = bytes(payload)
+        self.inbox.append(data)
+        self.inbox_bytes += len(data)
+        self.changed.fire()
+
+    def on_end(self, payload: memoryview) -> None:
+        if self.life.fire(T.REMOTE_END) is S.CLOSED:
+            self._send_final_end()
+        self.changed.fire()
+
+    def take(self) -> tuple[bool, Any]:
+        """Next value if any; raises EndOfChannel / BrokenResourceError when there are none."""
+        while self.inbox:
+            data = self.inbox.popleft()
+            self.inbox_bytes -= len(data)
+            self.consumed_one()
+            try:
+                value = self.host.decode(data, self.peer, self.type)
+            except Rejected as exc:
+                self.refuse(exc)
+                continue
+            self.values_received += 1
+            self.host.counters.values_in += 1
+            return True, value
+        if self.error is not None:
+            raise trio.BrokenResourceError(f"channel {self.name!r} is broken") from self.error
+        if self.state is S.ENDED:
+            raise trio.EndOfChannel
+        return False, None
+
+    def finish(self) -> None:
+        """Every clone closed: return unread values and tell the exporter to stop."""
+        before = self.state
+        if not self.life.can(T.FINISH):
+            return
+        after = self.life.fire(T.FINISH)
+        if before is S.BROKEN:
+            self.remove()
+        elif before is S.ENDED:
+            self._return_inbox()
+            self._send_final_end()
+        elif before is S.OPEN:
+            self._close_remote()
+        # OPENING: CLOSE goes out with OPEN_OK (``opened_ok``).
+        assert after in (S.CLOSED, S.FINISHING)
+
+    def _return_inbox(self) -> None:
+        assert self.peer is not None
+        for data in self.inbox:
+            self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, data))
+        self.inbox.clear()
+        self.inbox_bytes = 0
+
+    def _close_remote(self) -> None:
+        assert self.peer is not None
+        self._return_inbox()
+        self.peer.send_raw(P.encode_frame(P.Frame.CLOSE, self.peer_link))
+
+    def _send_final_end(self) -> None:
+        if self.peer is not None:
+            self.peer.send_raw(P.frame_end(self.peer_link, self.forwards))
+        self.remove()
+
+    def flushing(self) -> bool:
+        # CLOSE sent, the exporter's END not seen yet: values it sent before reading CLOSE
+        # are still arriving and go back (RETURN) to its work queue; leaving now would lose
+        # them with the association.
+        return self.state is S.FINISHING
+
+    def statistics(self) -> ChannelStatistics:
+        """The snapshot ``RemoteReceiveChannel.statistics()`` returns."""
+        return self._stats(
+            state=self._state_name(),
+            credit=self.window.outstanding,
+            max_buffer=self.window.window,
+            current_buffer_used=len(self.inbox),
+            queued_bytes=self.inbox_bytes,
+        )
+
+
+# ---------------------------------------------------------------------------- exporter
+
+
+class ExportSendLink(_Receiving):
+    """Exporter side of a remote sender: values go into the exported SendChannel."""
+
+    direction = "send"
+    TRANSITIONS = EXPORT_SEND
+
+    def __init__(self, host: Host, export: Export, peer: Peer, peer_link: int) -> None:
+        super().__init__(host, export.name)
+        self.export = export
+        self._init_receiving(export.window)
+        self.inbox: deque[Any] = deque()
+        self.forwards = 0
+        self.attach(peer, peer_link)
+
+    def on_value(self, payload: memoryview) -> None:
+        try:
+            value = self.host.decode(payload, self.peer, self.export.type)
+        except Rejected as exc:
+            self.refuse(exc)
+            self.consumed_one()
+            return
+        self.values_received += 1
+        self.host.counters.values_in += 1
+        if not self.inbox and self.error is None:
+            # Fast path: straight into the exported channel when it has room (one task
+            # switch less per value); otherwise the pump waits for room, in order.
+            send_nowait = getattr(self.export.end, "send_nowait", None)
+            if send_nowait is not None:
+                try:
+                    send_nowait(value)
+                except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                    pass  # the pump retries with send() and handles a broken channel
+                else:
+                    self.consumed_one()
+                    return
+        self.inbox.append(value)
+        self.changed.fire()
+
+    def on_end(self, payload: memoryview) -> None:
+        self.forwards = P.end_forwards(payload)
+        self.life.fire(T.REMOTE_END)
+        self.changed.fire()
+
+    def peer_failed(self, cause: BaseException) -> None:
+        # What arrived is still delivered by the pump; nothing more will come.
+        if self.life.can(T.REMOTE_END):
+            self.life.fire(T.REMOTE_END)
+        self.changed.fire()
+
+    def remove(self) -> None:
+        super().remove()
+        self.export.link_gone(self, self.forwards)
+
+    def on_node_closing(self) -> None:
+        if self.peer is not None:
+            self.peer.send_control(
+                P.Error(self.peer_link, P.ErrorCode.CLOSED, "the exporting node closed")
+            )
+
+    async def run_pump(self) -> None:
+        """Push the values received into the exported SendChannel, returning credit.
+
+        Values that arrived within credit are delivered even after the link ended or failed.
+        """
+        export = self.export
+        while True:
+            if not self.inbox:
+                if self.state is S.ENDED:
+                    self.life.fire(T.DELIVERED)
+                    self.remove()
+                    return
+                if self.state is not S.OPEN:
+                    return
+                await self.changed.wait()
+                continue
+            value = self.inbox[0]
+            try:
+                await export.end.send(value)
+            except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
+                export.broke(exc, "receiver is gone")
+                return
+            if self.inbox and self.inbox[0] is value:
+                self.inbox.popleft()
+            del value  # hold no reference: channel ends inside are closed when dropped
+            self.consumed_one()
+
+
+class ExportReceiveLink(_Sending):
+    """Exporter side of a remote receiver: the work queue hands it values while it has credit."""
+
+    direction = "receive"
+    TRANSITIONS = EXPORT_RECEIVE
+
+    def __init__(self, host: Host, export: Export, peer: Peer, peer_link: int, credit: int):
+        super().__init__(host, export.name)
+        self.export = export
+        self._init_sending(clamp_credit(credit))
+        self.forwards = 0
+        self.attach(peer, peer_link)
+
+    def ready(self) -> bool:
+        """Whether the work queue may hand this link a value now."""
+        return self.state is S.OPEN and self.credit > 0
+
+    def on_credit(self, msg: P.Credit) -> None:
+        self.credit = clamp_credit(self.credit + msg.n)
+        self.export.signal.fire()
+
+    def on_close(self, payload: memoryview) -> None:
+        """The importer closed: stop, hand unsent values back to the queue, then END."""
+        self._return_unsent(keep_first=True)
+        self.finish()
+
+    def on_return(self, payload: memoryview) -> None:
+        self.export.held.append(bytes(payload))
+        self.values_sent -= 1
+        self.export.signal.fire()
+
+    def _return_unsent(self, *, keep_first: bool) -> None:
+        frames = list(self.outbox)
+        keep = frames[:1] if keep_first and self.in_flight else []
+        for frame in frames[len(keep) :]:
+            self.export.held.append(frame[P.FRAME_HEADER_SIZE :])
+            self.values_sent -= 1
+        self.outbox = deque(keep)
+        self.outbox_bytes = sum(len(f) for f in keep)
+        self.export.signal.fire()
+
+    def finish(self) -> None:
+        """No more values for this importer: END after what is queued."""
+        if self.life.can(T.FINISH):
+            self.life.fire(T.FINISH)
+        self.sender_signal.fire()
+        self.export.signal.fire()
+
+    def final_frame(self) -> bytes:
+        return P.frame_end(self.peer_link, 0)
+
+    def after_final(self) -> None:
+        # The link stays until the importer's own END (its RETURNs may still come).
+        self.life.fire(T.FINAL_SENT)
+
+    def sent_one(self) -> None:
+        if not self.outbox:
+            self.export.signal.fire()
+
+    def on_end(self, payload: memoryview) -> None:
+        self.forwards = P.end_forwards(payload)
+        self.life.fire(T.REMOTE_END)
+        self.remove()
+
+    def peer_failed(self, cause: BaseException) -> None:
+        self._return_unsent(keep_first=False)
+        self.fail(cause)
+
+    def fail(self, cause: BaseException) -> None:
+        self.sender_signal.fire()
+        super().fail(cause)
+
+    def remove(self) -> None:
+        super().remove()
+        self.export.link_gone(self, self.forwards)
+
+    def on_node_closing(self) -> None:
+        self.finish()
+
+    def flushing(self) -> bool:
+        return bool(self.outbox) or self.state in (S.OPEN, S.FINISHING)

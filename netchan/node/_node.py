@@ -1,0 +1,207 @@
+"""The node's public API: :func:`open_node` and :class:`Node` (docs/protocol.md).
+
+A node owns one endpoint. It keeps one association per peer node, a control stream (0) per
+association for HELLO/OPEN/CREDIT/ERROR, and one *link* per channel (``_links.py``). The
+receive loop never blocks on a local channel: every value that arrives has a slot reserved by
+credit, so one slow consumer never stalls the association (and so no other channel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import trio
+
+from .. import _protocol as P
+from .._channels import RemoteReceiveChannel, RemoteSendChannel
+from .._stats import NodeStatistics, PeerStatistics
+from ..transport import Endpoint, open_endpoint, parse_address
+from ._core import Core
+from ._credit import DEFAULT_BUFFER
+from ._links import ImportLink, ImportReceiveLink, ImportSendLink
+
+EndpointFactory = Callable[[str], AbstractAsyncContextManager[Endpoint]]
+
+
+class Node:
+    """A netchan node: exports named channels and imports channels of other nodes.
+
+    Obtain one with :func:`open_node`. All methods must be called from the trio task tree the
+    node runs in.
+    """
+
+    def __init__(self, core: Core, *, listening: bool) -> None:
+        self._core = core
+        self._ep = core.endpoint
+        self._listening = listening
+        self.node_id = core.node_id
+
+    @property
+    def address(self) -> str | None:
+        """The address peers can reach this node at (``None`` for a client-only node)."""
+        return self._ep.address if self._listening else None
+
+    def export(self, name: str, channel_end: Any, type: Any = None) -> None:
+        """Serve ``channel_end`` under ``name``.
+
+        A ``SendChannel``: values remote importers send are pushed into it (any number of
+        importers, each with credit sized by the channel's buffer). A ``ReceiveChannel``: a
+        work queue; each value goes to exactly one importer that has credit. The node owns the
+        end from now on and closes it when the node closes.
+
+        Raises:
+            TypeError: ``channel_end`` is not a trio channel end, or ``name`` not a string.
+            ValueError: ``name`` is already exported.
+            trio.ClosedResourceError: the node is closed.
+        """
+        if self._core.closed:
+            raise trio.ClosedResourceError("the node is closed")
+        if not isinstance(name, str) or not name or len(name) > 1024:
+            raise TypeError("an export name is a non-empty string of at most 1024 characters")
+        if not isinstance(channel_end, (trio.abc.SendChannel, trio.abc.ReceiveChannel)):
+            raise TypeError(
+                "export() takes a trio SendChannel or ReceiveChannel, "
+                f"not {channel_end.__class__.__name__}"
+            )
+        if name in self._core.exports.named:
+            raise ValueError(f"a channel named {name!r} is already exported")
+        self._core.exports.add(name, channel_end, type)
+
+    async def import_send(
+        self,
+        address: str,
+        name: str,
+        type: Any = None,
+    ) -> RemoteSendChannel[Any]:
+        """A SendChannel into the SendChannel ``name`` exported by the node at ``address``.
+
+        Raises:
+            ChannelNotFoundError: no such export there (or it is a ReceiveChannel).
+            PeerUnreachableError: no association could be set up.
+        """
+        self._check_import(address, name)
+        link = ImportSendLink(self._core, name, address, None, P.TargetKind.NAME, name, type)
+        await link.open()
+        return RemoteSendChannel(link)
+
+    async def import_receive(
+        self,
+        address: str,
+        name: str,
+        max_buffer: int = DEFAULT_BUFFER,
+        type: Any = None,
+    ) -> RemoteReceiveChannel[Any]:
+        """A ReceiveChannel from the ReceiveChannel (work queue) ``name`` at ``address``.
+
+        Up to ``max_buffer`` values (at least 1) are sent ahead into this end's buffer: the
+        exporter's credit.
+
+        Raises:
+            ChannelNotFoundError: no such export there (or it is a SendChannel).
+            PeerUnreachableError: no association could be set up.
+        """
+        self._check_import(address, name)
+        if not isinstance(max_buffer, int) or max_buffer < 0:
+            raise ValueError(f"max_buffer must be an int >= 0, got {max_buffer!r}")
+        link = ImportReceiveLink(
+            self._core, name, address, None, P.TargetKind.NAME, name, type, window=max_buffer
+        )
+        await link.open()
+        return RemoteReceiveChannel(link)
+
+    def statistics(self) -> NodeStatistics:
+        """A snapshot: peers with their association statistics, channels, values, errors."""
+        peers = []
+        for peer in self._core.peers:
+            try:
+                astats = peer.assoc.statistics()
+            except Exception:
+                astats = None
+            peers.append(
+                PeerStatistics(
+                    node_id=peer.node_id.hex() if peer.node_id else None,
+                    address=peer.address,
+                    links=len(peer.links),
+                    association=astats,
+                )
+            )
+        counters = self._core.counters
+        return NodeStatistics(
+            node_id=self.node_id.hex(),
+            address=self.address,
+            peers=tuple(peers),
+            exports=len(self._core.exports.named),
+            references=len(self._core.exports.tokens),
+            imports=sum(isinstance(link, ImportLink) for link in self._core.links()),
+            values_in=counters.values_in,
+            values_out=counters.values_out,
+            errors=dict(counters.errors),
+        )
+
+    def _check_import(self, address: str, name: str) -> None:
+        if self._core.closed:
+            raise trio.ClosedResourceError("the node is closed")
+        scheme = parse_address(address).scheme
+        mine = self._ep.address.partition("://")[0]
+        if scheme != mine:
+            raise ValueError(
+                f"this node runs on {mine}:// and cannot reach {address}; open the node on "
+                f"{scheme}:// (for a client-only node: client_address='{scheme}://0.0.0.0:0')"
+            )
+        if not isinstance(name, str) or not name:
+            raise TypeError("a channel name is a non-empty string")
+        if self._listening and address == self._ep.address:
+            raise ValueError("a node cannot import its own channels; use them directly")
+
+
+@asynccontextmanager
+async def open_node(
+    address: str | None = None,
+    *,
+    transport: EndpointFactory | None = None,
+    max_value_size: int = 64 * 1024 * 1024,
+    reference_buffer: int = DEFAULT_BUFFER,
+    connect_timeout: float = 20.0,
+    linger: float = 2.0,
+    client_address: str = "udp://0.0.0.0:0",
+) -> AsyncIterator[Node]:
+    """Open a node: ``async with netchan.open_node("udp://127.0.0.1:9000") as node: ...``.
+
+    With ``address`` the node listens there (port 0: ephemeral, see ``node.address``); without,
+    it is client-only: it still binds an ephemeral endpoint (``udp://0.0.0.0:0``) so peers can
+    reach the channel ends it passes in values over the associations it opens.
+
+    Args:
+        address: ``udp://HOST:PORT`` or ``sctp://HOST:PORT``, or ``None``.
+        transport: an ``open_endpoint``-like factory (tests use an in-memory network), e.g.
+            ``functools.partial(open_endpoint, nodelay=True)`` to turn off Nagle's rule on
+            ``udp://`` (see docs/protocol.md, Credit).
+        max_value_size: largest encoded value accepted or sent (codec ``max_size``).
+        reference_buffer: the buffer of a ReceiveChannel that arrives inside a value.
+        connect_timeout: how long to wait for an association and the peer's HELLO.
+        linger: on exit, how long to wait for queued values and END markers to be sent.
+        client_address: what a client-only node binds (e.g. ``sctp://0.0.0.0:0`` to use the
+            kernel's SCTP, or a loopback address).
+
+    Leaving the block ends every imported channel (the peers see ``EndOfChannel``), tells
+    importers of our exports that the node closed, shuts the associations down gracefully
+    and closes the exported channel ends.
+    """
+    opener: EndpointFactory = transport or open_endpoint
+    async with opener(address or client_address) as endpoint, trio.open_nursery() as nursery:
+        core = Core(
+            endpoint,
+            nursery,
+            max_value_size=max_value_size,
+            reference_buffer=reference_buffer,
+            connect_timeout=connect_timeout,
+        )
+        core.start()
+        try:
+            yield Node(core, listening=address is not None)
+        finally:
+            with trio.CancelScope(shield=True):
+                await core.shutdown(linger)
+            nursery.cancel_scope.cancel()

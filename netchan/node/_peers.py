@@ -1,0 +1,217 @@
+"""The peer table: one association per peer node, found by association or by node id.
+
+Each association carries a control stream (0) with HELLO first; a peer is *ready* once its
+HELLO arrived. A failed association's id is remembered for a while so its late messages are
+dropped instead of creating a new peer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import trio
+
+from .. import _protocol as P
+from .._errors import PeerUnreachableError
+from ..transport import Association, Endpoint, TransportError, parse_address
+from ..transport._address import format_address
+from ._host import Host
+from ._signal import Signal
+
+if TYPE_CHECKING:
+    from ._links import Link
+
+log = logging.getLogger("netchan")
+
+MAX_CONTROL_QUEUE = 10_000
+"""Control messages queued toward one peer before it is considered hostile and aborted."""
+MAX_DEAD_ASSOCIATIONS = 4096
+"""Failed associations remembered (to drop their late messages)."""
+
+
+def resolve_address(address: str | None, owner_id: bytes, peer: Peer | None) -> str | None:
+    """An address as announced by a node, with an unspecified host filled in.
+
+    A client-only node binds ``0.0.0.0``: when the announcement came from that very node
+    (``peer``), the host it is seen from is the one to use.
+    """
+    if address is None:
+        return peer.address if peer is not None and peer.node_id == owner_id else None
+    try:
+        addr = parse_address(address)
+        unspecified = ipaddress.ip_address(addr.host).is_unspecified
+    except ValueError:
+        return address
+    if unspecified and peer is not None and peer.node_id == owner_id and peer.remote_host:
+        return format_address(addr.scheme, [peer.remote_host], addr.port, addr.sctp_port)
+    return address
+
+
+class Peer:
+    """One association to another node, with its control stream sender."""
+
+    def __init__(self, host: Host, assoc: Association) -> None:
+        self.host = host
+        self.assoc = assoc
+        self.node_id: bytes | None = None
+        self.address: str | None = None
+        self.ready = trio.Event()
+        self.error: BaseException | None = None
+        self.links: set[Link] = set()
+        self.closing = False
+        self._ctl: deque[bytes] = deque()
+        self._ctl_signal = Signal()
+
+    @property
+    def remote_host(self) -> str | None:
+        """The host part of the peer's primary address."""
+        try:
+            return parse_address(self.assoc.peer_addresses[0]).host
+        except Exception:
+            return None
+
+    def stream_for(self, link_id: int) -> int:
+        """The outgoing data stream of a new link toward this peer."""
+        return P.stream_for(link_id, self.assoc.outbound_streams)
+
+    def release_stream(self, stream: int) -> None:
+        """A link is gone: its stream is free again."""
+
+    def send_control(self, msg: P.Control) -> None:
+        """Queue a control message on stream 0 (sent in order by the peer's sender task)."""
+        self.send_raw(P.encode_control(msg))
+
+    def send_raw(self, data: bytes) -> None:
+        """Queue bytes on stream 0 (control messages, or a link's lifecycle frames)."""
+        if self.error is not None:
+            return
+        if len(self._ctl) >= MAX_CONTROL_QUEUE:
+            self.host.counters.count("control_flood")
+            log.warning("peer %s floods the control stream; aborting it", self.describe())
+            self.assoc.abort("control stream flood")
+            self.host.peer_failed(self, PeerUnreachableError("control stream flood"))
+            return
+        self._ctl.append(data)
+        self._ctl_signal.fire()
+
+    async def run_sender(self) -> None:
+        """Send queued control messages on stream 0 until the association ends."""
+        try:
+            while True:
+                while self._ctl:
+                    data = self._ctl[0]
+                    await self.assoc.send(data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL)
+                    self._ctl.popleft()
+                if self.error is not None:
+                    return
+                await self._ctl_signal.wait()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self.host.peer_failed(self, exc.__cause__ or exc)
+
+    def fail(self, cause: BaseException) -> None:
+        """The association is gone: wake waiters, stop the sender, fail or wind down links."""
+        self.error = cause
+        self.ready.set()
+        if self.links:
+            log.info("association with %s ended: %s", self.describe(), cause)
+        for link in list(self.links):
+            link.peer_failed(cause)
+        self._ctl_signal.fire()
+
+    def drained(self) -> bool:
+        """Whether every queued control message was handed to the association."""
+        return not self._ctl
+
+    def describe(self) -> str:
+        """``node-id-prefix@address`` for log lines."""
+        ident = self.node_id.hex()[:8] if self.node_id else "?"
+        return f"{ident}@{self.address or (self.assoc.peer_addresses or ('?',))[0]}"
+
+
+class PeerTable:
+    """The peers of a node: by association id, by node id, and the recently failed ones."""
+
+    def __init__(self, host: Host, endpoint: Endpoint, *, connect_timeout: float) -> None:
+        self._host = host
+        self._ep = endpoint
+        self._connect_timeout = connect_timeout
+        self._by_assoc: dict[int, Peer] = {}
+        self._by_id: dict[bytes, Peer] = {}
+        # Ids of associations that failed: late messages from them are ignored. Bounded:
+        # association ids are never reused, and late messages come soon after the end.
+        self._dead: dict[int, None] = {}
+
+    def __iter__(self) -> Iterator[Peer]:
+        return iter(list(self._by_assoc.values()))
+
+    def get(self, assoc: Association) -> Peer | None:
+        """The peer of a live association, if known."""
+        return self._by_assoc.get(assoc.id)
+
+    def is_dead(self, assoc: Association) -> bool:
+        """Whether ``assoc`` failed: its late messages are dropped."""
+        return assoc.id in self._dead
+
+    def peer_for(self, assoc: Association) -> Peer:
+        """The peer of ``assoc``, created (HELLO queued, sender started) on first contact."""
+        peer = self._by_assoc.get(assoc.id)
+        if peer is None and assoc.id in self._dead:
+            raise trio.BrokenResourceError("association already failed")
+        if peer is None:
+            peer = Peer(self._host, assoc)
+            self._by_assoc[assoc.id] = peer
+            peer.send_control(P.Hello(P.PROTOCOL_VERSION, self._host.node_id, self._ep.address))
+            self._host.spawn(peer.run_sender)
+        return peer
+
+    async def connect(self, address: str | None, owner_id: bytes | None) -> Peer:
+        """The ready peer with ``owner_id``, or a new association to ``address``."""
+        if owner_id is not None:
+            peer = self._by_id.get(owner_id)
+            if peer is not None and peer.error is None and not peer.closing:
+                return peer
+        if address is None:
+            raise PeerUnreachableError("the channel's owner has no known address")
+        try:
+            with trio.fail_after(self._connect_timeout):
+                assoc = await self._ep.connect(address)
+                peer = self.peer_for(assoc)
+                await peer.ready.wait()
+        except trio.TooSlowError:
+            raise PeerUnreachableError(f"no answer from {address}") from None
+        except (OSError, trio.BrokenResourceError, TransportError) as exc:
+            raise PeerUnreachableError(f"cannot reach {address}: {exc}") from exc
+        if peer.error is not None:
+            raise PeerUnreachableError(f"cannot reach {address}") from peer.error
+        return peer
+
+    def on_hello(self, peer: Peer, msg: P.Hello) -> None:
+        """The peer's HELLO: it is ready (or aborted, when it speaks another version)."""
+        if peer.node_id is not None:
+            raise P.ProtocolError("unexpected_control", "second HELLO")
+        if msg.version != P.PROTOCOL_VERSION:
+            self._host.counters.count("version_mismatch")
+            log.warning("peer speaks protocol version %d, not %d", msg.version, P.PROTOCOL_VERSION)
+            peer.assoc.abort(f"netchan protocol version {P.PROTOCOL_VERSION} required")
+            self.failed(peer, PeerUnreachableError(f"protocol version {msg.version}"))
+            return
+        peer.node_id = msg.node_id
+        peer.address = resolve_address(msg.address, msg.node_id, peer) if msg.address else None
+        self._by_id.setdefault(msg.node_id, peer)
+        peer.ready.set()
+
+    def failed(self, peer: Peer, cause: BaseException) -> None:
+        """The association to ``peer`` ended: forget it, remember its id as dead."""
+        if peer.error is not None:
+            return
+        self._dead[peer.assoc.id] = None
+        if len(self._dead) > MAX_DEAD_ASSOCIATIONS:
+            del self._dead[next(iter(self._dead))]
+        self._by_assoc.pop(peer.assoc.id, None)
+        if peer.node_id is not None and self._by_id.get(peer.node_id) is peer:
+            del self._by_id[peer.node_id]
+        peer.fail(cause)
