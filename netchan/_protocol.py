@@ -337,10 +337,3 @@ def end_forwards(payload: memoryview) -> int:
     if len(payload) < 4:
         return 0
     return int(struct.unpack_from(">I", payload)[0])
-
-
-def stream_for(link: int, outbound_streams: int) -> int:
-    """The data stream of a link: channels share streams only when there are fewer streams."""
-    if outbound_streams <= 1:
-        return CONTROL_STREAM
-    return 1 + (link - 1) % (outbound_streams - 1)

@@ -87,7 +87,7 @@ class Link:
         """Bind the link to its peer and take an outgoing stream there."""
         self.peer = peer
         self.peer_link = peer_link
-        self.stream = peer.stream_for(self.id)
+        self.stream = peer.take_stream()
         peer.links.add(self)
 
     def remove(self) -> None:

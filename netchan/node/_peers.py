@@ -7,6 +7,7 @@ dropped instead of creating a new peer.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import logging
 from collections import deque
@@ -65,6 +66,9 @@ class Peer:
         self.closing = False
         self._ctl: deque[bytes] = deque()
         self._ctl_signal = Signal()
+        self._free_streams: list[int] = []
+        self._next_stream = 1
+        self._stream_users: dict[int, int] = {}
 
     @property
     def remote_host(self) -> str | None:
@@ -74,12 +78,41 @@ class Peer:
         except Exception:
             return None
 
-    def stream_for(self, link_id: int) -> int:
-        """The outgoing data stream of a new link toward this peer."""
-        return P.stream_for(link_id, self.assoc.outbound_streams)
+    def take_stream(self) -> int:
+        """An outgoing data stream for a new link toward this peer.
+
+        The lowest free stream: streams in use follow the links open now, so the
+        association's per-stream state stays as small as the number of open channels (a
+        stream used once would otherwise be kept for good). Reusing a stream keeps its order
+        intact: its sequence numbers continue. Links share streams only when there are more
+        of them than streams.
+        """
+        n = self.assoc.outbound_streams
+        if n <= 1:
+            return P.CONTROL_STREAM
+        if self._free_streams:
+            stream = heapq.heappop(self._free_streams)
+        elif self._next_stream < n:
+            stream = self._next_stream
+            self._next_stream += 1
+        else:
+            stream = min(self._stream_users, key=self._stream_users.__getitem__)
+        self._stream_users[stream] = self._stream_users.get(stream, 0) + 1
+        return stream
 
     def release_stream(self, stream: int) -> None:
-        """A link is gone: its stream is free again."""
+        """A link is gone: its stream is free again (once no other link shares it)."""
+        users = self._stream_users.get(stream, 0) - 1
+        if users > 0:
+            self._stream_users[stream] = users
+        elif users == 0:
+            del self._stream_users[stream]
+            heapq.heappush(self._free_streams, stream)
+
+    @property
+    def streams_in_use(self) -> int:
+        """Data streams taken by open links."""
+        return len(self._stream_users)
 
     def send_control(self, msg: P.Control) -> None:
         """Queue a control message on stream 0 (sent in order by the peer's sender task)."""
