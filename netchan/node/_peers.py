@@ -18,7 +18,13 @@ import trio
 
 from .. import _protocol as P
 from .._errors import PeerUnreachableError
-from ..transport import Association, Endpoint, TransportError, parse_address
+from ..transport import (
+    Association,
+    AssociationAbortedError,
+    Endpoint,
+    TransportError,
+    parse_address,
+)
 from ..transport._address import format_address
 from ._host import Host
 from ._signal import Signal
@@ -236,6 +242,22 @@ class PeerTable:
         peer.address = resolve_address(msg.address, msg.node_id, peer) if msg.address else None
         self._by_id.setdefault(msg.node_id, peer)
         peer.ready.set()
+
+    def restarted(self, assoc: Association) -> None:
+        """The peer restarted the association (RFC 9260 §5.2.4): a new incarnation.
+
+        The old peer's links fail (their values may have been lost with the old process);
+        the association itself lives on, so it is not remembered as dead: the new
+        incarnation gets a fresh peer (and our HELLO) at once.
+        """
+        old = self._by_assoc.pop(assoc.id, None)
+        self._dead.pop(assoc.id, None)
+        if old is not None:
+            if old.node_id is not None and self._by_id.get(old.node_id) is old:
+                del self._by_id[old.node_id]
+            if old.error is None:
+                old.fail(AssociationAbortedError("peer restarted"))
+        self.peer_for(assoc)
 
     def failed(self, peer: Peer, cause: BaseException) -> None:
         """The association to ``peer`` ended: forget it, remember its id as dead."""

@@ -110,8 +110,7 @@ class Router:
                     peer.closing = True
                     self._core.spawn(self._closed_after_grace, peer)
             elif isinstance(event, AssociationRestarted):
-                if peer is not None:
-                    peers.failed(peer, AssociationAbortedError("peer restarted"))
+                peers.restarted(event.association)
             elif not peers.is_dead(event.association):
                 peers.peer_for(event.association)
 

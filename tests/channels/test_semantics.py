@@ -489,3 +489,40 @@ async def test_more_channels_than_streams_share_streams(env: Env, clock: object)
         assoc = client.statistics().peers[0].association
         assert assoc is not None
         assert (assoc.outbound_streams, assoc.inbound_streams) == (3, 3)
+
+
+@memory_only
+async def test_a_peer_restarted_on_the_same_address_is_served_at_once(
+    env: Env, clock: object
+) -> None:
+    """B dies and comes back on its address before A noticed: its INIT restarts A's
+    association (RFC 9260 §5.2.4). A fails what it had with the old B and serves the new one.
+    """
+    assert env.network is not None
+    b_address = "udp://127.0.0.1:45123"
+
+    def node_b() -> Any:
+        assert env.network is not None
+        return netchan.open_node(b_address, transport=env.network.open_endpoint)
+
+    async with env.node() as a:
+        jobs_send, jobs_recv = trio.open_memory_channel[int](8)
+        a.export("jobs", jobs_send)
+        assert a.address is not None
+        async with node_b() as b:
+            _back_send, back_recv = trio.open_memory_channel[int](0)
+            b.export("back", back_recv)
+            from_b = await a.import_receive(b_address, "back")
+            to_a = await b.import_send(a.address, "jobs")
+            await to_a.send(1)
+            assert await jobs_recv.receive() == 1
+            env.crash(b)
+            async with node_b() as b2:
+                with trio.fail_after(5):
+                    to_a2 = await b2.import_send(a.address, "jobs")
+                    await to_a2.send(2)
+                    assert await jobs_recv.receive() == 2
+                    with pytest.raises(trio.BrokenResourceError) as info:
+                        await from_b.receive()
+                assert info.value.__cause__ is not None
+                assert "restarted" in str(info.value.__cause__)

@@ -8,6 +8,8 @@ It behaves like the real backends where the channel layer can tell the differenc
   is a stronger guarantee than SCTP gives and never weaker);
 * backpressure: ``send`` blocks while the peer's unread bytes exceed its receive window
   (a message larger than the window still goes through once the queue is empty);
+* peer restart (a new endpoint on a crashed one's address reconnects: ``AssociationRestarted``
+  on the other side, same association, RFC 9260 §5.2.4),
 * graceful close (``AssociationClosed`` on both sides; data already sent stays readable),
   abort (``AssociationAborted``; ``BrokenResourceError`` with the cause on the peer,
   ``ClosedResourceError`` locally) and a crashed peer, detected after ``dead_after`` seconds
@@ -33,6 +35,7 @@ from netchan.transport import (
     AssociationClosed,
     AssociationEstablished,
     AssociationEvent,
+    AssociationRestarted,
     AssociationStatistics,
     Endpoint,
     EndpointStatistics,
@@ -322,6 +325,17 @@ class MemoryEndpoint(Endpoint):
         if existing is not None:
             return existing
         streams = min(self.network.streams, other.network.streams)
+        stale = other._by_peer.get(self.address)
+        if stale is not None and stale.peer is not None and stale.peer._endpoint._closed:
+            # The process that had our address died and we are its new incarnation: our
+            # INIT restarts the peer's association (RFC 9260 §5.2.4 A), same id on its side.
+            mine = MemoryAssociation(self, next(self.network._assoc_ids), streams)
+            mine.peer, stale.peer = stale, mine
+            self._assocs[mine.id] = mine
+            self._by_peer[other.address] = mine
+            self._events_send.send_nowait(AssociationEstablished(mine))
+            other._events_send.send_nowait(AssociationRestarted(stale))
+            return mine
         mine = MemoryAssociation(self, next(self.network._assoc_ids), streams)
         theirs = MemoryAssociation(other, next(self.network._assoc_ids), streams)
         mine.peer, theirs.peer = theirs, mine
@@ -391,6 +405,8 @@ class MemoryEndpoint(Endpoint):
 
     async def _detect_death(self, peer: MemoryAssociation) -> None:
         await trio.sleep(self.network.dead_after)
+        if peer.peer is not None and peer.peer._endpoint is not self:
+            return  # restarted by a new incarnation meanwhile
         peer._finish(
             AssociationAbortedError("peer unreachable (heartbeats unanswered)"), local=False
         )
