@@ -72,6 +72,12 @@ class RemoteSendChannel(_RemoteEnd["ImportSendLink"], trio.abc.SendChannel[T], G
     receiver's buffer size. Once ``send`` returns, the value is committed: it is queued toward
     the network and will be delivered unless the association dies. Cancelling a blocked
     ``send`` commits nothing.
+
+    ``send`` returning does not mean the receiver accepted the value: the exporter checks
+    its own ``type=`` (and decodes classes only it may not have registered) when the value
+    arrives. A value it refuses is dropped there and surfaces here later, asynchronously:
+    ``statistics().rejected`` counts it (as does the node's ``errors["rejected_by_peer"]``,
+    with a log line), and the channel stays open.
     """
 
     _what = "send channel"

@@ -30,7 +30,9 @@ class ChannelStatistics:
         queued_bytes: bytes of those values.
         open_clones: clones of this end not closed yet.
         tasks_waiting: tasks blocked in ``send`` / ``receive``.
-        rejected: values refused (undecodable or of the wrong type).
+        rejected: values refused (undecodable or of the wrong type): on a receiving end the
+            values it refused, on a sending end the values it sent that the receiver refused
+            (reported back after ``send`` returned).
     """
 
     name: str

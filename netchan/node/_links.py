@@ -181,7 +181,8 @@ class Link:
         self.fail(RemoteError(msg.code.name, msg.message))
 
     def on_reject(self, msg: P.Reject) -> None:
-        """REJECT: the receiver refused one value this side sent."""
+        """REJECT: the receiver refused one value this side sent (counted on this end)."""
+        self.rejected += 1
         self.host.counters.count("rejected_by_peer")
         log.warning("peer refused a value on %s: %s", self.describe(), msg.message)
 

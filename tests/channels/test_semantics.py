@@ -14,7 +14,7 @@ import trio
 import netchan
 from netchan.codec import register
 from netchan.transport import open_endpoint
-from tests.channels.conftest import Env, memory_only
+from tests.channels.conftest import Env, eventually, memory_only
 
 
 @register
@@ -317,9 +317,11 @@ async def test_type_checked_on_send_and_on_receive(env: Env, clock: object) -> N
         await untyped.send(Job(3, "c"))
         with trio.fail_after(5):
             assert await recv.receive() == Job(3, "c")
-        await trio.sleep(0.5)
         assert server.statistics().errors["type_mismatch"] == 1
+        # The refusal reaches the sender: counted on the channel end that sent the value.
+        await eventually(lambda: untyped.statistics().rejected == 1)
         assert client.statistics().errors["rejected_by_peer"] == 1
+        assert typed.statistics().rejected == 0
 
 
 @memory_only
