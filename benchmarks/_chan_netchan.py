@@ -12,7 +12,10 @@ The receiving node exports:
 * ``echo_in`` (SendChannel) and ``echo_out`` (ReceiveChannel, a work queue): every value put
   into ``echo_in`` comes back out of ``echo_out``;
 * ``big`` (SendChannel): ``{"data": bytes, "reply": channel}``; the length goes back on
-  ``reply``.
+  ``reply``;
+* ``request`` (SendChannel): ``{"value": v, "reply": channel}``; ``v`` goes back on ``reply``,
+  which is then closed: request/reply with a fresh reply channel per request, the idiom of
+  examples/request_reply.py.
 """
 
 from __future__ import annotations
@@ -112,9 +115,23 @@ async def export_all(node: netchan.Node, nursery: trio.Nursery, windows: dict[in
             async with value["reply"] as reply_channel:
                 await reply_channel.send(len(value["data"]))
 
+    request_send, request_recv = trio.open_memory_channel[Any](16)
+    node.export("request", request_send)
+
+    async def answer(request: dict[str, Any]) -> None:
+        async with request["reply"] as reply_channel:
+            await reply_channel.send(request["value"])
+
+    async def serve_requests() -> None:
+        """Answer each request on the reply channel inside it (concurrently, as a server)."""
+        async with trio.open_nursery() as answers:
+            async for request in request_recv:
+                answers.start_soon(answer, request)
+
     nursery.start_soon(count)
     nursery.start_soon(echo)
     nursery.start_soon(big)
+    nursery.start_soon(serve_requests)
 
 
 def association_snapshot(node: netchan.Node) -> dict[str, Any]:
@@ -209,20 +226,56 @@ async def pingpong(
     return times, assoc
 
 
+class Requester:
+    """Request/reply round trips on ``request``, each request carrying a fresh reply channel."""
+
+    def __init__(self, channel: netchan.RemoteSendChannel[Any], size: int = 64) -> None:
+        self.channel = channel
+        self.value = payload_value(size, "bytes", b"q")
+
+    async def round_trip(self) -> float:
+        """One request and its reply; the seconds it took."""
+        t = time.perf_counter()
+        reply_send, reply_recv = trio.open_memory_channel[Any](1)
+        async with reply_recv:
+            await self.channel.send({"value": self.value, "reply": reply_send})
+            back = await reply_recv.receive()
+        elapsed = time.perf_counter() - t
+        if back != self.value:
+            raise RuntimeError("the reply did not carry the request's value")
+        return elapsed
+
+
+async def request_reply(
+    node: netchan.Node, addr: str, count: int, seconds: float, size: int = 64
+) -> tuple[list[float], dict[str, Any]]:
+    """Round-trip times of request/reply with a reply channel end inside each request."""
+    requests = await node.import_send(addr, "request")
+    requester = Requester(requests, size)
+    times: list[float] = []
+    async with requests:
+        before = association_snapshot(node)
+        deadline = time.perf_counter() + seconds
+        while len(times) < count and time.perf_counter() < deadline:
+            times.append(await requester.round_trip())
+        assoc = association_delta(before, association_snapshot(node))
+    return times, assoc
+
+
 async def head_of_line(
     node: netchan.Node, addr: str, big_size: int, idle_pings: int
 ) -> dict[str, Any]:
-    """Small round trips on ``echo_*`` while one ``big_size`` value travels on ``big``.
+    """Request/reply round trips on ``request`` while one ``big_size`` value travels on ``big``.
 
     First ``idle_pings`` round trips on the idle association (the reference), then as many as
     fit while the big value is sent, received, decoded and acknowledged on its reply channel
-    (with when each started, from the start of the big value's ``send``).
+    (with when each started, from the start of the big value's ``send``). Each request
+    carries its own reply channel, as a user's request/reply would.
     """
-    send = await node.import_send(addr, "echo_in")
-    recv = await node.import_receive(addr, "echo_out", max_buffer=1)
+    requests = await node.import_send(addr, "request")
+    requester = Requester(requests)
     big = await node.import_send(addr, "big")
     reply_send, reply_recv = trio.open_memory_channel[int](1)
-    value = payload_value(64, "bytes", b"s")
     big_data = b"B" * big_size  # made before any timing: the benchmark's cost, not netchan's
     idle: list[float] = []
     during: list[float] = []
@@ -231,14 +284,6 @@ async def head_of_line(
 
     started: list[float] = []
     big_start = 0.0
-
-    async def ping(into: list[float]) -> None:
-        t = time.perf_counter()
-        await send.send(value)
-        await recv.receive()
-        into.append(time.perf_counter() - t)
-        if into is during:
-            started.append(t - big_start)
 
     async def push_big() -> None:
         nonlocal big_start
@@ -251,14 +296,16 @@ async def head_of_line(
             raise RuntimeError(f"the big value arrived with {got} bytes, sent {big_size}")
         big_done.set()
 
-    async with send, recv, big:
+    async with requests, big:
         for _ in range(idle_pings):
-            await ping(idle)
+            idle.append(await requester.round_trip())
         async with trio.open_nursery() as nursery:
             nursery.start_soon(push_big)
             await trio.sleep(0)
             while not big_done.is_set() and len(during) < 1_000_000:
-                await ping(during)
+                t = time.perf_counter()
+                during.append(await requester.round_trip())
+                started.append(t - big_start)
     return result | {"idle": idle, "during": during, "during_started": started}
 
 

@@ -15,13 +15,17 @@ process only starts them, reads their JSON reports and prints the tables):
    over trio TCP (4-byte length prefix, one ``send_all`` per value; the receiver reads frames
    and unpacks each): values/s, MB/s and the ratio netchan / TCP;
 2. ping-pong latency of a 64 B value (p50, p99): netchan request on one channel, reply on
-   another; TCP on one connection with the same framing;
+   another; TCP on one connection with the same framing; netchan request/reply with a fresh
+   reply channel inside each request (examples/request_reply.py's idiom); and the floor of
+   any trio transport, the same ping-pong over bare trio UDP sockets;
 3. memory: peak RSS (VmHWM) of a fast sender and a slow receiver (it sleeps ``--slow-sleep``
    per value) while ``--rss-bytes`` go through in ``--rss-value``-byte values, for netchan and
    for TCP, each in a fresh pair of processes;
-4. head-of-line blocking across channels: round trips of small values on one channel while a
-   ``--big``-byte value travels on another channel between the same nodes, next to the same
-   round trips on the idle association.
+4. head-of-line blocking across channels: request/reply round trips of small values (a reply
+   channel in each request) while a ``--big``-byte value travels on another channel between
+   the same nodes, next to the same round trips on the idle association.
+
+At the end, a table of the goals: each measured ratio next to its target.
 
 Every child process runs under a timeout and is stopped (stdin closed, then killed) whatever
 happens. ``--profile DIR`` runs both children under cProfile, writes ``DIR/*.prof`` and prints
@@ -49,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import netchan
 from benchmarks import _chan_netchan as nc
 from benchmarks import _tcp_baseline as tcp
+from benchmarks import _udp_baseline as udp
 from benchmarks._chan_common import (
     HOST,
     MiB,
@@ -65,8 +70,9 @@ PARTS = ("throughput", "latency", "hol", "rss")
 WARMUP_SIZE = 1024
 
 # What netchan aims at, printed next to the results.
-TARGET_RATIO = {64: 1.0, 1024: 1.0, MiB: 0.3}
-TARGET_LATENCY_RATIO = 1.5
+TARGET_RATIO = {64: 1.0, 1024: 1.0, MiB: 0.5}
+TARGET_LATENCY_RATIO = 2.0  # netchan round trip p50 / bare trio UDP round trip p50
+TARGET_HOL_RATIO = 3.0  # request/reply p99 during a big value / idle p99
 TARGET_RSS_MB = 150.0
 
 
@@ -128,10 +134,12 @@ async def role_sink(args: argparse.Namespace) -> None:
                 node, nursery, {size: nc.window_for(size, args.window) for size in sizes}
             )
             port = await tcp.start_server(nursery)
+            udp_port = await udp.start_server(nursery)
             report(
                 {
                     "node": node.address,
                     "tcp": port,
+                    "udp": udp_port,
                     "endpoint": endpoint.address,
                     "rss_mb": rss_mb(),
                 }
@@ -196,6 +204,27 @@ async def role_client(args: argparse.Namespace) -> None:
             for kind in kinds:
                 report(chosen[kind])
             if "netchan" in kinds:
+                # Request/reply with a reply channel per request, and the bare-UDP floor.
+                floor: dict[str, dict[str, Any]] = {}
+                for _ in range(args.repeat):
+                    for part in ("latency-reqrep", "latency-udp"):
+                        with trio.fail_after(limit):
+                            record = {"part": part, "kind": part.removeprefix("latency-")}
+                            if part == "latency-reqrep":
+                                times, assoc = await nc.request_reply(
+                                    node, addr, args.pings, args.seconds
+                                )
+                                record |= {"times": times, "association": assoc}
+                            else:
+                                record["times"] = await udp.pingpong(
+                                    args.udp_port, args.pings, args.seconds
+                                )
+                        if part not in floor or pct(record["times"], 0.5) < pct(
+                            floor[part]["times"], 0.5
+                        ):
+                            floor[part] = record
+                for record in floor.values():
+                    report(record)
                 # The transport alone, for what the channel layer adds to a round trip.
                 best_ep: dict[str, Any] | None = None
                 async with open_bench_endpoint(args) as endpoint:
@@ -358,6 +387,7 @@ async def run_pair(
                 client_role,
                 address=info["node"],
                 tcp_port=info["tcp"],
+                udp_port=info["udp"],
                 endpoint=info["endpoint"],
                 **extra,
             ),
@@ -431,6 +461,18 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
                 f"{a['messages_received'] / n:.1f} in (srtt {(a.get('srtt') or 0) * 1e3:.1f} ms)",
                 flush=True,
             )
+    elif part in ("latency-reqrep", "latency-udp"):
+        t = record["times"]
+        what = (
+            "netchan request/reply, a reply channel in each request"
+            if part == "latency-reqrep"
+            else "bare trio UDP ping-pong (the floor)"
+        )
+        print(
+            f"  {what}: p50 {pct(t, 0.5) * 1e6:.0f} us, p99 {pct(t, 0.99) * 1e6:.0f} us "
+            f"({len(t)} round trips)",
+            flush=True,
+        )
     elif part == "latency-endpoint":
         t, a = record["times"], record["association"]
         n = max(1, len(t))
@@ -445,7 +487,7 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
         line = (
             f"\nhead-of-line: a {human(record['big'])} value on channel 'big' took "
             f"{record['big_seconds']:.2f}s (send() returned after "
-            f"{record['big_send_returned']:.2f}s); small round trips on another channel: "
+            f"{record['big_send_returned']:.2f}s); request/reply round trips on another channel: "
             f"idle p50 {pct(idle, 0.5) * 1e3:.2f} ms, max {max(idle) * 1e3:.2f} ms "
             f"({len(idle)}); "
         )
@@ -453,7 +495,8 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
             line += (
                 f"during p50 {pct(during, 0.5) * 1e3:.2f} ms, p99 "
                 f"{pct(during, 0.99) * 1e3:.2f} ms, max {max(during) * 1e3:.2f} ms "
-                f"({len(during)}; p50 {pct(during, 0.5) / pct(idle, 0.5):.1f}x idle)"
+                f"({len(during)}; p50 {pct(during, 0.5) / pct(idle, 0.5):.1f}x idle, p99 "
+                f"{pct(during, 0.99) / pct(idle, 0.99):.1f}x idle)"
             )
             slowest = sorted(zip(during, record["during_started"], strict=True), reverse=True)[:3]
             line += "; slowest started at " + ", ".join(
@@ -474,6 +517,73 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
             f"({total / record['seconds'] / 1e6:6.1f} MB/s) | sender {s:6.1f} MB "
             f"(before {record['sender_rss_before_mb']:5.1f}) | receiver {r:6.1f} MB "
             f"(before {record['receiver_rss_before_mb']:5.1f}) | {goal}",
+            flush=True,
+        )
+
+
+def goals_table(records: list[dict[str, Any]]) -> None:
+    """Each goal of the run: what was measured, the baseline, the ratio and the target."""
+    by_part: dict[tuple[str, str, Any], dict[str, Any]] = {
+        (r["part"], r["kind"], r.get("size")): r for r in records
+    }
+    rows: list[tuple[str, str, str, float, str, bool]] = []
+
+    def rate(r: dict[str, Any]) -> float:
+        return float(r["n"] / r["seconds"])
+
+    for size, target in TARGET_RATIO.items():
+        n, t = (
+            by_part.get(("throughput", "netchan", size)),
+            by_part.get(("throughput", "tcp", size)),
+        )
+        if n is None or t is None:
+            continue
+        if size >= MiB:
+            cells = (f"{rate(n) * size / 1e6:.0f} MB/s", f"{rate(t) * size / 1e6:.0f} MB/s")
+        else:
+            cells = (f"{rate(n):.0f} values/s", f"{rate(t):.0f} values/s")
+        ratio = rate(n) / rate(t)
+        rows.append(
+            (f"channel, {human(size)} values", *cells, ratio, f">= {target}", ratio >= target)
+        )
+    floor = by_part.get(("latency-udp", "udp", None))
+    for part, kind, what in (
+        ("latency-reqrep", "reqrep", "request/reply p50 (reply channel in each request)"),
+        ("latency", "netchan", "ping-pong p50 over two fixed channels"),
+    ):
+        r = by_part.get((part, kind, None))
+        if r is None or floor is None:
+            continue
+        a, b = pct(r["times"], 0.5), pct(floor["times"], 0.5)
+        rows.append(
+            (
+                what,
+                f"{a * 1e6:.0f} us",
+                f"{b * 1e6:.0f} us (UDP)",
+                a / b,
+                f"<= {TARGET_LATENCY_RATIO}",
+                a / b <= TARGET_LATENCY_RATIO,
+            )
+        )
+    hol = by_part.get(("hol", "netchan", None))
+    if hol is not None and hol["during"]:
+        a, b = pct(hol["during"], 0.99), pct(hol["idle"], 0.99)
+        rows.append(
+            (
+                f"request/reply p99 beside {human(hol['big'])} values",
+                f"{a * 1e3:.1f} ms",
+                f"{b * 1e3:.1f} ms (idle)",
+                a / b,
+                f"<= {TARGET_HOL_RATIO}",
+                a / b <= TARGET_HOL_RATIO,
+            )
+        )
+    if not rows:
+        return
+    print(f"\n{'goal':<52} | {'netchan':>14} | {'baseline':>18} | ratio  | target", flush=True)
+    for what, mine, base, ratio, target, ok in rows:
+        print(
+            f"{what:<52} | {mine:>14} | {base:>18} | {ratio:5.2f}x | {target} {mark(ok)}",
             flush=True,
         )
 
@@ -586,7 +696,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             )
         expected = (
             (len(kinds) * len(sizes) if "throughput" in parts else 0)
-            + (len(kinds) + ("netchan" in kinds) if "latency" in parts else 0)
+            + (len(kinds) + 3 * ("netchan" in kinds) if "latency" in parts else 0)
             + (1 if "hol" in parts else 0)
         )
         results["main"] = await run_pair(
@@ -601,6 +711,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             expected=expected,
         )
         transport_table(results["main"])
+        goals_table(results["main"])
     if "rss" in parts:
         print(
             f"\nmemory: {human(args.rss_bytes)} in {human(args.rss_value)} values, fast sender, "
@@ -668,6 +779,7 @@ def cli() -> None:
     parser.add_argument("--role", default="main", choices=["main", "sink", "client", "rss-client"])
     parser.add_argument("--address")
     parser.add_argument("--tcp-port", type=int)
+    parser.add_argument("--udp-port", type=int)
     parser.add_argument("--endpoint")
     parser.add_argument("--kind", choices=["netchan", "tcp"])
     parser.add_argument("--rss-timeout", type=float, default=3600.0)
