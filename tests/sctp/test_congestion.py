@@ -139,3 +139,20 @@ def test_registry() -> None:
         RenoCongestionControl(mtu=0)
     with pytest.raises(ValueError):
         RenoCongestionControl(mtu=MTU, initial_cwnd=10)
+
+
+def test_the_send_path_uses_the_algorithm_named_in_the_options() -> None:
+    from netchan.transport.sctp.options import Options
+    from tests.sctp.conftest import make_pair
+
+    made: list[CongestionControl] = []
+
+    def counting(**kw: object) -> CongestionControl:
+        cc = RenoCongestionControl(**kw)  # type: ignore[arg-type]
+        made.append(cc)
+        return cc
+
+    register_congestion_control("test-counting", counting)
+    pair = make_pair(options=Options(congestion_control="test-counting"))
+    pair.connect()
+    assert len(made) == 2  # one per side of the association

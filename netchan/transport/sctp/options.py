@@ -63,6 +63,8 @@ class Options:
             0 disables the limit.
         initial_cwnd_mtus: initial congestion window in MTUs (RFC 9260 §7.2.1: min(4*MTU,
             max(2*MTU, 4380))).
+        congestion_control: the congestion control algorithm, by the name it was registered
+            under (``congestion.register_congestion_control``); ``"reno"`` is RFC 9260 §7.2.
         outbound_streams, inbound_streams: streams offered in INIT / INIT ACK (at most 65535).
             There is no per-stream fixed cost, so the default is the maximum.
         max_associations: associations an endpoint accepts (further INITs get ABORT).
@@ -106,6 +108,7 @@ class Options:
     send_buffer: int = 4 * 1024 * 1024
     max_burst: int = 0
     initial_cwnd_mtus: int = 4
+    congestion_control: str = "reno"
     outbound_streams: int = 65535
     inbound_streams: int = 65535
     max_associations: int = 4096

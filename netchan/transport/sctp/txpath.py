@@ -60,7 +60,9 @@ class TxPath:
             send_buffer=options.send_buffer, pmtu=options.pmtu, interleaving=interleaving
         )
         congestion = create_congestion_control(
-            "reno", mtu=options.pmtu, initial_cwnd_mtus=options.initial_cwnd_mtus
+            options.congestion_control,
+            mtu=options.pmtu,
+            initial_cwnd_mtus=options.initial_cwnd_mtus,
         )
         self.rtx = RetransmissionQueue(
             initial_tsn=initial_tsn,
