@@ -11,9 +11,10 @@ import dataclasses
 import enum
 import inspect
 import threading
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T", bound=type)
 
@@ -159,6 +160,41 @@ def lookup_class(cls: type) -> Registered | None:
     return by_class.get(cls)
 
 
+def register_declared(tp: Any) -> None:
+    """Register the dataclasses and Enums a channel's declared type names, with their fields'.
+
+    A channel declared with ``type=Point`` says what travels on it: requiring ``@register``
+    on ``Point`` as well would say it twice. Classes already registered keep their wire name;
+    a class that cannot be registered is left alone (encoding or ``check_type`` then says
+    why). Explicit registration stays for values of untyped channels.
+    """
+    seen: set[int] = set()
+
+    def walk(t: Any) -> None:
+        if id(t) in seen:
+            return
+        seen.add(id(t))
+        for arg in typing.get_args(t):
+            walk(arg)
+        if not isinstance(t, type):
+            return
+        is_dataclass = dataclasses.is_dataclass(t)
+        if (is_dataclass or (issubclass(t, enum.Enum) and len(t) > 0)) and t not in by_class:
+            try:
+                register(t)
+            except (TypeError, ValueError):
+                return
+        if is_dataclass:
+            try:
+                hints = typing.get_type_hints(t)
+            except Exception:  # unresolvable annotations: nothing more to learn
+                return
+            for hint in hints.values():
+                walk(hint)
+
+    walk(tp)
+
+
 def unregister(cls: type) -> None:
     """Forget a registered class (mainly for tests); unknown classes are ignored."""
     with _lock:
@@ -168,4 +204,11 @@ def unregister(cls: type) -> None:
         _refresh()
 
 
-__all__ = ["Registered", "default_name", "lookup_class", "register", "unregister"]
+__all__ = [
+    "Registered",
+    "default_name",
+    "lookup_class",
+    "register",
+    "register_declared",
+    "unregister",
+]

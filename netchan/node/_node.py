@@ -17,6 +17,7 @@ import trio
 from .. import _protocol as P
 from .._channels import RemoteReceiveChannel, RemoteSendChannel
 from .._stats import NodeStatistics, PeerStatistics
+from ..codec._registry import register_declared
 from ..transport import Endpoint, open_endpoint, parse_address
 from ._core import Core
 from ._credit import DEFAULT_BUFFER
@@ -49,7 +50,8 @@ class Node:
         A ``SendChannel``: values remote importers send are pushed into it (any number of
         importers, each with credit sized by the channel's buffer). A ``ReceiveChannel``: a
         work queue; each value goes to exactly one importer that has credit. The node owns the
-        end from now on and closes it when the node closes.
+        end from now on and closes it when the node closes. ``type`` checks every value; the
+        dataclasses and Enums it names (with their fields') are registered with the codec.
 
         Raises:
             TypeError: ``channel_end`` is not a trio channel end, or ``name`` not a string.
@@ -67,6 +69,7 @@ class Node:
             )
         if name in self._core.exports.named:
             raise ValueError(f"a channel named {name!r} is already exported")
+        register_declared(type)
         self._core.exports.add(name, channel_end, type)
 
     async def import_send(
@@ -82,6 +85,7 @@ class Node:
             PeerUnreachableError: no association could be set up.
         """
         self._check_import(address, name)
+        register_declared(type)
         link = ImportSendLink(self._core, name, address, None, P.TargetKind.NAME, name, type)
         await link.open()
         return RemoteSendChannel(link)
@@ -105,6 +109,7 @@ class Node:
         self._check_import(address, name)
         if not isinstance(max_buffer, int) or max_buffer < 0:
             raise ValueError(f"max_buffer must be an int >= 0, got {max_buffer!r}")
+        register_declared(type)
         link = ImportReceiveLink(
             self._core, name, address, None, P.TargetKind.NAME, name, type, window=max_buffer
         )

@@ -3,6 +3,7 @@ work-queue exactly-once, reply channels, failures. Deterministic on the memory t
 
 from __future__ import annotations
 
+import enum
 import functools
 import random
 from dataclasses import dataclass
@@ -528,3 +529,26 @@ async def test_a_peer_restarted_on_the_same_address_is_served_at_once(
                         await from_b.receive()
                 assert info.value.__cause__ is not None
                 assert "restarted" in str(info.value.__cause__)
+
+
+class Color(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+@dataclass(frozen=True)
+class Point:
+    x: int
+    color: Color
+
+
+async def test_a_declared_type_is_enough_to_carry_its_classes(env: Env, clock: object) -> None:
+    """``type=Point`` on both ends: Point and the Enum of its field travel unregistered."""
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[Point](4)
+        server.export("points", send, type=Point)
+        assert server.address is not None
+        points = await client.import_send(server.address, "points", type=Point)
+        await points.send(Point(1, Color.BLUE))
+        with trio.fail_after(5):
+            assert await recv.receive() == Point(1, Color.BLUE)
