@@ -498,7 +498,8 @@ class ImportSendLink(ImportLink, _Sending):
         self.sender_signal.fire()
 
     def after_final(self) -> None:
-        self.life.fire(T.FINAL_SENT)
+        if self.life.can(T.FINAL_SENT):  # not if the link failed while END was going out
+            self.life.fire(T.FINAL_SENT)
         self.remove()
 
     def flushing(self) -> bool:
@@ -767,7 +768,8 @@ class ExportReceiveLink(_Sending):
 
     def after_final(self) -> None:
         # The link stays until the importer's own END (its RETURNs may still come).
-        self.life.fire(T.FINAL_SENT)
+        if self.life.can(T.FINAL_SENT):  # not if the link failed while END was going out
+            self.life.fire(T.FINAL_SENT)
 
     def sent_one(self) -> None:
         if not self.outbox:

@@ -48,3 +48,30 @@ async def test_cancelled_waiter_does_not_break_the_next_one(clock: object) -> No
         signal.fire()
         with trio.fail_after(1):
             await done.wait()
+
+
+def test_a_link_failing_while_its_end_goes_out_stays_broken() -> None:
+    """The sender task's END completes after the link failed: no illegal transition (it
+    used to raise out of the sender task and take the node down)."""
+    from netchan import _protocol as P
+    from netchan.node._host import Counters
+    from netchan.node._links import ImportSendLink
+    from netchan.node._state import LinkState
+
+    class StubHost:
+        closed = False
+        counters = Counters()
+        max_value_size = 1 << 20
+        node_id = b"n" * 16
+
+        def add_link(self, link: object) -> int:
+            return 1
+
+        def forget_link(self, link: object) -> None:
+            pass
+
+    link = ImportSendLink(StubHost(), "c", None, None, P.TargetKind.NAME, "c", None)
+    link.finish()
+    link.fail(RuntimeError("the association died while END was going out"))
+    link.after_final()
+    assert link.state is LinkState.BROKEN
