@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command: set up everything (scripts/setup.sh: Debian packages, the kernel tests' VM, the
 # dev tools) and run every check and test: ruff, mypy, pytest on the host (userspace stack,
-# usrsctp interop; the channel suite again over udp://), and the kernel-SCTP suite with the channel suite over sctp:// (in a QEMU VM on hosts without SCTP).
+# usrsctp interop; the channel suite again over udp://), and the kernel-SCTP suite with the
+# channel suite over sctp:// (in a QEMU VM on hosts without SCTP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
