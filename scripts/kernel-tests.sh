@@ -10,6 +10,7 @@
 # uses the VM even where the host has SCTP; KERNEL_TESTS_VM_RUNNER replaces the VM runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh  # nothing to do when already set up
 # The venv's interpreter by its path inside the venv, never resolved through its symlink
 # (readlink -f): the interpreter it points to does not see the venv's packages.
 PY=$PWD/.venv/bin/python
