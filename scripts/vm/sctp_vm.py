@@ -458,7 +458,7 @@ def main() -> int:
             log(f"ready: {kernel_dir}")
             return 0
         return boot(kernel_dir, command, args.timeout)
-    except (VMError, subprocess.CalledProcessError) as e:
+    except (VMError, subprocess.CalledProcessError, FileNotFoundError) as e:
         log(f"FAILED: {e}")
         return 125
 
