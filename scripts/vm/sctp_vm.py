@@ -461,6 +461,8 @@ def main() -> int:
     except (VMError, subprocess.CalledProcessError, FileNotFoundError) as e:
         log(f"FAILED: {e}")
         return 125
+    except KeyboardInterrupt:  # QEMU was stopped on the way out
+        return 130
 
 
 if __name__ == "__main__":
