@@ -10,7 +10,9 @@ tests. To run them against a backend, a ``conftest.py`` next to the test module 
   for the backpressure test (default ``{"send_buffer": 65536, "receive_window": 65536}``,
   names both backends understand);
 
-and a test module does ``from tests.endpoint_suite import *  # noqa: F403``.
+and a test module does ``from tests.endpoint_suite import *  # noqa: F403``. A transport not
+opened by ``open_endpoint`` (the in-memory one, tests/memory/test_suite.py) redefines the
+``open_ep`` fixture in that module, after the import: the module's own fixtures win.
 
 Every test runs on loopback (127.0.0.1) with ephemeral ports and is bounded by
 ``trio.fail_after``. Real sockets run in real time, so the bounds are generous (the kernel
@@ -49,6 +51,7 @@ __all__ = [
     "test_endpoint_close_aborts_peers",
     "test_errors_bad_stream_and_use_after_close",
     "test_explicit_connect",
+    "test_graceful_shutdown_by_peer_ends_receive",
     "test_graceful_shutdown_delivers_everything",
     "test_implicit_association_by_send_to",
     "test_large_messages",
@@ -349,6 +352,36 @@ async def test_graceful_shutdown_delivers_everything(open_ep: OpenEp) -> None:
             assert fresh is not assoc
             await fresh.send(b"new")
             assert (await srv.receive()).data == b"new"
+
+
+async def test_graceful_shutdown_by_peer_ends_receive(open_ep: OpenEp) -> None:
+    """A graceful SHUTDOWN by the peer is a clean end, as trio's channels know it.
+
+    ``receive`` returns what the peer sent before the end and then raises ``EndOfChannel``
+    (every time), the rule ``_api.py`` states; ``send`` raises ``BrokenResourceError`` (the
+    other side is gone, like a trio channel whose receivers all closed).
+    """
+    count = 3
+    with trio.fail_after(TIMEOUT):
+        async with open_ep() as srv, open_ep() as cli:
+            assoc = await cli.connect(srv.address)
+            await assoc.send(b"ping")
+            server_side = (await srv.receive()).association
+            for i in range(count):
+                await server_side.send(payload(i, 100), stream=0)
+            await server_side.aclose()
+            await wait_event(cli, AssociationClosed, assoc)
+            got = [await assoc.receive() for _ in range(count)]
+            assert [m.data for m in got] == [payload(i, 100) for i in range(count)]
+            for _ in range(2):
+                with pytest.raises(trio.EndOfChannel):
+                    await assoc.receive()
+            with pytest.raises(trio.BrokenResourceError) as info:
+                await assoc.send(b"after shutdown")
+            assert isinstance(info.value.__cause__, AssociationAbortedError)
+            # the side that shut down: our own close, so ClosedResourceError
+            with pytest.raises(trio.ClosedResourceError):
+                await server_side.receive()
 
 
 async def test_abort_by_peer(open_ep: OpenEp) -> None:

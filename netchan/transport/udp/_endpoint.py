@@ -197,8 +197,10 @@ class UdpAssociation(Association):
 
         Raises:
             trio.ClosedResourceError: we closed the association or the endpoint.
-            trio.BrokenResourceError: the peer aborted or shut it down (or died), raised once
-                every message delivered before that was read.
+            trio.EndOfChannel: the peer shut it down gracefully, raised once every message
+                delivered before that was read.
+            trio.BrokenResourceError: the peer aborted it or died, raised once every message
+                delivered before that was read.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         parked = False
@@ -215,7 +217,7 @@ class UdpAssociation(Association):
                     # the wait already was the checkpoint, as in trio's own channels.)
                     await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
-            self._raise_if_ended()
+            self._raise_if_ended(receiving=True)
             parked = True
             await self._receivers.park()
 
@@ -284,11 +286,14 @@ class UdpAssociation(Association):
             raise trio.ClosedResourceError("association was closed")
         self._raise_if_ended()
 
-    def _raise_if_ended(self) -> None:
+    def _raise_if_ended(self, *, receiving: bool = False) -> None:
         if self._phase != _ENDED:
             return
         if self._closed_by_us:
             raise trio.ClosedResourceError("association was closed")
+        if receiving and self._error is None:
+            # A graceful SHUTDOWN by the peer is a clean end (the rule of _api.py).
+            raise trio.EndOfChannel("the peer shut the association down")
         error = self._error or AssociationAbortedError(
             "the peer shut the association down", by_peer=True
         )
