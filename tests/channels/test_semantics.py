@@ -84,7 +84,11 @@ async def test_blocked_send_cancelled_loses_and_duplicates_nothing(env: Env, clo
         assert got == sent
         await jobs.send(100)
         assert await recv.receive() == 100
-        await trio.sleep(0.5)
+        # Everything the client queued has reached the server (no fixed wait): the cancelled
+        # send queued nothing, and nothing more is on its way.
+        await eventually(lambda: server.statistics().values_in >= client.statistics().values_out)
+        assert client.statistics().values_out == len(sent) + 1
+        assert server.statistics().values_in == len(sent) + 1
         with pytest.raises(trio.WouldBlock):
             recv.receive_nowait()
 
@@ -365,7 +369,7 @@ async def test_statistics(env: Env, clock: object) -> None:
             3,
             8,
         )
-        await trio.sleep(0.5)
+        await eventually(lambda: server.statistics().values_in == 3)
         ns = client.statistics()
         assert ns.values_out == 3 and ns.imports == 1
         assert len(ns.peers) == 1 and ns.peers[0].association is not None
