@@ -60,6 +60,7 @@ __all__ = [
     "test_statistics_fields",
     "test_streams_and_ppid",
     "test_unordered_messages",
+    "test_unread_events_are_bounded_and_counted",
 ]
 
 TIMEOUT = 60.0  # per test; generous for the emulated VM
@@ -494,3 +495,24 @@ async def test_statistics_fields(open_ep: OpenEp) -> None:
             eps = srv.statistics()
             assert eps.associations == 1
             assert eps.datagrams_received >= 1
+            assert eps.events_discarded == 0
+
+
+async def test_unread_events_are_bounded_and_counted(open_ep: OpenEp) -> None:
+    """Events nobody reads cannot pile up: the oldest are discarded, and counted."""
+    with trio.fail_after(TIMEOUT):
+        async with open_ep() as srv, open_ep() as cli:
+            # Every backend keeps its events in the shared bounded queue (transport/_common.py):
+            # its limit is made tiny here instead of setting up thousands of associations.
+            srv._events.limit = 1  # type: ignore[attr-defined]
+            assoc = await cli.connect(srv.address)
+            await assoc.send(b"x")
+            await srv.receive()  # the server has the association: AssociationEstablished
+            await assoc.aclose()  # ... and then AssociationClosed, which pushes it out
+            # The server's side of the SHUTDOWN may complete a moment after ours.
+            for _ in range(int(TIMEOUT / 0.01)):
+                if srv.statistics().events_discarded:
+                    break
+                await trio.sleep(0.01)
+            assert srv.statistics().events_discarded >= 1
+            assert isinstance(await srv.next_event(), AssociationClosed)

@@ -145,12 +145,15 @@ class EndpointStatistics:
         datagrams_received / datagrams_sent: UDP datagrams (``udp://``) or SCTP packets seen.
         drops: packets dropped by reason (``"bad_checksum"``, ``"out_of_the_blue"``,
             ``"bad_verification_tag"``, ``"malformed"``, ``"bad_cookie"``, ...).
+        events_discarded: association events dropped unread: ``next_event`` keeps the latest
+            4096, so a program that never reads events cannot grow memory without bound.
     """
 
     associations: int
     datagrams_received: int = 0
     datagrams_sent: int = 0
     drops: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    events_discarded: int = 0
 
 
 # --- the two objects -------------------------------------------------------------------------
@@ -258,7 +261,11 @@ class Endpoint(abc.ABC):
 
     @abc.abstractmethod
     async def next_event(self) -> AssociationEvent:
-        """The next association event (established, closed, aborted, ...)."""
+        """The next association event (established, closed, aborted, ...).
+
+        Unread events are bounded (``EndpointStatistics.events_discarded`` counts the oldest
+        ones dropped). Raises ``trio.ClosedResourceError`` once the endpoint is closed.
+        """
 
     @abc.abstractmethod
     def statistics(self) -> EndpointStatistics:

@@ -23,7 +23,6 @@ It is deterministic under ``trio.testing.MockClock``: nothing depends on wall ti
 from __future__ import annotations
 
 import itertools
-import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -45,6 +44,7 @@ from netchan.transport import (
     MessageTooLargeError,
     parse_address,
 )
+from netchan.transport._common import EventQueue
 
 
 class MemoryNetwork:
@@ -303,7 +303,8 @@ class MemoryEndpoint(Endpoint):
         self._nursery = nursery
         self._assocs: dict[int, MemoryAssociation] = {}
         self._by_peer: dict[str, MemoryAssociation] = {}
-        self._events_send, self._events_recv = trio.open_memory_channel[AssociationEvent](math.inf)
+        # The backends' bounded event queue (unread events beyond its limit are counted).
+        self._events = EventQueue()
         self._ended: list[MemoryAssociation] = []
         self._rr = 0
         self._changed = trio.Event()
@@ -331,7 +332,7 @@ class MemoryEndpoint(Endpoint):
         if assoc.peer is not None:
             self._by_peer.pop(assoc.peer._endpoint.address, None)
         if not self._closed:
-            self._events_send.send_nowait(event)
+            self._events.publish(event)
         self._wake()
 
     def _target(self, address: str) -> MemoryEndpoint:
@@ -361,8 +362,8 @@ class MemoryEndpoint(Endpoint):
             mine.peer, stale.peer = stale, mine
             self._assocs[mine.id] = mine
             self._by_peer[other.address] = mine
-            self._events_send.send_nowait(AssociationEstablished(mine))
-            other._events_send.send_nowait(AssociationRestarted(stale))
+            self._events.publish(AssociationEstablished(mine))
+            other._events.publish(AssociationRestarted(stale))
             return mine
         mine = MemoryAssociation(self, next(self.network._assoc_ids), streams)
         theirs = MemoryAssociation(other, next(self.network._assoc_ids), streams)
@@ -371,8 +372,8 @@ class MemoryEndpoint(Endpoint):
         self._by_peer[other.address] = mine
         other._assocs[theirs.id] = theirs
         other._by_peer[self.address] = theirs
-        self._events_send.send_nowait(AssociationEstablished(mine))
-        other._events_send.send_nowait(AssociationEstablished(theirs))
+        self._events.publish(AssociationEstablished(mine))
+        other._events.publish(AssociationEstablished(theirs))
         return mine
 
     async def send(
@@ -407,16 +408,14 @@ class MemoryEndpoint(Endpoint):
         return list(self._assocs.values()) + self._ended
 
     async def next_event(self) -> AssociationEvent:
-        try:
-            return await self._events_recv.receive()
-        except trio.EndOfChannel:
-            raise trio.ClosedResourceError("endpoint closed") from None
+        return await self._events.get()
 
     def statistics(self) -> EndpointStatistics:
         return EndpointStatistics(
             associations=len(self._assocs),
             datagrams_received=self.packets_received,
             datagrams_sent=self.packets_sent,
+            events_discarded=self._events.discarded,
         )
 
     def _crash(self) -> None:
@@ -428,7 +427,7 @@ class MemoryEndpoint(Endpoint):
                 self._nursery_of(peer).start_soon(self._detect_death, peer)
         self._assocs.clear()
         self._by_peer.clear()
-        self._events_send.close()
+        self._events.close()
         self._wake()
 
     @staticmethod
@@ -451,6 +450,6 @@ class MemoryEndpoint(Endpoint):
             assoc.abort("endpoint closed")
         self._closed = True
         self.network.endpoints.pop((self._host, self._port), None)
-        self._events_send.close()
+        self._events.close()
         self._wake()
         await trio.lowlevel.checkpoint()

@@ -47,6 +47,14 @@ from .._api import (
     Message,
     PeerAddressChanged,
 )
+from .._common import (
+    EventQueue,
+    Inbox,
+    ReadyRing,
+    check_option_names,
+    raise_if_ended,
+    resolve_host,
+)
 from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
 from ..sctp import events as ev
 from ..sctp.options import Options
@@ -73,8 +81,6 @@ ACK_EVERY = 8
 FLUSH_DEFER_ROUNDS = 16
 #: Application sends flush at once when this many full packets are queued.
 BURST_PACKETS = 8
-#: Public events kept for ``next_event`` when nobody reads them (oldest dropped beyond this).
-EVENT_QUEUE = 4096
 
 # Association life cycle as the driver sees it (the stack holds the RFC 9260 states).
 _CONNECTING = "connecting"
@@ -101,13 +107,11 @@ class UdpAssociation(Association):
         self._closed_by_us = False
         # Why it ended when the peer or the network ended it; None for a graceful close.
         self._error: AssociationAbortedError | None = None
-        self._queue: collections.deque[Message] = collections.deque()
-        self._unread = 0  # bytes in _queue
+        self.inbox = Inbox()  # delivered, not yet read (transport/_common.py)
         # User payload bytes (the stack counts whole packets; the endpoint API counts what
         # the application sent and received, like the kernel backend).
         self._bytes_sent = 0
         self._bytes_received = 0
-        self._receivers = trio.lowlevel.ParkingLot()
         self._senders = trio.lowlevel.ParkingLot()
         self._phase_waiters = trio.lowlevel.ParkingLot()
         self._outbound = 0
@@ -207,10 +211,11 @@ class UdpAssociation(Association):
         while True:
             if self._closed_by_us or self._endpoint._closed:
                 raise trio.ClosedResourceError("association was closed")
-            if self._queue:
-                message = self._queue.popleft()
-                if not self._queue:
-                    self._endpoint._ready.pop(self, None)
+            inbox = self.inbox
+            if inbox.messages:
+                message = inbox.take()
+                if not inbox.messages:
+                    self._endpoint._ready.discard(self)
                 self._consumed(message)
                 if not parked:
                     # Taken: a cancellation from here on must not lose it. (After parking,
@@ -219,7 +224,7 @@ class UdpAssociation(Association):
                 return message
             self._raise_if_ended(receiving=True)
             parked = True
-            await self._receivers.park()
+            await inbox.waiters.park()
 
     async def aclose(self) -> None:
         """Graceful SHUTDOWN (RFC 9260 §9.2); returns once it completed or the peer died.
@@ -287,17 +292,13 @@ class UdpAssociation(Association):
         self._raise_if_ended()
 
     def _raise_if_ended(self, *, receiving: bool = False) -> None:
-        if self._phase != _ENDED:
-            return
-        if self._closed_by_us:
-            raise trio.ClosedResourceError("association was closed")
-        if receiving and self._error is None:
-            # A graceful SHUTDOWN by the peer is a clean end (the rule of _api.py).
-            raise trio.EndOfChannel("the peer shut the association down")
-        error = self._error or AssociationAbortedError(
-            "the peer shut the association down", by_peer=True
-        )
-        raise trio.BrokenResourceError(str(error)) from error
+        if self._phase == _ENDED:
+            raise_if_ended(
+                closed_by_us=self._closed_by_us,
+                ended=True,
+                error=self._error,
+                receiving=receiving,
+            )
 
     async def _wait_established(self) -> None:
         while self._phase == _CONNECTING:
@@ -328,19 +329,14 @@ class UdpAssociation(Association):
         self._wake_all()
 
     def _wake_all(self) -> None:
-        self._receivers.unpark_all()
+        self.inbox.waiters.unpark_all()
         self._senders.unpark_all()
         self._phase_waiters.unpark_all()
-        self._endpoint._receivers.unpark_all()
+        self._endpoint._ready.waiters.unpark_all()
 
     def _deliver(self, message: Message) -> None:
-        self._queue.append(message)
-        self._unread += len(message.data)
         self._bytes_received += len(message.data)
-        if len(self._queue) == 1:
-            self._endpoint._ready[self] = None
-        self._receivers.unpark()
-        self._endpoint._receivers.unpark()
+        self._endpoint._ready.deliver(self, message)
 
     def _consumed(self, message: Message) -> None:
         """The application took ``message``: reopen our receive window (RFC 9260 §6.2).
@@ -353,8 +349,7 @@ class UdpAssociation(Association):
         if self._phase == _ENDED:
             return
         size = len(message.data)
-        backlog = self._unread
-        self._unread = backlog - size
+        backlog = self.inbox.bytes + size  # unread bytes before this message was taken
         try:
             self._sctp.message_consumed(size, trio.current_time())
         except Exception:  # the stack already dropped the association
@@ -400,7 +395,7 @@ def _association_statistics(assoc: UdpAssociation, counters: Any) -> Association
         local_rwnd=get("local_rwnd"),
         bytes_in_flight=get("bytes_in_flight", get("in_flight")),
         send_buffered=int(get("send_buffered", 0) or 0),
-        receive_buffered=assoc._unread,
+        receive_buffered=assoc.inbox.bytes,
         drops=dict(drops) if drops else {},
     )
 
@@ -448,10 +443,8 @@ class UdpEndpoint(Endpoint):
         self._closed = False
         self._assocs: dict[int, UdpAssociation] = {}
         self._by_peer: dict[tuple[PeerAddr, int], UdpAssociation] = {}
-        self._ready: dict[UdpAssociation, None] = {}
-        self._receivers = trio.lowlevel.ParkingLot()
-        self._events: collections.deque[AssociationEvent] = collections.deque()
-        self._event_waiters = trio.lowlevel.ParkingLot()
+        self._ready: ReadyRing[UdpAssociation] = ReadyRing()
+        self._events = EventQueue()
         self._timer_lot = trio.lowlevel.ParkingLot()
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._flush_requested = False
@@ -535,35 +528,19 @@ class UdpEndpoint(Endpoint):
         while True:
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
-            while self._ready:
-                assoc = next(iter(self._ready))
-                del self._ready[assoc]
-                if not assoc._queue:
-                    continue
-                message = assoc._queue.popleft()
-                if assoc._queue:
-                    self._ready[assoc] = None  # back of the ring
+            taken = self._ready.take()
+            if taken is not None:
+                assoc, message = taken
                 assoc._consumed(message)
                 if not parked:
                     await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
             parked = True
-            await self._receivers.park()
+            await self._ready.waiters.park()
 
     async def next_event(self) -> AssociationEvent:
         """The next association event (established, closed, aborted, restarted, ...)."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        parked = False
-        while True:
-            if self._events:
-                event = self._events.popleft()
-                if not parked:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                return event
-            if self._closed:
-                raise trio.ClosedResourceError("endpoint was closed")
-            parked = True
-            await self._event_waiters.park()
+        return await self._events.get()
 
     def statistics(self) -> EndpointStatistics:
         """Datagrams in/out and drops by reason (the stack's and the driver's)."""
@@ -586,6 +563,7 @@ class UdpEndpoint(Endpoint):
             datagrams_received=received,
             datagrams_sent=sent,
             drops={k: v for k, v in drops.items() if v},
+            events_discarded=self._events.discarded,
         )
 
     async def aclose(self) -> None:
@@ -627,8 +605,8 @@ class UdpEndpoint(Endpoint):
         self._closed = True
         for assoc in list(self._assocs.values()):
             assoc._wake_all()
-        self._receivers.unpark_all()
-        self._event_waiters.unpark_all()
+        self._ready.waiters.unpark_all()
+        self._events.close()
         trio.lowlevel.notify_closing(self._sock)
         self._sock.close()
         if self._cancel_scope is not None:
@@ -644,14 +622,8 @@ class UdpEndpoint(Endpoint):
 
     async def _lookup(self, host: str, port: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         """Resolve a host name in the socket's address family."""
-        try:
-            infos = await trio.socket.getaddrinfo(host, port, self._family, socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise InvalidAddressError(f"cannot resolve {host!r}: {exc}") from exc
-        for *_rest, sockaddr in infos:
-            if sockaddr and isinstance(sockaddr[0], str):
-                return ipaddress.ip_address(sockaddr[0])
-        raise InvalidAddressError(f"cannot resolve {host!r}")
+        found = await resolve_host(host, port, family=self._family, socktype=socket.SOCK_DGRAM)
+        return ipaddress.ip_address(found)
 
     async def _resolve(self, host: str, port: int) -> PeerAddr:
         try:
@@ -973,15 +945,11 @@ class UdpEndpoint(Endpoint):
         key = assoc._peer_key
         if key is not None and self._by_peer.get(key) is assoc:
             del self._by_peer[key]
-        if not assoc._queue:
-            self._ready.pop(assoc, None)
+        if not assoc.inbox.messages:
+            self._ready.discard(assoc)
 
     def _publish(self, event: AssociationEvent) -> None:
-        if len(self._events) >= EVENT_QUEUE:
-            self._events.popleft()
-            self._counters["events_discarded"] += 1
-        self._events.append(event)
-        self._event_waiters.unpark()
+        self._events.publish(event)
 
 
 def _make_options(options: dict[str, Any]) -> Options:
@@ -991,10 +959,7 @@ def _make_options(options: dict[str, Any]) -> Options:
     base = given if given is not None else Options()
     if not options:
         return base
-    fields = set(Options.__dataclass_fields__)
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise TypeError(f"unknown udp:// endpoint option(s): {', '.join(unknown)}")
+    check_option_names("udp", options, Options.__dataclass_fields__)
     from dataclasses import replace
 
     return replace(base, **options)
