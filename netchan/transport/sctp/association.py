@@ -52,6 +52,7 @@ from .packet import (
     InvalidStreamIdentifierCause,
     NoUserDataCause,
     Packet,
+    PadChunk,
     ProtocolViolationCause,
     SackChunk,
     ShutdownAckChunk,
@@ -774,6 +775,8 @@ class Association:
                 self._handle_shutdown_complete(now)
             elif isinstance(chunk, ErrorChunk):
                 self._handle_error(chunk, now)
+            elif isinstance(chunk, PadChunk):
+                pass  # RFC 4820 §3: the receiver ignores PAD (it fills path MTU probes)
             elif isinstance(chunk, (InitChunk, CookieEchoChunk)):
                 # §6.10 / §5.1: INIT bundled, or COOKIE ECHO not first: ignore the chunk.
                 self.drops.add("misplaced_chunk")
