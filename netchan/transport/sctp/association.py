@@ -89,6 +89,14 @@ NAGLE_HOLD = 0.001
 #: oldest chunks at the same size, points at the size. A false alarm costs little: BASE is
 #: confirmed and MAX_PLPMTU probed again within two round trips.
 BLACK_HOLE_T3_EXPIRIES = 2
+#: Packets the peer's initial receive window (a_rwnd of INIT / INIT ACK) must hold at the
+#: largest path MTU probed for: MAX_PLPMTU is at most a_rwnd / this (RFC 8899 §3 item 5: what
+#: the receiver can accept bounds the search; TCP bounds its segments to a fraction of the
+#: window alike). A receiver drops a packet that overruns its buffer, and a few large packets
+#: fill a small one: usrsctp (128 KiB buffer, its window counts buffer overhead) lost 1 to 4
+#: packets of 32 KiB per 20 MB sent, none of 24 KiB or 16 KiB. netchan's 4 MiB window is not
+#: limited by it.
+PEER_WINDOW_PACKETS = 8
 # States in which path MTU probes go out: while DATA may still be sent.
 _PROBE_STATES = (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
 # Probe packet (RFC 8899 §6.2): common header + HEARTBEAT with its info + PAD chunk header.
@@ -523,6 +531,7 @@ class Association:
         )
         self._restart_heartbeat(now)
         # RFC 8899 §5.2: connectivity confirmed: DISABLED -> BASE, probing starts.
+        self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
         self._pmtud.start(now)
         if self._shutdown_requested and self.state is State.ESTABLISHED:
             self._transition(Trigger.SHUTDOWN)
@@ -715,6 +724,7 @@ class Association:
             self._flush_pre_queue(now)
             self._host._emit(AssociationRestarted(self.id))
             self._restart_heartbeat(now)
+            self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
             self._pmtud.start(now)
         else:
             self._on_established(now)

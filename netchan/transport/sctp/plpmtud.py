@@ -201,6 +201,12 @@ class PathMtuDiscovery:
 
     # ------------------------------------------------------------------ events in
 
+    def limit_max(self, size: int) -> None:
+        """Lower MAX_PLPMTU to ``size`` (not below BASE_PLPMTU): what the receiver can take
+        bounds the search too (RFC 8899 §3 item 5, §5.1.2)."""
+        self._max = max(self._base, min(self._max, _align(size)))
+        self._failed = min(self._failed, self._max + 4)
+
     def start(self, now: float) -> None:
         """The association is established (§5.2: the PL indicates connectivity): leave
         DISABLED for BASE, whose probe of BASE_PLPMTU goes out at once."""
