@@ -134,6 +134,9 @@ class AssociationStatistics:
     send_buffered: int = 0
     receive_buffered: int = 0
     drops: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    #: The path MTU the association sends with, in SCTP packet bytes (``udp://``: the
+    #: PLPMTU its path MTU discovery confirmed, RFC 8899); None where the backend hides it.
+    pmtu: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,13 +58,17 @@ from .._common import (
 from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
 from ..sctp import events as ev
 from ..sctp.options import Options
+from ..sctp.plpmtud import Fragmentable
 from . import _mmsg
 from ._socket import (
     PENDING_ICMP_ERRNOS,
     IcmpReport,
     PeerAddr,
+    header_overhead,
+    local_mtu,
     open_udp_socket,
     read_error_queue,
+    set_dont_fragment,
 )
 
 log = logging.getLogger("netchan.transport.udp")
@@ -397,6 +401,7 @@ def _association_statistics(assoc: UdpAssociation, counters: Any) -> Association
         send_buffered=int(get("send_buffered", 0) or 0),
         receive_buffered=assoc.inbox.bytes,
         drops=dict(drops) if drops else {},
+        pmtu=get("pmtu"),
     )
 
 
@@ -421,9 +426,17 @@ class UdpEndpoint(Endpoint):
             raise TransportError(
                 f"udp:// endpoints bind one address; multihoming is not supported yet ({address})"
             )
-        self._options = options
         self._sock = open_udp_socket(address.host, address.port)
         self._family = self._sock.family
+        if options.plpmtud and not set_dont_fragment(self._sock, True):
+            # Without the Don't Fragment bit a probe would be fragmented and confirm a size
+            # the path does not carry (RFC 8899 §3 item 2): no path MTU discovery here.
+            from dataclasses import replace
+
+            options = replace(options, plpmtud=False)
+        self._options = options
+        # Local interface limit per peer host (RFC 8899 §3 item 5), asked once per host.
+        self._local_mtus: dict[str, int | None] = {}
         bound = self._sock.getsockname()
         self._host: str = bound[0]
         self._port: int = bound[1]
@@ -440,6 +453,8 @@ class UdpEndpoint(Endpoint):
             rng=rng if rng is not None else random.SystemRandom(),
             now=trio.current_time(),
         )
+        if options.plpmtud and hasattr(self._sctp, "local_mtu"):
+            self._sctp.local_mtu = self._local_mtu
         self._closed = False
         self._assocs: dict[int, UdpAssociation] = {}
         self._by_peer: dict[tuple[PeerAddr, int], UdpAssociation] = {}
@@ -770,8 +785,29 @@ class UdpEndpoint(Endpoint):
             self._flush_requested = True
             self._timer_lot.unpark_all()
 
+    def _local_mtu(self, addr: object) -> int | None:
+        """MAX_PLPMTU's local bound toward ``addr`` for the stack (``SctpEndpoint.local_mtu``)."""
+        if not isinstance(addr, tuple) or len(addr) < 2 or not isinstance(addr[0], str):
+            return None
+        host = addr[0]
+        if host not in self._local_mtus:
+            if len(self._local_mtus) >= 4096:
+                self._local_mtus.clear()  # bounded; routes may change anyway
+            self._local_mtus[host] = local_mtu(self._family, (host, int(addr[1])))
+        return self._local_mtus[host]
+
     def _sendto(self, data: bytes, addr: PeerAddr) -> bool:
         """One datagram; False when the kernel buffer is full (caller keeps it)."""
+        if type(data) is Fragmentable:
+            # RFC 9260 §6.9: a chunk cut for a larger PMTU goes IP-fragmented: DF off for it.
+            set_dont_fragment(self._sock, False)
+            try:
+                return self._sendto_df(data, addr)
+            finally:
+                set_dont_fragment(self._sock, True)
+        return self._sendto_df(data, addr)
+
+    def _sendto_df(self, data: bytes, addr: PeerAddr) -> bool:
         for _attempt in range(2):
             try:
                 self._sock.sendto(data, addr)
@@ -801,7 +837,9 @@ class UdpEndpoint(Endpoint):
             self._writer_lot.unpark_all()
             return
         start = 0
-        if self._batcher is not None and len(batch) > 1:
+        # A Fragmentable datagram (rare: after the path MTU shrank) needs the socket's DF
+        # option changed around it: such a flush goes datagram by datagram.
+        if self._batcher is not None and len(batch) > 1 and not self._has_fragmentable(batch):
             retried = False
             while len(batch) - start > 1:
                 sent, error = self._batcher.send(batch[start:] if start else batch)
@@ -826,6 +864,10 @@ class UdpEndpoint(Endpoint):
                 self._outgoing.extend(batch[index:])
                 self._writer_lot.unpark_all()
                 return
+
+    @staticmethod
+    def _has_fragmentable(batch: list[tuple[bytes, PeerAddr]]) -> bool:
+        return any(type(data) is Fragmentable for data, _addr in batch)
 
     def _flush(self) -> None:
         """Send what the stack wants sent, dispatch its events, re-arm the timer."""
@@ -859,6 +901,13 @@ class UdpEndpoint(Endpoint):
 
     def _handle_icmp(self, reports: list[IcmpReport], now: float) -> None:
         for report in reports:
+            if report.too_big and report.mtu > 0 and self._options.plpmtud:
+                self._counters["icmp_packet_too_big"] += 1
+                # RFC 8899 §4.6.2: PL_PTB_SIZE is the reported MTU less the headers below
+                # SCTP; the stack checks the quoted verification tag (§4.6.1).
+                size = report.mtu - header_overhead(report.destination[0])
+                self._sctp.icmp_packet_too_big(report.destination, report.quoted, size, now)
+                continue
             if not report.unreachable:
                 self._drops["icmp_ignored"] += 1
                 continue
