@@ -18,6 +18,7 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from ..errors import MessageTooLargeError
+from . import shutdown
 from .cookie import CookieContents, CookieFactory, ForgedCookieError, StaleCookieError
 from .counters import AssociationCounters, DropCounter
 from .events import (
@@ -365,7 +366,7 @@ class Association:
         if self.state is State.ESTABLISHED:
             self._shutdown_requested = True
             self._transition(Trigger.SHUTDOWN)
-            self._check_shutdown_progress(now)
+            shutdown.check_shutdown_progress(self, now)
             self._host._touch(self)
 
     def abort(self, reason: str = "", now: float = 0.0) -> None:
@@ -535,7 +536,7 @@ class Association:
         self._pmtud.start(now)
         if self._shutdown_requested and self.state is State.ESTABLISHED:
             self._transition(Trigger.SHUTDOWN)
-            self._check_shutdown_progress(now)
+            shutdown.check_shutdown_progress(self, now)
 
     def _handle_init_ack(self, chunk: InitAckChunk, now: float) -> None:
         if self.state is not State.COOKIE_WAIT:
@@ -826,11 +827,11 @@ class Association:
             elif isinstance(chunk, CookieAckChunk):
                 self._handle_cookie_ack(now)
             elif isinstance(chunk, ShutdownChunk):
-                self._handle_shutdown(chunk, now)
+                shutdown.handle_shutdown(self, chunk, now)
             elif isinstance(chunk, ShutdownAckChunk):
-                self._handle_shutdown_ack(now)
+                shutdown.handle_shutdown_ack(self, now)
             elif isinstance(chunk, ShutdownCompleteChunk):
-                self._handle_shutdown_complete(now)
+                shutdown.handle_shutdown_complete(self, now)
             elif isinstance(chunk, ErrorChunk):
                 self._handle_error(chunk, now)
             elif isinstance(chunk, PadChunk):
@@ -1044,7 +1045,7 @@ class Association:
             self._send_blocked = False
             tx.buffer_available()
             self._host._emit(SendBufferAvailable(self.id))
-        self._check_shutdown_progress(now)
+        shutdown.check_shutdown_progress(self, now)
 
     def _fill_data(self, chunks: list[Chunk], budget: int, now: float) -> int:
         """Append DATA chunks that fit ``budget`` bytes; returns the bytes used."""
@@ -1167,71 +1168,7 @@ class Association:
         self._clear_errors()
         self._restart_heartbeat(now)
 
-    # ------------------------------------------------------------------ shutdown
-
-    def _check_shutdown_progress(self, now: float) -> None:
-        tx = self._tx
-        drained = tx is None or tx.is_idle
-        if not drained:
-            return
-        if self.state is State.SHUTDOWN_PENDING:
-            # §9.2: all outstanding data acknowledged: SHUTDOWN, T2 and T5.
-            self._transition(Trigger.OUTSTANDING_DRAINED)
-            self._send_shutdown(now)
-            self._t5.start(now, min(self._options.shutdown_guard, 5 * self._options.rto_max))
-        elif self.state is State.SHUTDOWN_RECEIVED:
-            self._transition(Trigger.SHUTDOWN_ACK_SENT)
-            self._queue_control(ShutdownAckChunk())
-            self._t2.start(now, self._rto.rto)
-
-    def _cumulative_tsn(self) -> int:
-        if self._tracker is None:  # nothing received yet: the TSN before the peer's first
-            return (self.peer_initial_tsn - 1) & 0xFFFFFFFF
-        return self._tracker.cumulative_tsn
-
-    def _send_shutdown(self, now: float) -> None:
-        self._queue_control(ShutdownChunk(self._cumulative_tsn()))
-        self._t2.start(now, self._rto.rto)
-
-    def _handle_shutdown(self, chunk: ShutdownChunk, now: float) -> None:
-        state = self.state
-        tx = self._tx
-        if state in (State.CLOSED, State.COOKIE_WAIT, State.COOKIE_ECHOED) or tx is None:
-            self.drops.add("shutdown_in_wrong_state")
-            return
-        # §9.2: the Cumulative TSN Ack acknowledges data like a SACK without gaps.
-        if tx.handle_cumulative_ack(chunk.cumulative_tsn_ack, now):
-            self._clear_errors()
-        if state in (State.ESTABLISHED, State.SHUTDOWN_PENDING):
-            self._transition(Trigger.SHUTDOWN_RECEIVED)
-            self._shutdown_requested = True
-        elif state is State.SHUTDOWN_SENT:
-            # §9.2: both sides sent SHUTDOWN: answer SHUTDOWN ACK now, restart T2.
-            self._transition(Trigger.SHUTDOWN_RECEIVED)
-            self._queue_control(ShutdownAckChunk())
-            self._t2.start(now, self._rto.rto)
-            return
-        elif state is State.SHUTDOWN_ACK_SENT:
-            # Our SHUTDOWN ACK was lost and the peer retransmitted SHUTDOWN: answer again.
-            self._queue_control(ShutdownAckChunk())
-            return
-        self._after_ack(now)
-
-    def _handle_shutdown_ack(self, now: float) -> None:
-        if self.state in (State.SHUTDOWN_SENT, State.SHUTDOWN_ACK_SENT):
-            # §9.2: SHUTDOWN COMPLETE, then CLOSED.
-            self._send_raw(self.peer_tag, [ShutdownCompleteChunk()])
-            self._transition(Trigger.SHUTDOWN_ACK_RECEIVED)
-            self._close_gracefully()
-        else:
-            self.drops.add("unexpected_shutdown_ack")
-
-    def _handle_shutdown_complete(self, now: float) -> None:
-        if self.state is State.SHUTDOWN_ACK_SENT:
-            self._transition(Trigger.SHUTDOWN_COMPLETE_RECEIVED)
-            self._close_gracefully()
-        else:
-            self.drops.add("unexpected_shutdown_complete")
+    # ------------------------------------------------------------------ ERROR chunks
 
     def _handle_error(self, chunk: ErrorChunk, now: float) -> None:
         for cause in chunk.causes:
@@ -1264,7 +1201,7 @@ class Association:
         if self._is_closed():
             return
         if self._t2.expired(now):
-            self._t2_expired(now)
+            shutdown.t2_expired(self, now)
         if self._is_closed():
             return
         if self._t5.expired(now):
@@ -1305,17 +1242,6 @@ class Association:
             self._t1.start(now, self._rto.rto)
         elif self.state is State.COOKIE_ECHOED and self._cookie_echo is not None:
             self._send_cookie_echo(now)
-
-    def _t2_expired(self, now: float) -> None:
-        # §9.2: retransmit SHUTDOWN / SHUTDOWN ACK with backoff; the error counter applies.
-        self._rto.backoff()
-        if not self._count_error("SHUTDOWN retransmissions"):
-            return
-        if self.state is State.SHUTDOWN_SENT:
-            self._send_shutdown(now)
-        elif self.state is State.SHUTDOWN_ACK_SENT:
-            self._queue_control(ShutdownAckChunk())
-            self._t2.start(now, self._rto.rto)
 
     def _t3_expired(self, now: float) -> None:
         tx = self._tx
