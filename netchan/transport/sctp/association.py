@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from ..errors import MessageTooLargeError
-from . import shutdown
+from . import liveness, shutdown
 from .cookie import CookieContents, CookieFactory, ForgedCookieError, StaleCookieError
 from .counters import AssociationCounters, DropCounter
 from .events import (
@@ -28,7 +28,6 @@ from .events import (
     AssociationRestarted,
     Event,
     MessageReceived,
-    PeerAddressChanged,
     SendBufferAvailable,
 )
 from .handshake import check_init, make_init, make_init_ack, negotiate_interleaving
@@ -530,7 +529,7 @@ class Association:
                 inbound_streams=self.inbound_streams,
             )
         )
-        self._restart_heartbeat(now)
+        liveness.restart_heartbeat(self, now)
         # RFC 8899 §5.2: connectivity confirmed: DISABLED -> BASE, probing starts.
         self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
         self._pmtud.start(now)
@@ -724,7 +723,7 @@ class Association:
         if was_established:
             self._flush_pre_queue(now)
             self._host._emit(AssociationRestarted(self.id))
-            self._restart_heartbeat(now)
+            liveness.restart_heartbeat(self, now)
             self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
             self._pmtud.start(now)
         else:
@@ -818,7 +817,7 @@ class Association:
                 if self.state is not State.COOKIE_WAIT:
                     self._queue_control(HeartbeatAckChunk(chunk.info))
             elif isinstance(chunk, HeartbeatAckChunk):
-                self._handle_heartbeat_ack(chunk, now)
+                liveness.handle_heartbeat_ack(self, chunk, now)
             elif isinstance(chunk, AbortChunk):
                 self._close_aborted(f"peer sent ABORT: {chunk}", True)
                 return
@@ -1027,7 +1026,7 @@ class Association:
                 self._t3.start(now, 0.0)
         if result.acked_bytes > 0:
             # §8.1/§8.2: an acknowledgement of new data clears the error counters.
-            self._clear_errors()
+            liveness.clear_errors(self)
             self._packets_since_ack = 0
         self._after_ack(now)
 
@@ -1091,83 +1090,6 @@ class Association:
                 self._t3.start_if_stopped(now, self._rto.rto)
         return used
 
-    # ------------------------------------------------------------------ liveness
-
-    def _clear_errors(self) -> None:
-        self._error_count = 0
-        self._t3_streak = 0
-        if not self._path_reachable:
-            self._path_reachable = True
-            self._host._emit(PeerAddressChanged(self.id, self._addr_tuple(), "available"))
-
-    def _addr_tuple(self) -> tuple[str, int]:
-        addr = self._addr
-        if isinstance(addr, tuple) and len(addr) >= 2:
-            return (str(addr[0]), int(addr[1]))
-        return (str(addr), self.remote_port)
-
-    def _count_error(self, what: str) -> bool:
-        """One more unanswered retransmission or heartbeat (§8.1, §8.2).
-
-        Returns False when the association was aborted (limit exceeded).
-        """
-        self._error_count += 1
-        options = self._options
-        if self._path_reachable and self._error_count > options.path_max_retransmissions:
-            # §8.2: the (only) destination becomes inactive.
-            self._path_reachable = False
-            self._host._emit(PeerAddressChanged(self.id, self._addr_tuple(), "unreachable"))
-        if self._error_count > options.association_max_retransmissions:
-            # §8.1: the peer is unreachable.
-            self._send_raw(
-                self.peer_tag,
-                [AbortChunk(causes=(UserInitiatedAbortCause(b"peer unreachable"),))],
-            )
-            self._close_aborted(
-                f"peer unreachable: {self._error_count} consecutive {what} unanswered", False
-            )
-            return False
-        return True
-
-    def _restart_heartbeat(self, now: float) -> None:
-        self._heartbeat.restart(now, self._rto.rto)
-
-    def _heartbeat_timeout(self, now: float) -> None:
-        # §8.3: heartbeats from ESTABLISHED until SHUTDOWN / SHUTDOWN ACK is sent (then
-        # T2-shutdown watches the peer).
-        if self.state not in (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED):
-            return
-        heartbeat = self._heartbeat
-        if heartbeat.awaiting_ack:
-            # Not answered within one RTO: an error for the path and the association, and
-            # the RTO backs off (§8.3).
-            self._rto.backoff()
-            if not self._count_error("heartbeats"):
-                return
-            heartbeat.restart(now, self._rto.rto)
-            return
-        tx = self._tx
-        if tx is not None and tx.bytes_in_flight:
-            # Not idle: DATA in flight probes the path (T3-rtx counts its errors).
-            heartbeat.restart(now, self._rto.rto)
-            return
-        self._queue_control(heartbeat.send(now, self._rto.rto))
-
-    def _handle_heartbeat_ack(self, chunk: HeartbeatAckChunk, now: float) -> None:
-        if len(chunk.info) == PROBE_INFO.size:
-            # A path MTU probe's answer (RFC 8899 §6.2.1.2). It gives no RTT sample: a large
-            # probe's serialization delay would inflate the RTO.
-            if not self._pmtud.handle_ack(chunk.info, now):
-                self.drops.add("stale_probe_ack")
-            return
-        rtt = self._heartbeat.handle_ack(chunk, now)
-        if rtt is None:
-            return
-        # §8.3: the RTT measurement updates the RTO; the error counters are cleared.
-        self._rto.observe(rtt)
-        self._clear_errors()
-        self._restart_heartbeat(now)
-
     # ------------------------------------------------------------------ ERROR chunks
 
     def _handle_error(self, chunk: ErrorChunk, now: float) -> None:
@@ -1215,7 +1137,7 @@ class Association:
         if self._sack_timer.expired(now) and self._tracker is not None:
             self._tracker.handle_timeout(now)
         if self._heartbeat.timer.expired(now):
-            self._heartbeat_timeout(now)
+            liveness.heartbeat_timeout(self, now)
         if self._nagle.expired(now):
             self._nagle_expired = True  # the held partial packet goes with the next output
         if self._pmtud.timer.expired(now):
@@ -1260,7 +1182,7 @@ class Association:
             self._t3_streak += 1
             if self._t3_streak >= BLACK_HOLE_T3_EXPIRIES and self._pmtud.black_hole(now):
                 self._t3_streak = 0
-        if not probing and not self._count_error("retransmission timeouts"):
+        if not probing and not liveness.count_error(self, "retransmission timeouts"):
             return
         self._t3.start(now, self._rto.rto)
 

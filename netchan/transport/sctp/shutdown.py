@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .packet import (
-    ShutdownAckChunk,
-    ShutdownChunk,
-    ShutdownCompleteChunk,
-)
+from . import liveness
+from .packet import ShutdownAckChunk, ShutdownChunk, ShutdownCompleteChunk
 from .state import State, Trigger
 
 if TYPE_CHECKING:
@@ -56,7 +53,7 @@ def handle_shutdown(assoc: Association, chunk: ShutdownChunk, now: float) -> Non
         return
     # §9.2: the Cumulative TSN Ack acknowledges data like a SACK without gaps.
     if tx.handle_cumulative_ack(chunk.cumulative_tsn_ack, now):
-        assoc._clear_errors()
+        liveness.clear_errors(assoc)
     if state in (State.ESTABLISHED, State.SHUTDOWN_PENDING):
         assoc._transition(Trigger.SHUTDOWN_RECEIVED)
         assoc._shutdown_requested = True
@@ -94,7 +91,7 @@ def handle_shutdown_complete(assoc: Association, now: float) -> None:
 def t2_expired(assoc: Association, now: float) -> None:
     # §9.2: retransmit SHUTDOWN / SHUTDOWN ACK with backoff; the error counter applies.
     assoc._rto.backoff()
-    if not assoc._count_error("SHUTDOWN retransmissions"):
+    if not liveness.count_error(assoc, "SHUTDOWN retransmissions"):
         return
     if assoc.state is State.SHUTDOWN_SENT:
         send_shutdown(assoc, now)
