@@ -18,19 +18,19 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from ..errors import MessageTooLargeError
-from . import liveness, shutdown
-from .cookie import CookieContents, CookieFactory, ForgedCookieError, StaleCookieError
+from . import connect, liveness, shutdown
+
+# Also importable from here, with the association it bounds.
+from .connect import PEER_WINDOW_PACKETS as PEER_WINDOW_PACKETS
+from .cookie import CookieContents, CookieFactory
 from .counters import AssociationCounters, DropCounter
 from .events import (
     AssociationAborted,
     AssociationClosed,
-    AssociationEstablished,
-    AssociationRestarted,
     Event,
     MessageReceived,
     SendBufferAvailable,
 )
-from .handshake import check_init, make_init, make_init_ack, negotiate_interleaving
 from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
@@ -41,7 +41,6 @@ from .packet import (
     Chunk,
     CookieAckChunk,
     CookieEchoChunk,
-    CookieReceivedWhileShuttingDownCause,
     DataChunk,
     ErrorChunk,
     HeartbeatAckChunk,
@@ -62,7 +61,6 @@ from .packet import (
     StaleCookieErrorCause,
     UnknownChunk,
     UnrecognizedChunkTypeCause,
-    UnrecognizedParametersCause,
     UserInitiatedAbortCause,
     serialize_packet,
 )
@@ -89,14 +87,6 @@ NAGLE_HOLD = 0.001
 #: oldest chunks at the same size, points at the size. A false alarm costs little: BASE is
 #: confirmed and MAX_PLPMTU probed again within two round trips.
 BLACK_HOLE_T3_EXPIRIES = 2
-#: Packets the peer's initial receive window (a_rwnd of INIT / INIT ACK) must hold at the
-#: largest path MTU probed for: MAX_PLPMTU is at most a_rwnd / this (RFC 8899 §3 item 5: what
-#: the receiver can accept bounds the search; TCP bounds its segments to a fraction of the
-#: window alike). A receiver drops a packet that overruns its buffer, and a few large packets
-#: fill a small one: usrsctp (128 KiB buffer, its window counts buffer overhead) lost 1 to 4
-#: packets of 32 KiB per 20 MB sent, none of 24 KiB or 16 KiB. netchan's 4 MiB window is not
-#: limited by it.
-PEER_WINDOW_PACKETS = 8
 # States in which path MTU probes go out: while DATA may still be sent.
 _PROBE_STATES = (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
 # Probe packet (RFC 8899 §6.2): common header + HEARTBEAT with its info + PAD chunk header.
@@ -272,7 +262,7 @@ class Association:
     @property
     def buffered_amount(self) -> int:
         """Bytes queued or sent and not yet acknowledged."""
-        queued = self._pre_queued_bytes() if self._pre_queue else 0
+        queued = connect.pre_queued_bytes(self) if self._pre_queue else 0
         return queued + self._tx.buffered_amount if self._tx is not None else queued
 
     @property
@@ -434,207 +424,21 @@ class Association:
 
     # ------------------------------------------------------------------ setup
 
-    def _pre_queued_bytes(self) -> int:
-        return sum(len(m[0]) for m in self._pre_queue)
-
     def start_active(self, now: float) -> None:
         """Send INIT and enter COOKIE-WAIT (§5.1 A). Called by ``SctpEndpoint.connect``."""
         self._transition(Trigger.ASSOCIATE)
-        self._send_init(now)
-
-    def _send_init(self, now: float) -> None:
-        self._init_chunk = make_init(
-            self._options, self.local_tag, self.local_initial_tsn, self._preservative
-        )
-        # §8.5.1 A: the packet carrying INIT has verification tag 0.
-        self._send_raw(0, [self._init_chunk])
-        self._t1.start(now, self._rto.rto)
+        connect.send_init(self, now)
 
     def start_passive(self, contents: CookieContents, now: float) -> None:
         """Build the association from a verified State Cookie (§5.1 D): ESTABLISHED."""
-        self._adopt_cookie(contents)
+        connect.adopt_cookie(self, contents)
         self._transition(Trigger.COOKIE_ECHO_ACCEPTED)
         self._queue_control(CookieAckChunk())
-        self._on_established(now)
-
-    def _adopt_cookie(self, contents: CookieContents) -> None:
-        self.local_tag = contents.local_tag
-        self.peer_tag = contents.peer_tag
-        self.local_initial_tsn = contents.local_initial_tsn
-        self._setup_datapath(
-            contents.peer_initial_tsn,
-            contents.peer_a_rwnd,
-            contents.outbound_streams,
-            contents.inbound_streams,
-            contents.interleaving,
-        )
-
-    def _setup_datapath(
-        self,
-        peer_initial_tsn: int,
-        peer_a_rwnd: int,
-        outbound: int,
-        inbound: int,
-        interleaving: bool,
-    ) -> None:
-        options = self._options
-        self._interleaving = interleaving
-        self.peer_initial_tsn = peer_initial_tsn
-        self._peer_a_rwnd = peer_a_rwnd
-        self.outbound_streams = outbound
-        self.inbound_streams = inbound
-        self._tracker = DataTracker(
-            peer_initial_tsn,
-            delayed_ack_packets=options.delayed_ack_packets,
-            delayed_ack_timeout=options.delayed_ack_timeout,
-            pmtu=options.pmtu,
-        )
-        self._reassembly = ReassemblyQueue(
-            max_message_size=options.max_message_size, interleaved=interleaving
-        )
-        self._unread = 0
-        self._advertised_rwnd = options.receive_window
-        self._tx = TxPath(
-            options, self.local_initial_tsn, peer_a_rwnd, self._rto, interleaving=interleaving
-        )
-        self._tx_open = False
-        self._peer_window_closed = False
-        self._pmtu = options.pmtu  # a new send side is cut for BASE_PLPMTU
-
-    def _flush_pre_queue(self, now: float) -> None:
-        """ESTABLISHED: messages queued during setup go to the send side, in order."""
-        tx = self._tx
-        if tx is None:
-            return
-        self._tx_open = True
-        pre = self._pre_queue
-        self._pre_queue = []
-        for data, stream, ppid, unordered in pre:
-            if stream < self.outbound_streams:
-                tx.send_queue.add(stream, ppid, data, unordered=unordered, outstanding_bytes=0)
-            else:
-                # The peer allowed fewer streams than we offered (§5.1.1).
-                self.drops.add("message_on_unnegotiated_stream")
-
-    def _on_established(self, now: float) -> None:
-        self._flush_pre_queue(now)
-        self._t1.reset()
-        self._init_chunk = None
-        self._cookie_echo = None
-        self._error_count = 0
-        self._host._emit(
-            AssociationEstablished(
-                self.id,
-                outbound_streams=self.outbound_streams,
-                inbound_streams=self.inbound_streams,
-            )
-        )
-        liveness.restart_heartbeat(self, now)
-        # RFC 8899 §5.2: connectivity confirmed: DISABLED -> BASE, probing starts.
-        self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
-        self._pmtud.start(now)
-        if self._shutdown_requested and self.state is State.ESTABLISHED:
-            self._transition(Trigger.SHUTDOWN)
-            shutdown.check_shutdown_progress(self, now)
-
-    def _handle_init_ack(self, chunk: InitAckChunk, now: float) -> None:
-        if self.state is not State.COOKIE_WAIT:
-            # §5.2.3: an INIT ACK in any other state is discarded.
-            self.drops.add("unexpected_init_ack")
-            return
-        check = check_init(chunk)
-        if check.abort_causes is not None or check.discard:
-            # §3.3.3: destroy the TCB and send ABORT (T bit: we have no peer tag yet,
-            # so we reflect our own tag; the peer identifies it by the INIT ACK's tag).
-            self._send_raw(chunk.initiate_tag, [AbortChunk(causes=check.abort_causes or ())])
-            self._close_aborted(f"invalid INIT ACK: {check.reason}", False)
-            return
-        if check.cookie is None:  # check_init reports a missing cookie; defensive
-            self.drops.add("invalid_init_ack")
-            return
-        self.peer_tag = chunk.initiate_tag
-        outbound = min(self._options.outbound_streams, chunk.inbound_streams)
-        inbound = min(self._options.inbound_streams, chunk.outbound_streams)
-        # RFC 8260 §2.2.1: I-DATA is used when our INIT and this INIT ACK both list it.
-        interleaving = negotiate_interleaving(self._options, check)
-        self._setup_datapath(chunk.initial_tsn, chunk.a_rwnd, outbound, inbound, interleaving)
-        self._cookie_echo = CookieEchoChunk(check.cookie)
-        if check.unrecognized:
-            # §3.2.1: report unknown parameters of the INIT ACK in an ERROR bundled with the
-            # COOKIE ECHO (COOKIE ECHO first, §5.1 C).
-            self._error_after_cookie = ErrorChunk(
-                causes=(
-                    UnrecognizedParametersCause(b"".join(_pad4(r) for r in check.unrecognized)),
-                )
-            )
-        else:
-            self._error_after_cookie = None
-        self._transition(Trigger.INIT_ACK_RECEIVED)
-        self._t1.reset()
-        self._init_retries = 0
-        self._send_cookie_echo(now)
-
-    def _send_cookie_echo(self, now: float) -> None:
-        if self._cookie_echo is None:
-            return
-        chunks: list[Chunk] = [self._cookie_echo]
-        if self._error_after_cookie is not None:
-            chunks.append(self._error_after_cookie)
-        self._send_raw(self.peer_tag, chunks)
-        self._cookie_sent_at = now
-        self._t1.start(now, self._rto.rto)
-
-    def _handle_cookie_ack(self, now: float) -> None:
-        if self.state is not State.COOKIE_ECHOED:
-            # §5.2.5: a COOKIE ACK in any other state is discarded.
-            return
-        if self._t1.expirations == 0:
-            # Karn: only a COOKIE ECHO sent once gives an RTT sample.
-            self._rto.observe(now - self._cookie_sent_at)
-        self._transition(Trigger.COOKIE_ACK_RECEIVED)
-        self._on_established(now)
+        connect.on_established(self, now)
 
     def handle_init(self, chunk: InitChunk, now: float) -> None:
         """An INIT for this existing association (§5.2.1, §5.2.2, §9.2)."""
-        options = self._options
-        check = check_init(chunk)
-        if check.discard:
-            self.drops.add("invalid_init")
-            return
-        if check.abort_causes is not None:
-            # §3.3.2: answer with ABORT carrying the INIT's Initiate Tag; keep our state.
-            self._send_raw(chunk.initiate_tag, [AbortChunk(causes=check.abort_causes)])
-            return
-        state = self.state
-        if state is State.SHUTDOWN_ACK_SENT:
-            # §9.2: discard the INIT and retransmit SHUTDOWN ACK.
-            self._queue_control(ShutdownAckChunk())
-            return
-        if state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-            # §5.2.1: INIT ACK with the parameters of our own INIT (same tag, same TSN);
-            # Tie-Tags only once we have a peer tag (COOKIE-ECHOED).
-            local_tag = self.local_tag
-            local_tsn = self.local_initial_tsn
-            tie = state is State.COOKIE_ECHOED
-        else:
-            # §5.2.2: a new Initiate Tag, our Tie-Tags in the cookie; nothing changes here.
-            local_tag = self._host._new_tag()
-            local_tsn = self._rng.getrandbits(32)
-            tie = True
-        ack = make_init_ack(
-            options,
-            self._host.cookies,
-            chunk,
-            check,
-            local_tag=local_tag,
-            local_initial_tsn=local_tsn,
-            local_port=self._host.local_port,
-            peer_port=self.remote_port,
-            now=now,
-            local_tie_tag=self._local_tie_tag if tie else 0,
-            peer_tie_tag=self._peer_tie_tag if tie else 0,
-        )
-        self._send_raw(chunk.initiate_tag, [ack])
+        connect.handle_init(self, chunk, now)
 
     def handle_cookie_echo(self, chunk: CookieEchoChunk, vtag: int, now: float) -> bool:
         """A COOKIE ECHO for this existing association (§5.2.4).
@@ -642,111 +446,7 @@ class Association:
         Returns True when the rest of the packet is to be processed (the cookie was
         accepted), False when the packet is to be dropped.
         """
-        cookies = self._host.cookies
-        try:
-            contents = cookies.open(chunk.cookie, now)
-        except ForgedCookieError:
-            self.drops.add("bad_cookie")
-            return False
-        except StaleCookieError as stale:
-            contents = stale.contents
-            if not (contents.local_tag == self.local_tag and contents.peer_tag == self.peer_tag):
-                # §5.2.4 step 3: stale and not ours: Stale Cookie error.
-                self.drops.add("stale_cookie")
-                self._send_raw(
-                    contents.peer_tag,
-                    [ErrorChunk(causes=(StaleCookieErrorCause(stale.staleness_us),))],
-                )
-                return False
-        if vtag != contents.local_tag or contents.peer_port != self.remote_port:
-            self.drops.add("wrong_vtag")
-            return False
-        local_match = contents.local_tag == self.local_tag
-        peer_match = contents.peer_tag == self.peer_tag
-        ties_match = (
-            contents.local_tie_tag == self._local_tie_tag
-            and contents.peer_tie_tag == self._peer_tie_tag
-        )
-        if not local_match and not peer_match and ties_match:
-            return self._cookie_restart(contents, now)  # action A
-        if local_match and not peer_match:
-            # Action B: the peer chose a new tag after answering our INIT (collision).
-            if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-                self._adopt_cookie(contents)
-                self._transition(Trigger.COLLISION_ESTABLISHED)
-                self._queue_control(CookieAckChunk())
-                self._on_established(now)
-            else:
-                self.peer_tag = contents.peer_tag
-                self._queue_control(CookieAckChunk())
-            return True
-        if not local_match and peer_match and contents.local_tie_tag == 0:
-            # Action C: our own old cookie arrived late; silently discard.
-            self.drops.add("late_cookie")
-            return False
-        if local_match and peer_match:
-            # Action D: a duplicate (our COOKIE ACK may have been lost).
-            if self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-                self._transition(Trigger.COLLISION_ESTABLISHED)
-                self._queue_control(CookieAckChunk())
-                self._on_established(now)
-            else:
-                self._queue_control(CookieAckChunk())
-            return True
-        self.drops.add("unmatched_cookie")
-        return False
-
-    def _cookie_restart(self, contents: CookieContents, now: float) -> bool:
-        if self.state is State.SHUTDOWN_ACK_SENT:
-            # §5.2.4 A: no restart while shutting down: resend SHUTDOWN ACK plus an ERROR.
-            self._queue_control(ShutdownAckChunk())
-            self._queue_control(ErrorChunk(causes=(CookieReceivedWhileShuttingDownCause(),)))
-            return False
-        if self.state is State.COOKIE_WAIT:
-            self.drops.add("unmatched_cookie")
-            return False
-        # Restart: everything is reset as after an ABORT followed by a new COOKIE ECHO
-        # (data already handed to the send side is not retained), congestion state
-        # included (§5.2.4 A). Messages still waiting for setup are kept.
-        was_established = self.state is not State.COOKIE_ECHOED
-        for timer in self._timers:
-            timer.reset()
-        self._pmtud.stop()  # its timer was just reset; probing starts over below
-        self._control.clear()
-        self._error_count = 0
-        self._t3_streak = 0
-        if was_established:
-            self._shutdown_requested = False
-        self._adopt_cookie(contents)
-        self._transition(Trigger.RESTART)
-        self._queue_control(CookieAckChunk())
-        if was_established:
-            self._flush_pre_queue(now)
-            self._host._emit(AssociationRestarted(self.id))
-            liveness.restart_heartbeat(self, now)
-            self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
-            self._pmtud.start(now)
-        else:
-            self._on_established(now)
-        return True
-
-    def _handle_stale_cookie(self, cause: StaleCookieErrorCause, now: float) -> None:
-        # §5.2.6 alternative 3: a new INIT with a Cookie Preservative covering the delay.
-        if self.state is not State.COOKIE_ECHOED:
-            return
-        self._init_retries += 1
-        if self._init_retries > self._options.max_init_retransmits:
-            self._close_aborted("peer keeps rejecting our State Cookie as stale", False)
-            return
-        rtt = max(0.0, now - self._cookie_sent_at)
-        self._preservative = cause.staleness / 1_000_000 + min(rtt, 1.0)
-        self.peer_tag = 0
-        self._tx = None
-        self._tracker = None
-        self._reassembly = None
-        self._transition(Trigger.STALE_COOKIE)
-        self._t1.reset()
-        self._send_init(now)
+        return connect.handle_cookie_echo(self, chunk, vtag, now)
 
     # ------------------------------------------------------------------ receive
 
@@ -766,11 +466,11 @@ class Association:
             if len(chunks) != 1 or vtag != 0:
                 self.drops.add("malformed_init")
                 return
-            self.handle_init(first, now)
+            connect.handle_init(self, first, now)
             return
         start = 0
         if isinstance(first, CookieEchoChunk):
-            if not self.handle_cookie_echo(first, vtag, now):
+            if not connect.handle_cookie_echo(self, first, vtag, now):
                 return
             start = 1
         elif not self._verification_tag_ok(packet):
@@ -822,9 +522,9 @@ class Association:
                 self._close_aborted(f"peer sent ABORT: {chunk}", True)
                 return
             elif isinstance(chunk, InitAckChunk):
-                self._handle_init_ack(chunk, now)
+                connect.handle_init_ack(self, chunk, now)
             elif isinstance(chunk, CookieAckChunk):
-                self._handle_cookie_ack(now)
+                connect.handle_cookie_ack(self, now)
             elif isinstance(chunk, ShutdownChunk):
                 shutdown.handle_shutdown(self, chunk, now)
             elif isinstance(chunk, ShutdownAckChunk):
@@ -1095,7 +795,7 @@ class Association:
     def _handle_error(self, chunk: ErrorChunk, now: float) -> None:
         for cause in chunk.causes:
             if isinstance(cause, StaleCookieErrorCause):
-                self._handle_stale_cookie(cause, now)
+                connect.handle_stale_cookie(self, cause, now)
                 return
         self.drops.add("error_chunk_received")
 
@@ -1115,7 +815,7 @@ class Association:
         if self._is_closed():
             return
         if self._t1.expired(now):
-            self._t1_expired(now)
+            connect.t1_expired(self, now)
         if self._is_closed():
             return
         if self._t3.expired(now):
@@ -1145,25 +845,6 @@ class Association:
 
     def _is_closed(self) -> bool:
         return self.closed
-
-    def _t1_expired(self, now: float) -> None:
-        # §5.1 C/D, §6.3.3: retransmit INIT / COOKIE ECHO with backoff, up to
-        # Max.Init.Retransmits.
-        self._init_retries += 1
-        if self._init_retries > self._options.max_init_retransmits:
-            what = "INIT" if self.state is State.COOKIE_WAIT else "COOKIE ECHO"
-            self._close_aborted(
-                f"association setup failed: {what} unanswered after "
-                f"{self._options.max_init_retransmits} retransmissions",
-                False,
-            )
-            return
-        self._rto.backoff()
-        if self.state is State.COOKIE_WAIT and self._init_chunk is not None:
-            self._send_raw(0, [self._init_chunk])
-            self._t1.start(now, self._rto.rto)
-        elif self.state is State.COOKIE_ECHOED and self._cookie_echo is not None:
-            self._send_cookie_echo(now)
 
     def _t3_expired(self, now: float) -> None:
         tx = self._tx
@@ -1318,7 +999,3 @@ class Association:
         if self.state is State.CLOSED:
             return
         self._close_aborted("peer unreachable (ICMP)", True)
-
-
-def _pad4(raw: bytes) -> bytes:
-    return raw + b"\x00" * (-len(raw) & 3)
