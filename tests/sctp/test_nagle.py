@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from netchan.transport.sctp import association as association_module
+from netchan.transport.sctp import datapath as datapath_module
 from netchan.transport.sctp.options import Options
 from netchan.transport.sctp.packet import DataChunk, parse_packet
 from tests.sctp.conftest import A_ADDR, Pair, make_pair
@@ -81,7 +81,7 @@ def test_small_messages_wait_while_two_packets_are_in_flight_then_share_a_packet
     assert _data_packets(p, t) == [
         (t, [b"first"]),
         (t, [b"second"]),
-        (pytest.approx(t + association_module.NAGLE_HOLD), [b"m0", b"m1", b"m2", b"m3", b"m4"]),
+        (pytest.approx(t + datapath_module.NAGLE_HOLD), [b"m0", b"m1", b"m2", b"m3", b"m4"]),
     ]
     expected = [b"first", b"second", b"m0", b"m1", b"m2", b"m3", b"m4"]
     assert [m.data for m in p.received()] == expected
@@ -91,7 +91,7 @@ def test_held_data_leaves_when_everything_in_flight_is_acknowledged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A long hold bound, so only the SACK can release the held message.
-    monkeypatch.setattr(association_module, "NAGLE_HOLD", 0.5)
+    monkeypatch.setattr(datapath_module, "NAGLE_HOLD", 0.5)
     p = _pair(delayed_ack_timeout=0.05)
     p.net.link.delay = 0.001
     assoc, _ = p.connect()
@@ -125,7 +125,7 @@ def test_tail_behind_a_packet_that_left_data_queued_waits() -> None:
     p.net.run_until(lambda: len(p.received()) == 20, 1.0)
     packets = _data_packets(p, t)
     assert len(packets) == 2
-    assert packets[1][0] == pytest.approx(t + association_module.NAGLE_HOLD)
+    assert packets[1][0] == pytest.approx(t + datapath_module.NAGLE_HOLD)
     assert [m.data for m in p.received()] == messages
 
 

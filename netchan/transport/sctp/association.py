@@ -18,19 +18,12 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from ..errors import MessageTooLargeError
-from . import connect, liveness, shutdown
-
-# Also importable from here, with the association it bounds.
-from .connect import PEER_WINDOW_PACKETS as PEER_WINDOW_PACKETS
+from . import connect, datapath, liveness, shutdown
+from .connect import PEER_WINDOW_PACKETS
 from .cookie import CookieContents, CookieFactory
 from .counters import AssociationCounters, DropCounter
-from .events import (
-    AssociationAborted,
-    AssociationClosed,
-    Event,
-    MessageReceived,
-    SendBufferAvailable,
-)
+from .datapath import BLACK_HOLE_T3_EXPIRIES, NAGLE_HOLD
+from .events import AssociationAborted, AssociationClosed, Event
 from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
@@ -49,8 +42,6 @@ from .packet import (
     IForwardTsnChunk,
     InitAckChunk,
     InitChunk,
-    InvalidStreamIdentifierCause,
-    NoUserDataCause,
     Packet,
     PadChunk,
     ProtocolViolationCause,
@@ -72,21 +63,14 @@ from .timers import Timer
 from .tx.rto import RtoEstimator
 from .txpath import TxPath
 
+# The tunables of the association's parts are importable from here too.
+__all__ = ["BLACK_HOLE_T3_EXPIRIES", "NAGLE_HOLD", "PEER_WINDOW_PACKETS", "Association", "PeerAddr"]
+
 PeerAddr = Hashable
 
 # §6.2: send a window update when our window grew by this fraction of receive_window
 # (or one MTU, whichever is larger) since the last advertised value.
 _WINDOW_UPDATE_FRACTION = 0.25
-#: Longest a partial packet of new DATA waits under Nagle's rule (``Options.nodelay`` off)
-#: for more data or for the acknowledgement of what is in flight: bounds the wait when the
-#: peer delays its SACK (§6.2) for a lone packet.
-NAGLE_HOLD = 0.001
-#: Consecutive T3-rtx expiries (no new data acknowledged in between) that mean a black hole
-#: when the PLPMTU is above BASE_PLPMTU (RFC 8899 §4.3: repeated loss of full-size packets).
-#: One expiry is ordinary loss; the second in a row, after the first retransmitted the
-#: oldest chunks at the same size, points at the size. A false alarm costs little: BASE is
-#: confirmed and MAX_PLPMTU probed again within two round trips.
-BLACK_HOLE_T3_EXPIRIES = 2
 # States in which path MTU probes go out: while DATA may still be sent.
 _PROBE_STATES = (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
 # Probe packet (RFC 8899 §6.2): common header + HEARTBEAT with its info + PAD chunk header.
@@ -335,7 +319,7 @@ class Association:
         if tracker is None or not self._receiving:
             return
         self._host._touch(self)
-        grew = self._local_rwnd() - self._advertised_rwnd
+        grew = datapath.local_rwnd(self) - self._advertised_rwnd
         # §6.2 with RFC 1122 §4.2.3.3's receiver SWS avoidance: update when the window grew
         # by a good fraction, or at once when the sender was stopped (our last window was
         # below one packet) and a packet fits again.
@@ -397,7 +381,7 @@ class Association:
             ssthresh=tx.ssthresh if tx else None,
             peer_rwnd=tx.peer_rwnd if tx else self._peer_a_rwnd or None,
             bytes_in_flight=tx.bytes_in_flight if tx else 0,
-            local_rwnd=self._local_rwnd(),
+            local_rwnd=datapath.local_rwnd(self),
             send_buffered=self.buffered_amount,
             receive_buffered=(reassembly.held_bytes if reassembly else 0) + self._unread,
             interleaving=self._interleaving,
@@ -508,10 +492,10 @@ class Association:
             chunk = chunks[index]
             if isinstance(chunk, (DataChunk, IDataChunk)):
                 had_data = True
-                if not self._handle_data(chunk, now):
+                if not datapath.handle_data(self, chunk, now):
                     return
             elif isinstance(chunk, SackChunk):
-                self._handle_sack(chunk, now)
+                datapath.handle_sack(self, chunk, now)
             elif isinstance(chunk, HeartbeatChunk):
                 # §8.3: echo the info back unchanged.
                 if self.state is not State.COOKIE_WAIT:
@@ -563,13 +547,9 @@ class Association:
                 if not action.skip:
                     break
         if had_data:
-            self._end_of_data_packet(now)
+            datapath.end_of_data_packet(self, now)
 
     # ------------------------------------------------------------------ data receive
-
-    def _local_rwnd(self) -> int:
-        held = self._reassembly.held_bytes if self._reassembly is not None else 0
-        return max(0, self._options.receive_window - held - self._unread)
 
     def _protocol_violation(self, reason: str) -> None:
         """ABORT with a Protocol Violation cause (§3.3.10.13) and close."""
@@ -578,217 +558,7 @@ class Association:
         )
         self._close_aborted(reason, False)
 
-    def _handle_data(self, chunk: DataChunk | IDataChunk, now: float) -> bool:
-        """One DATA or I-DATA chunk (§6.2, §6.5, §6.9; RFC 8260 §2.2.3).
-
-        Returns False when processing of the packet must stop (the association aborted).
-        """
-        tracker = self._tracker
-        reassembly = self._reassembly
-        if tracker is None or reassembly is None or not self._receiving:
-            # §9.2: after SHUTDOWN was received no new DATA is accepted.
-            self.drops.add("data_in_wrong_state")
-            return True
-        if isinstance(chunk, DataChunk):
-            if self._interleaving:
-                # RFC 8260 §2.2.3: DATA on an association that negotiated I-DATA.
-                self._protocol_violation("peer sent DATA after negotiating I-DATA")
-                return False
-            seq = chunk.ssn
-            fsn = 0
-        else:
-            if not self._interleaving:
-                # RFC 8260 §2.2.3: I-DATA without negotiating it.
-                self._protocol_violation(
-                    f"peer sent chunk type {chunk.chunk_type} without negotiating it"
-                )
-                return False
-            seq = chunk.mid
-            fsn = chunk.fsn
-        user_data = chunk.user_data
-        size = len(user_data)
-        if not size:
-            # §6.2: DATA without user data: ABORT with the No User Data cause.
-            self._send_raw(self.peer_tag, [AbortChunk(causes=(NoUserDataCause(chunk.tsn),))])
-            self._close_aborted("peer sent a DATA chunk without user data", False)
-            return False
-        stream_id = chunk.stream_id
-        tsn = chunk.tsn
-        if stream_id >= self.inbound_streams:
-            # §6.5: invalid stream: report it, but acknowledge the TSN (drop the data).
-            if tracker.observe(tsn, immediate=chunk.immediate):
-                self._queue_control(ErrorChunk(causes=(InvalidStreamIdentifierCause(stream_id),)))
-            self.drops.add("invalid_stream")
-            return True
-        # §6.2: with a full window, DATA that does not advance the cumulative TSN is
-        # dropped (the peer retransmits it); in-order data is still taken so a message
-        # larger than the window can complete, but only once the application has read
-        # everything delivered (otherwise zero-window probes would grow memory unbounded).
-        if (
-            size > self._receive_window - reassembly.held_bytes - self._unread
-            and (self._unread > 0 or not tracker.would_advance_cumulative(tsn))
-            and not tracker.is_duplicate(tsn)
-        ):
-            self.drops.add("receive_window_full")
-            # §6.2: a dropped chunk is answered at once with a SACK showing the current
-            # window (this is how the sender's zero window probes learn it is closed).
-            tracker.force_immediate()
-            return True
-        # One call: unwrap + observe (-1: duplicate or otherwise not new, §6.2).
-        unwrapped = tracker.accept(tsn, chunk.immediate)
-        if unwrapped < 0:
-            return True
-        errors = reassembly.protocol_errors
-        # Positional flags (unordered, beginning, end): the per-chunk hot path.
-        ok = reassembly.add(
-            unwrapped,
-            stream_id,
-            seq,
-            chunk.ppid,
-            user_data,
-            chunk.unordered,
-            chunk.beginning,
-            chunk.ending,
-            fsn,
-        )
-        if not ok:
-            # A message larger than max_message_size: no way to deliver it, abort (§6.9).
-            self._protocol_violation(
-                f"peer sent a message larger than {self._options.max_message_size} bytes"
-            )
-            return False
-        if reassembly.protocol_errors != errors:
-            # A new TSN whose fragment contradicts what was received (a position of the
-            # message already taken, a fragment outside its B..E range, a sequence number
-            # already delivered). It is acknowledged and will not come again: the message
-            # can only be lost or delivered wrong, so abort rather than deliver it corrupt.
-            # (Linux numbers I-DATA fragments after the first from FSN 0, not 1 as RFC 8260
-            # §2.1 says: this is where that ends up.)
-            kind = "MID" if self._interleaving else "SSN"
-            self._protocol_violation(
-                f"peer sent a fragment that contradicts earlier ones "
-                f"(stream {stream_id}, {kind} {seq}, TSN {tsn})"
-            )
-            return False
-        if self._receive_window - reassembly.held_bytes - self._unread < self._options.pmtu:
-            # Our window is (nearly) closed: the sender is probing one chunk at a time
-            # (§6.1 A), e.g. to complete a message larger than the window; acknowledging
-            # at once instead of after the delayed-ack timeout keeps that moving.
-            tracker.force_immediate()
-        delivered = reassembly.delivered
-        if delivered:
-            emit = self._host._emit
-            assoc_id = self.id
-            while delivered:
-                stream, ppid, data, unordered = delivered.popleft()
-                self._unread += len(data)
-                self.messages_received += 1
-                emit(MessageReceived(assoc_id, stream, ppid, data, unordered))
-        return True
-
-    def _end_of_data_packet(self, now: float) -> None:
-        tracker = self._tracker
-        if tracker is None:
-            return
-        tracker.end_of_packet(now)
-        if self.state is State.SHUTDOWN_SENT:
-            # §9.2: in SHUTDOWN-SENT every packet with DATA is answered at once with a
-            # SHUTDOWN (bundled with the SACK), and T2 restarts.
-            tracker.force_immediate()
-            self._queue_control(ShutdownChunk(tracker.cumulative_tsn))
-            self._t2.start(now, self._rto.rto)
-        self._update_sack_timer()
-
-    def _update_sack_timer(self) -> None:
-        tracker = self._tracker
-        deadline = tracker.delayed_ack_deadline if tracker is not None else None
-        self._sack_timer.deadline = deadline
-
     # ------------------------------------------------------------------ data send
-
-    def _handle_sack(self, chunk: SackChunk, now: float) -> None:
-        tx = self._tx
-        if tx is None or self.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-            self.drops.add("sack_in_wrong_state")
-            return
-        result = tx.handle_sack(chunk, now)
-        if result.invalid:
-            # The peer acknowledged a TSN we never sent: it is broken or forging.
-            self._protocol_violation("peer acknowledged a TSN that was never sent")
-            return
-        if result.accepted:
-            self._sack_since_t3 = True
-            reopened = self._peer_window_closed and chunk.a_rwnd > 0
-            self._peer_window_closed = chunk.a_rwnd == 0
-            if reopened and not result.cum_advanced and tx.has_outstanding:
-                # §6.1 A: the window reopened while our zero window probe is outstanding
-                # (the receiver dropped it): retransmit now, not after the backed-off T3.
-                self._t3.start(now, 0.0)
-        if result.acked_bytes > 0:
-            # §8.1/§8.2: an acknowledgement of new data clears the error counters.
-            liveness.clear_errors(self)
-            self._packets_since_ack = 0
-        self._after_ack(now)
-
-    def _after_ack(self, now: float) -> None:
-        tx = self._tx
-        if tx is None:
-            return
-        # §6.3.2 R2/R3: stop T3 when all is acked, restart it when the earliest
-        # outstanding TSN is acknowledged.
-        if tx.bytes_in_flight == 0 and not tx.has_outstanding:
-            self._t3.stop()
-        elif tx.t3_restart:
-            self._t3.start(now, self._rto.rto)
-        if self._send_blocked and tx.buffered_amount < self._options.send_buffer:
-            self._send_blocked = False
-            tx.buffer_available()
-            self._host._emit(SendBufferAvailable(self.id))
-        shutdown.check_shutdown_progress(self, now)
-
-    def _fill_data(self, chunks: list[Chunk], budget: int, now: float) -> int:
-        """Append DATA chunks that fit ``budget`` bytes; returns the bytes used."""
-        tx = self._tx
-        if tx is None or self.state not in (
-            State.ESTABLISHED,
-            State.SHUTDOWN_PENDING,
-            State.SHUTDOWN_RECEIVED,
-        ):
-            return 0
-        if self._nagle_enabled:
-            # Nagle's rule (RFC 896; §6.1 leaves the bundling policy to the sender): while
-            # DATA is in flight, a partial packet of new DATA waits for more data, for the
-            # acknowledgement, or at most NAGLE_HOLD. Not during shutdown (§9.2: drain).
-            # Only once two packets await their SACK, or the last packet left data queued
-            # (the sender outpaces its packets): with one lone packet, the peer delays the
-            # SACK (§6.2), and a request followed by a second small message (a channel's
-            # value and its credit) would wait for the hold bound on every round trip.
-            if (
-                (self._packets_since_ack >= 2 or self._data_left_queued)
-                and self.state is State.ESTABLISHED
-                and tx.holds_tail(budget)
-            ):
-                if not self._nagle_expired:
-                    self._nagle.start_if_stopped(now, NAGLE_HOLD)
-                    return 0
-            else:
-                self._nagle.stop()
-                self._nagle_expired = False
-        used = 0
-        # An otherwise empty packet may carry one retransmission cut for a larger PLPMTU.
-        out = tx.next_chunks(budget, now, oversize_ok=not chunks)
-        if out:
-            chunks += out
-            for data_chunk in out:
-                used += data_chunk.size
-            self._packets_since_ack += 1
-            self._data_left_queued = tx.send_queue.queued_messages > 0
-            # §6.3.2 R1: start T3 when DATA leaves and it is not running.
-            if tx.retransmitted_now:
-                self._t3.start(now, self._rto.rto)
-            else:
-                self._t3.start_if_stopped(now, self._rto.rto)
-        return used
 
     # ------------------------------------------------------------------ ERROR chunks
 
@@ -819,7 +589,7 @@ class Association:
         if self._is_closed():
             return
         if self._t3.expired(now):
-            self._t3_expired(now)
+            datapath.t3_expired(self, now)
         if self._is_closed():
             return
         if self._t2.expired(now):
@@ -845,27 +615,6 @@ class Association:
 
     def _is_closed(self) -> bool:
         return self.closed
-
-    def _t3_expired(self, now: float) -> None:
-        tx = self._tx
-        if tx is None or not tx.has_outstanding:
-            return
-        # §6.3.3 E1-E3: back off, mark everything outstanding for retransmission, count
-        # an error for the destination.
-        self._rto.backoff()
-        # §6.1 A: zero window probes that the peer answers with SACKs (window still
-        # closed) are not errors: the receiver may keep its window closed indefinitely.
-        probing = self._sack_since_t3 and tx.peer_rwnd == 0
-        self._sack_since_t3 = False
-        tx.handle_t3_expiry(now)
-        if not probing:
-            # RFC 8899 §4.3: repeated loss of full-size packets may be a black hole.
-            self._t3_streak += 1
-            if self._t3_streak >= BLACK_HOLE_T3_EXPIRIES and self._pmtud.black_hole(now):
-                self._t3_streak = 0
-        if not probing and not liveness.count_error(self, "retransmission timeouts"):
-            return
-        self._t3.start(now, self._rto.rto)
 
     # ------------------------------------------------------------------ output
 
@@ -914,13 +663,13 @@ class Association:
                 tracker.should_send_sack_now
                 or (tracker.has_unacked and tx is not None and tx.has_data_ready)
             ):
-                sack = self._make_sack(tracker)
+                sack = datapath.make_sack(self, tracker)
                 size = sack.serialized_size()
                 if size <= budget or not chunks:
                     chunks.append(sack)
                     budget -= size
             if budget > DATA_HEADER_SIZE:
-                budget -= self._fill_data(chunks, budget, now)
+                budget -= datapath.fill_data(self, chunks, budget, now)
             if not chunks:
                 break
             packet = serialize_packet(local_port, self.remote_port, self.peer_tag, chunks)
@@ -930,7 +679,7 @@ class Association:
                 packet = Fragmentable(packet)
             out.append(packet)
             packets += 1
-        self._update_sack_timer()
+        datapath.update_sack_timer(self)
         self._account(out)
         return out
 
@@ -948,17 +697,6 @@ class Association:
         self._raw = []
         self._account(out)
         return out
-
-    def _make_sack(self, tracker: DataTracker) -> SackChunk:
-        info = tracker.make_sack()
-        rwnd = self._local_rwnd()
-        self._advertised_rwnd = rwnd
-        return SackChunk(
-            cumulative_tsn_ack=info.cumulative_tsn_ack,
-            a_rwnd=rwnd,
-            gap_ack_blocks=info.gap_blocks,
-            duplicate_tsns=info.duplicate_tsns,
-        )
 
     def _account(self, packets: list[bytes]) -> None:
         self.packets_sent += len(packets)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import liveness
+from . import datapath, liveness
 from .packet import ShutdownAckChunk, ShutdownChunk, ShutdownCompleteChunk
 from .state import State, Trigger
 
@@ -67,7 +67,7 @@ def handle_shutdown(assoc: Association, chunk: ShutdownChunk, now: float) -> Non
         # Our SHUTDOWN ACK was lost and the peer retransmitted SHUTDOWN: answer again.
         assoc._queue_control(ShutdownAckChunk())
         return
-    assoc._after_ack(now)
+    datapath.after_ack(assoc, now)
 
 
 def handle_shutdown_ack(assoc: Association, now: float) -> None:
