@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from ..errors import MessageTooLargeError
-from . import connect, datapath, liveness, shutdown
+from . import bundling, connect, datapath, liveness, shutdown
 from .connect import PEER_WINDOW_PACKETS
 from .cookie import CookieContents, CookieFactory
 from .counters import AssociationCounters, DropCounter
@@ -27,9 +27,6 @@ from .events import AssociationAborted, AssociationClosed, Event
 from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
-    COMMON_HEADER_SIZE,
-    DATA_HEADER_SIZE,
-    PAD_CHUNK_HEADER_SIZE,
     AbortChunk,
     Chunk,
     CookieAckChunk,
@@ -55,7 +52,7 @@ from .packet import (
     UserInitiatedAbortCause,
     serialize_packet,
 )
-from .plpmtud import PROBE_INFO, Fragmentable, PathMtuDiscovery
+from .plpmtud import PathMtuDiscovery
 from .rx.data_tracker import DataTracker
 from .rx.reassembly import ReassemblyQueue
 from .state import RECEIVING_STATES, SENDABLE_STATES, State, StateError, Trigger, next_state
@@ -71,10 +68,6 @@ PeerAddr = Hashable
 # §6.2: send a window update when our window grew by this fraction of receive_window
 # (or one MTU, whichever is larger) since the last advertised value.
 _WINDOW_UPDATE_FRACTION = 0.25
-# States in which path MTU probes go out: while DATA may still be sent.
-_PROBE_STATES = (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
-# Probe packet (RFC 8899 §6.2): common header + HEARTBEAT with its info + PAD chunk header.
-_PROBE_OVERHEAD = COMMON_HEADER_SIZE + 8 + PROBE_INFO.size + PAD_CHUNK_HEADER_SIZE
 
 
 class _Host(Protocol):
@@ -627,81 +620,15 @@ class Association:
     def datagrams_to_send(self, now: float) -> list[bytes]:
         """Packets ready to go to :attr:`address`: bundles control chunks, SACK and DATA
         up to the path MTU (§6.10)."""
-        out = self._raw
-        self._raw = []
-        if self.peer_tag == 0 or self.closed:
-            self._control.clear()
-            self._account(out)
-            return out
-        pmtud = self._pmtud
-        pmtu = pmtud.plpmtu
-        if pmtu != self._pmtu and self._tx is not None:
-            self._tx.set_pmtu(pmtu)
-            self._pmtu = pmtu
-        if pmtud.probe_due and self.state in _PROBE_STATES:
-            probe = pmtud.take_probe(now)
-            if probe is not None:
-                out.append(self._probe_packet(*probe))
-        # RFC 8899 ERROR: BASE_PLPMTU itself is unconfirmed: let IP fragment everything.
-        fragment_all = pmtud.fragmentation_needed
-        tracker = self._tracker
-        tx = self._tx
-        local_port = self._host.local_port
-        max_packets = self._options.max_burst or 1_000_000
-        packets = 0
-        while packets < max_packets:
-            chunks: list[Chunk] = []
-            budget = pmtu - COMMON_HEADER_SIZE
-            control = self._control
-            while control:
-                size = control[0].serialized_size()
-                if size > budget and chunks:
-                    break
-                chunks.append(control.pop(0))
-                budget -= size
-            if tracker is not None and (
-                tracker.should_send_sack_now
-                or (tracker.has_unacked and tx is not None and tx.has_data_ready)
-            ):
-                sack = datapath.make_sack(self, tracker)
-                size = sack.serialized_size()
-                if size <= budget or not chunks:
-                    chunks.append(sack)
-                    budget -= size
-            if budget > DATA_HEADER_SIZE:
-                budget -= datapath.fill_data(self, chunks, budget, now)
-            if not chunks:
-                break
-            packet = serialize_packet(local_port, self.remote_port, self.peer_tag, chunks)
-            if fragment_all or len(packet) > pmtu:
-                # A chunk cut for a larger PLPMTU (RFC 9260 §6.9: IP fragmentation is used
-                # for it): the driver sends this one without the Don't Fragment bit.
-                packet = Fragmentable(packet)
-            out.append(packet)
-            packets += 1
-        datapath.update_sack_timer(self)
-        self._account(out)
-        return out
-
-    def _probe_packet(self, size: int, info: bytes) -> bytes:
-        """A probe (RFC 8899 §6.2): a minimum-length HEARTBEAT and a PAD chunk (RFC 4820)
-        filling the packet to exactly ``size`` bytes. Sent with Don't Fragment, as every
-        packet that is not :class:`Fragmentable` (RFC 8899 §3 item 2)."""
-        chunks: list[Chunk] = [HeartbeatChunk(info), PadChunk(size - _PROBE_OVERHEAD)]
-        return serialize_packet(self._host.local_port, self.remote_port, self.peer_tag, chunks)
+        return bundling.datagrams_to_send(self, now)
 
     def take_packets(self) -> list[bytes]:
         """Packets already built (ABORT, SHUTDOWN COMPLETE...), for the endpoint to send
         in order when the association closes."""
         out = self._raw
         self._raw = []
-        self._account(out)
+        bundling.account(self, out)
         return out
-
-    def _account(self, packets: list[bytes]) -> None:
-        self.packets_sent += len(packets)
-        for packet in packets:
-            self.bytes_sent += len(packet)
 
     # ------------------------------------------------------------------ closing
 
