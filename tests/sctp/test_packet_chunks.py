@@ -33,7 +33,6 @@ from netchan.transport.sctp.packet import (
     NoUserDataCause,
     OutOfResourceCause,
     Packet,
-    PacketBuilder,
     PadChunk,
     ParseError,
     ProtocolViolationCause,
@@ -521,47 +520,6 @@ def test_serialize_rejects_caller_mistakes_clearly() -> None:
         serialize_packet(1, 2, 3, [DataChunk(2**32, 0, 0, 0, b"x")])
     with pytest.raises(ValueError, match="out of range"):
         serialize_packet(70000, 2, 3, [CookieAckChunk()])
-
-
-# --- PacketBuilder ----------------------------------------------------------------------------
-
-
-def test_builder_fills_up_to_the_limit_rounded_down_to_4() -> None:
-    builder = PacketBuilder(5000, 5001, 77, max_size=1191)
-    assert builder.bytes_remaining == 1188 - 12
-    first = DataChunk(1, 1, 0, 53, bytes(183))  # 16 + 183 -> 200 padded
-    builder.add(first)
-    assert builder.bytes_remaining == 976
-    second = DataChunk(2, 1, 1, 53, bytes(957))  # 16 + 957 -> 976 padded: exactly fills
-    assert builder.fits(second)
-    builder.add(second)
-    assert builder.bytes_remaining == 0
-    assert not builder.fits(CookieAckChunk())
-    with pytest.raises(ValueError, match="does not fit"):
-        builder.add(CookieAckChunk())
-    assert builder.size == 1188
-    wire = builder.build()
-    assert len(wire) == 1188
-    assert wire == serialize_packet(5000, 5001, 77, [first, second])
-    assert parse_packet(wire) == Packet(5000, 5001, 77, [first, second])
-
-
-def test_builder_is_reusable_and_rejects_empty_or_bad_input() -> None:
-    builder = PacketBuilder(1, 2, 3, max_size=100)
-    with pytest.raises(ValueError, match="at least one chunk"):
-        builder.build()
-    builder.add(SackChunk(1, 2))
-    assert parse_packet(builder.build()).chunks == [SackChunk(1, 2)]
-    assert builder.chunks == [] and builder.size == 12
-    with pytest.raises(ValueError, match="out of range"):
-        builder.add(ShutdownChunk(-1))
-    assert builder.chunks == [] and builder.size == 12  # nothing half-added
-    builder.add(CookieAckChunk())
-    assert parse_packet(builder.build()).chunks == [CookieAckChunk()]
-    with pytest.raises(ValueError):
-        PacketBuilder(1, 2, 3, max_size=15)
-    with pytest.raises(ValueError, match="out of range"):
-        PacketBuilder(1, 2, 2**32, max_size=1200)
 
 
 def test_data_repr_is_short_for_large_payloads() -> None:

@@ -10,9 +10,6 @@ Entry points:
         one CRC.
     ``peek_header(data) -> (src_port, dst_port, verification_tag)``: no checks, for demux and
         ICMP quotes.
-    ``PacketBuilder(src_port, dst_port, verification_tag, max_size)``: ``fits(chunk)``,
-        ``add(chunk)``, ``bytes_remaining``, ``build()``: fill a packet up to the PMTU,
-        writing each chunk once.
     ``parse_chunk(data)``, ``parse_chunks(data, start)``, ``serialized_size(chunks)``,
         ``compute_checksum(data)``.
 
@@ -117,7 +114,6 @@ from .sctp_packet import (
     CHUNK_CLASSES,
     COMMON_HEADER_SIZE,
     Packet,
-    PacketBuilder,
     compute_checksum,
     parse_chunk,
     parse_chunks,
@@ -163,7 +159,6 @@ __all__ = [
     "NoUserDataCause",
     "OutOfResourceCause",
     "Packet",
-    "PacketBuilder",
     "PadChunk",
     "Parameter",
     "ParseError",

@@ -33,7 +33,6 @@ __all__ = [
     "CHUNK_CLASSES",
     "COMMON_HEADER_SIZE",
     "Packet",
-    "PacketBuilder",
     "compute_checksum",
     "parse_chunk",
     "parse_chunks",
@@ -287,86 +286,3 @@ def serialize_packet(
     body = b"".join(parts)
     crc = _crc(body, _crc(ports_tag + _ZERO_CRC))
     return b"".join((ports_tag, _CRC.pack(crc), body))
-
-
-class PacketBuilder:
-    """Fills one packet with chunks up to a size limit (the PMTU), then builds it.
-
-    RFC 9260 §6.10 bundling: the sender adds control chunks and DATA until the next one does
-    not fit. Each chunk's size comes from ``serialized_size()`` and its bytes are written
-    once, when added; ``build()`` joins them and computes the CRC once. The builder is empty
-    again after ``build()``, ready for the next packet to the same destination.
-
-    The limit is rounded down to a multiple of 4, since every chunk is padded to 4 bytes.
-    """
-
-    __slots__ = ("_header", "_max_size", "_parts", "_size", "chunks")
-
-    def __init__(self, src_port: int, dst_port: int, verification_tag: int, max_size: int) -> None:
-        """Start an empty packet.
-
-        Raises:
-            ValueError: ports or tag out of range, or ``max_size`` too small for any chunk.
-        """
-        if max_size < COMMON_HEADER_SIZE + 4:
-            raise ValueError(f"max_size {max_size} cannot hold a header and a chunk")
-        try:
-            self._header = _PORTS_TAG.pack(src_port, dst_port, verification_tag)
-        except struct.error as exc:
-            raise ValueError(f"port or verification tag out of range: {exc}") from exc
-        self._max_size = max_size & ~3
-        self._parts: list[bytes] = []
-        self._size = COMMON_HEADER_SIZE
-        #: The chunks added so far, in order.
-        self.chunks: list[Chunk] = []
-
-    @property
-    def size(self) -> int:
-        """Bytes the packet would have if built now."""
-        return self._size
-
-    @property
-    def bytes_remaining(self) -> int:
-        """Room left for more chunks (padded sizes)."""
-        return self._max_size - self._size
-
-    def fits(self, chunk: Chunk) -> bool:
-        """True if ``chunk`` fits in the remaining room."""
-        return chunk.serialized_size() <= self._max_size - self._size
-
-    def add(self, chunk: Chunk) -> None:
-        """Append a chunk.
-
-        Raises:
-            ValueError: it does not fit, or one of its fields is out of range.
-        """
-        size = chunk.serialized_size()
-        if size > self._max_size - self._size:
-            raise ValueError(
-                f"{type(chunk).__name__} of {size} bytes does not fit: "
-                f"{self._max_size - self._size} bytes left"
-            )
-        parts = self._parts
-        mark = len(parts)
-        try:
-            chunk.write(parts)
-        except struct.error as exc:
-            del parts[mark:]
-            raise ValueError(f"field out of range while serializing {chunk!r}: {exc}") from exc
-        self._size += size
-        self.chunks.append(chunk)
-
-    def build(self) -> bytes:
-        """The packet's bytes, checksum included; the builder is then empty again.
-
-        Raises:
-            ValueError: no chunk was added.
-        """
-        if not self.chunks:
-            raise ValueError("an SCTP packet needs at least one chunk")
-        body = b"".join(self._parts)
-        crc = _crc(body, _crc(self._header + _ZERO_CRC))
-        self._parts = []
-        self.chunks = []
-        self._size = COMMON_HEADER_SIZE
-        return b"".join((self._header, _CRC.pack(crc), body))
