@@ -7,6 +7,7 @@ endpoint it yields implements :class:`netchan.transport.Endpoint`. Usually reach
 
 from __future__ import annotations
 
-from ._endpoint import UdpAssociation, UdpEndpoint, open_udp_endpoint
+from ._association import UdpAssociation
+from ._endpoint import UdpEndpoint, open_udp_endpoint
 
 __all__ = ["UdpAssociation", "UdpEndpoint", "open_udp_endpoint"]
