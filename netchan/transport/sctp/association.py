@@ -6,8 +6,11 @@ the association queues chunks, bundles them into packets up to the path MTU when
 endpoint drains ``datagrams_to_send``, reports its earliest timer through
 ``next_deadline()`` and emits events through the endpoint (so their order is global).
 
-The data path lives in its own modules (``rx/`` and ``tx/``); this module glues them to the
-wire and to the state machine. Every state change goes through
+The :class:`Association` owns the state, the public API and the dispatch of chunks and
+timers; its procedures are split by concern, as module-level functions given the association:
+:mod:`.connect` (setup and the §5.2 cases), :mod:`.datapath` (DATA and SACK, §6, over ``rx/``
+and ``tx/``), :mod:`.bundling` (packet assembly, §6.10), :mod:`.liveness` (§8) and
+:mod:`.shutdown` (§9). Every state change goes through
 :func:`~netchan.transport.sctp.state.next_state`.
 """
 
