@@ -19,8 +19,13 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 1
-"""Bumped on any incompatible change; HELLO carries it and a mismatch refuses the peer."""
+PROTOCOL_VERSION = 2
+"""Bumped on any change of the wire format; HELLO carries it (docs/protocol.md "Versions")."""
+MIN_PROTOCOL_VERSION = 1
+"""The oldest version this node still speaks: a peer of an older (or a newer) version is
+refused. Version 1 peers are served without what version 2 added (BATCH frames)."""
+BATCH_VERSION = 2
+"""The first version that understands BATCH frames."""
 
 CONTROL_STREAM = 0
 PPID_CONTROL = 0x4E430001
@@ -73,12 +78,23 @@ class Frame(enum.IntEnum):
     MORE = 5
     """A piece of a value whose last piece is the VALUE frame (big values are sent in pieces
     of FRAGMENT_SIZE so that other channels' messages interleave with them)."""
+    BATCH = 6
+    """Several whole values of one link in one message (version 2): each is ``u32 length |
+    codec bytes``. One SCTP message (one TSN, one reassembly, one delivery, one wake-up of the
+    receiving node) carries what a sender in a loop queued, instead of one per value."""
 
 
 FRAME_FIRST_BYTES = frozenset(bytes([k]) for k in Frame)
 """First bytes that mark a value frame (a control message starts with a msgpack array)."""
 
 FRAGMENT_SIZE = 256 * 1024
+
+BATCH_LIMIT = 16 * 1024
+"""Largest payload of a BATCH frame a sender builds: a few packets, so a batch costs the
+receiver no more latency than the values alone would, and never waits for more values."""
+BATCH_ITEM_LIMIT = 2 * 1024
+"""Values larger than this travel in their own VALUE frame (batching them saves nothing)."""
+_U32 = struct.Struct(">I")
 
 
 class Dir(enum.IntEnum):
@@ -310,6 +326,11 @@ def decode_control(data: bytes) -> Control:
     return Reject(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
 
 
+def frame_header(kind: Frame, link: int) -> bytes:
+    """The 5 bytes in front of a frame's payload."""
+    return _FRAME_HEADER.pack(kind, link)
+
+
 def encode_frame(kind: Frame, link: int, payload: bytes = b"") -> bytes:
     """A value frame: kind, the *receiver's* link id, then the payload."""
     return _FRAME_HEADER.pack(kind, link) + payload
@@ -330,6 +351,40 @@ def decode_frame(data: bytes) -> tuple[Frame, int, memoryview]:
     except ValueError:
         raise ProtocolError("malformed_frame", f"unknown frame kind {kind}") from None
     return frame, link, memoryview(data)[FRAME_HEADER_SIZE:]
+
+
+def encode_batch(link: int, payloads: list[bytes]) -> bytes:
+    """A BATCH frame carrying ``payloads`` (codec bytes of whole values) in order."""
+    parts: list[bytes] = [_FRAME_HEADER.pack(Frame.BATCH, link)]
+    pack = _U32.pack
+    for payload in payloads:
+        parts.append(pack(len(payload)))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def decode_batch(payload: memoryview) -> list[memoryview]:
+    """The values of a BATCH frame's payload; raises :class:`ProtocolError` when malformed.
+
+    The whole frame is checked before any value is taken, so a malformed batch is refused
+    as one (nothing of it is delivered) rather than cut off in the middle.
+    """
+    items: list[memoryview] = []
+    offset = 0
+    end = len(payload)
+    unpack = _U32.unpack_from
+    while offset < end:
+        if end - offset < 4:
+            raise ProtocolError("malformed_frame", "BATCH with a truncated length")
+        (size,) = unpack(payload, offset)
+        offset += 4
+        if size > end - offset:
+            raise ProtocolError("malformed_frame", "BATCH item longer than the frame")
+        items.append(payload[offset : offset + size])
+        offset += size
+    if not items:
+        raise ProtocolError("malformed_frame", "empty BATCH")
+    return items
 
 
 def end_forwards(payload: memoryview) -> int:

@@ -23,11 +23,13 @@ messages a kind does not take, as protocol errors.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import trio
+import trio.testing
 
 from .. import _protocol as P
 from .._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from ._peers import Peer
 
 log = logging.getLogger("netchan")
+
+GATHER_TIMEOUT = 0.001
+"""Longest a sender task waits for more values of a sender in a loop (see ``_gather``)."""
 
 
 def type_name(tp: Any) -> str | None:
@@ -190,6 +195,10 @@ class Link:
         """A VALUE or MORE frame."""
         raise P.ProtocolError("unexpected_frame", "VALUE toward a sending link")
 
+    def on_batch(self, payload: memoryview) -> None:
+        """A BATCH frame (several values)."""
+        raise P.ProtocolError("unexpected_frame", "BATCH toward a sending link")
+
     def on_end(self, payload: memoryview) -> None:
         """END: the other side ended the link."""
         raise P.ProtocolError("unexpected_frame", "END toward a sending link")
@@ -204,30 +213,39 @@ class Link:
 
 
 class _Sending(Link):
-    """A link that sends values: an outbox drained in order by its sender task."""
+    """A link that sends values: an outbox drained in order by its sender task.
+
+    The outbox holds the codec bytes of the values committed and not yet handed to the
+    association. The sender task takes what is there: one value alone goes at once in its
+    own VALUE frame; several small ones (a sender in a loop, a work queue with credit) go
+    together in one BATCH frame of up to ``P.BATCH_LIMIT`` bytes, one SCTP message instead
+    of one per value. Nothing waits for more values to come.
+    """
 
     credit: int
     outbox: deque[bytes]
     outbox_bytes: int
-    in_flight: bool
+    in_flight: int
     sender_signal: Signal
 
     def _init_sending(self, credit: int) -> None:
         self.credit = credit
         self.outbox = deque()
         self.outbox_bytes = 0
-        self.in_flight = False
+        self.in_flight = 0  # values of the outbox's front being handed to the association
         self.sender_signal = Signal()
+        self._gather_scope: trio.CancelScope | None = None
 
     def queue_value(self, payload: bytes) -> None:
         """Queue one encoded value (the caller checked the credit)."""
-        frame = P.encode_frame(P.Frame.VALUE, self.peer_link, payload)
         self.credit -= 1
-        self.outbox.append(frame)
-        self.outbox_bytes += len(frame)
+        self.outbox.append(payload)
+        self.outbox_bytes += len(payload)
         self.values_sent += 1
         self.host.counters.values_out += 1
         self.sender_signal.fire()
+        if self._gather_scope is not None and self.outbox_bytes >= P.BATCH_LIMIT:
+            self._gather_scope.cancel()
 
     def final_frame(self) -> bytes:
         """The END this side sends when finishing."""
@@ -238,22 +256,65 @@ class _Sending(Link):
         raise NotImplementedError
 
     def sent_one(self) -> None:
-        """A frame of the outbox was handed to the association."""
+        """Frames of the outbox were handed to the association."""
+
+    def _next_frame(self, batching: bool) -> tuple[int, bytes | None]:
+        """How many values of the outbox's front go next, and their BATCH frame (or None:
+        the first value goes alone, through :func:`send_value`)."""
+        outbox = self.outbox
+        first = outbox[0]
+        if not batching or len(outbox) == 1 or len(first) > P.BATCH_ITEM_LIMIT:
+            return 1, None
+        items = [first]
+        total = len(first)
+        for payload in itertools.islice(outbox, 1, None):
+            size = len(payload)
+            if size > P.BATCH_ITEM_LIMIT or total + size > P.BATCH_LIMIT:
+                break
+            items.append(payload)
+            total += size
+        if len(items) == 1:
+            return 1, None
+        return len(items), P.encode_batch(self.peer_link, items)
+
+    async def _gather(self) -> None:
+        """Wait while a sender in a loop fills a BATCH: until it holds ``P.BATCH_LIMIT``
+        bytes, every task of the program is blocked (the sender stopped), or
+        ``GATHER_TIMEOUT`` passed, whichever comes first.
+
+        Only called when values arrived while the previous frame was being handed over (a
+        sender that keeps going); a value committed to an idle link goes at once.
+        """
+        with trio.move_on_after(GATHER_TIMEOUT) as scope:
+            self._gather_scope = scope
+            await trio.testing.wait_all_tasks_blocked()
+        self._gather_scope = None
 
     async def run_sender(self) -> None:
-        """Hand the queued frames to the association in order, then the END."""
+        """Hand the queued values to the association in order, then the END."""
         peer = self.peer
         assert peer is not None
+        batching = peer.version >= P.BATCH_VERSION
+        streaming = False  # values arrived while the previous frame was handed over
         try:
             while True:
                 if self.outbox:
-                    data = self.outbox[0]
-                    self.in_flight = True
-                    await send_value(peer.assoc, self.stream, self.peer_link, data)
-                    self.in_flight = False
-                    if self.outbox and self.outbox[0] is data:
-                        self.outbox.popleft()
-                        self.outbox_bytes -= len(data)
+                    if streaming and self.outbox_bytes < P.BATCH_LIMIT:
+                        await self._gather()
+                        streaming = False
+                        continue  # the outbox may have changed meanwhile (values returned)
+                    first = self.outbox[0]
+                    count, batch = self._next_frame(batching)
+                    self.in_flight = count
+                    if batch is None:
+                        await send_value(peer.assoc, self.stream, self.peer_link, first)
+                    else:
+                        await peer.assoc.send(batch, stream=self.stream, ppid=P.PPID_VALUE)
+                    self.in_flight = 0
+                    if self.outbox and self.outbox[0] is first:
+                        for _ in range(min(count, len(self.outbox))):
+                            self.outbox_bytes -= len(self.outbox.popleft())
+                    streaming = batching and bool(self.outbox)
                     self.sent_one()
                     self.changed.fire()
                     continue
@@ -265,7 +326,7 @@ class _Sending(Link):
                     return
                 await self.sender_signal.wait()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self.in_flight = False
+            self.in_flight = 0
             self.host.peer_failed(peer, exc.__cause__ or exc)
 
 
@@ -295,6 +356,26 @@ class _Receiving(Link):
         if whole is not None:
             self.window.received += 1
             self.on_value(whole)
+
+    def on_batch(self, payload: memoryview) -> None:
+        """A BATCH frame: its values, in order, each as a VALUE frame (each within credit).
+
+        A malformed batch, or one in the middle of a value's MORE pieces, breaks the
+        protocol: the link fails and the sender is told (ERROR), so no value it counted as
+        sent is lost in silence.
+        """
+        try:
+            if self.reassembly.partial:
+                raise P.ProtocolError("malformed_frame", "BATCH inside a value's pieces")
+            items = P.decode_batch(payload)
+        except P.ProtocolError as exc:
+            self.reassembly.reset()
+            self.protocol_error(P.ErrorCode.PROTOCOL, exc.kind, str(exc))
+            return
+        for item in items:
+            self.on_data(P.Frame.VALUE, item)
+            if self.error is not None:
+                return  # credit exceeded: the link failed, the rest is refused with it
 
     def on_value(self, payload: memoryview) -> None:
         """One whole value arrived within credit."""
@@ -747,13 +828,13 @@ class ExportReceiveLink(_Sending):
         self.export.signal.fire()
 
     def _return_unsent(self, *, keep_first: bool) -> None:
-        frames = list(self.outbox)
-        keep = frames[:1] if keep_first and self.in_flight else []
-        for frame in frames[len(keep) :]:
-            self.export.held.append(frame[P.FRAME_HEADER_SIZE :])
+        keep = self.in_flight if keep_first else 0
+        payloads = list(self.outbox)
+        for payload in payloads[keep:]:
+            self.export.held.append(payload)
             self.values_sent -= 1
-        self.outbox = deque(keep)
-        self.outbox_bytes = sum(len(f) for f in keep)
+        self.outbox = deque(payloads[:keep])
+        self.outbox_bytes = sum(len(p) for p in self.outbox)
         self.export.signal.fire()
 
     def finish(self) -> None:

@@ -65,6 +65,9 @@ class Peer:
         self.host = host
         self.assoc = assoc
         self.node_id: bytes | None = None
+        #: The protocol version both sides speak (the lower of the two HELLOs'); 0 before
+        #: the peer's HELLO.
+        self.version = 0
         self.address: str | None = None
         self.ready = trio.Event()
         self.error: BaseException | None = None
@@ -232,13 +235,21 @@ class PeerTable:
         """The peer's HELLO: it is ready (or aborted, when it speaks another version)."""
         if peer.node_id is not None:
             raise P.ProtocolError("unexpected_control", "second HELLO")
-        if msg.version != P.PROTOCOL_VERSION:
+        if not P.MIN_PROTOCOL_VERSION <= msg.version <= P.PROTOCOL_VERSION:
             self._host.counters.count("version_mismatch")
-            log.warning("peer speaks protocol version %d, not %d", msg.version, P.PROTOCOL_VERSION)
-            peer.assoc.abort(f"netchan protocol version {P.PROTOCOL_VERSION} required")
+            log.warning(
+                "peer speaks protocol version %d, not %d..%d",
+                msg.version,
+                P.MIN_PROTOCOL_VERSION,
+                P.PROTOCOL_VERSION,
+            )
+            peer.assoc.abort(
+                f"netchan protocol version {P.MIN_PROTOCOL_VERSION}..{P.PROTOCOL_VERSION} required"
+            )
             self.failed(peer, PeerUnreachableError(f"protocol version {msg.version}"))
             return
         peer.node_id = msg.node_id
+        peer.version = msg.version
         peer.address = resolve_address(msg.address, msg.node_id, peer) if msg.address else None
         self._by_id.setdefault(msg.node_id, peer)
         peer.ready.set()

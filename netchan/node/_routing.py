@@ -38,6 +38,7 @@ are still read."""
 FRAME_ROUTES: dict[P.Frame, Callable[[Link, P.Frame, memoryview], None]] = {
     P.Frame.VALUE: lambda link, kind, payload: link.on_data(kind, payload),
     P.Frame.MORE: lambda link, kind, payload: link.on_data(kind, payload),
+    P.Frame.BATCH: lambda link, kind, payload: link.on_batch(payload),
     P.Frame.END: lambda link, kind, payload: link.on_end(payload),
     P.Frame.RETURN: lambda link, kind, payload: link.on_return(payload),
     P.Frame.CLOSE: lambda link, kind, payload: link.on_close(payload),
