@@ -237,12 +237,34 @@ class _Sending(Link):
         self._gather_scope: trio.CancelScope | None = None
 
     def queue_value(self, payload: bytes) -> None:
-        """Queue one encoded value (the caller checked the credit)."""
+        """Queue one encoded value (the caller checked the credit).
+
+        With nothing queued or being handed over before it, a small value goes straight
+        to the association from the caller's task when it can leave at once (no hop through
+        the sender task); otherwise the sender task sends it, coalesced with what follows.
+        """
         self.credit -= 1
-        self.outbox.append(payload)
-        self.outbox_bytes += len(payload)
         self.values_sent += 1
         self.host.counters.values_out += 1
+        peer = self.peer
+        if (
+            not self.outbox
+            and not self.in_flight
+            and len(payload) <= P.FRAGMENT_SIZE
+            and peer is not None
+            and self.state is S.OPEN
+        ):
+            frame = P.encode_frame(P.Frame.VALUE, self.peer_link, payload)
+            try:
+                peer.assoc.send_nowait(frame, stream=self.stream, ppid=P.PPID_VALUE)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # queued: the sender task sends it (and reports a broken association)
+            else:
+                self.sent_one()
+                self.changed.fire()
+                return
+        self.outbox.append(payload)
+        self.outbox_bytes += len(payload)
         self.sender_signal.fire()
         if self._gather_scope is not None and self.outbox_bytes >= P.BATCH_LIMIT:
             self._gather_scope.cancel()

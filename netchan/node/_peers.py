@@ -137,6 +137,15 @@ class Peer:
             self.assoc.abort("control stream flood")
             self.host.peer_failed(self, PeerUnreachableError("control stream flood"))
             return
+        if not self._ctl:
+            # Nothing queued before it: straight to the association when it can leave at
+            # once (no hop through the sender task); otherwise the sender task sends it.
+            try:
+                self.assoc.send_nowait(data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the sender task sends it (and reports a broken association)
+            else:
+                return
         self._ctl.append(data)
         self._ctl_signal.fire()
 
