@@ -26,6 +26,8 @@ MIN_PROTOCOL_VERSION = 1
 refused. Version 1 peers are served without what version 2 added (BATCH frames)."""
 BATCH_VERSION = 2
 """The first version that understands BATCH frames."""
+EARLY_VERSION = 2
+"""The first version that understands EARLY frames (and pre-granted reference credit)."""
 
 CONTROL_STREAM = 0
 PPID_CONTROL = 0x4E430001
@@ -82,7 +84,16 @@ class Frame(enum.IntEnum):
     """Several whole values of one link in one message (version 2): each is ``u32 length |
     codec bytes``. One SCTP message (one TSN, one reassembly, one delivery, one wake-up of the
     receiving node) carries what a sender in a loop queued, instead of one per value."""
+    EARLY = 7
+    """A frame of a link still opening, sent right after its OPEN (version 2): it names the
+    *sender's* link id (the receiver's is not known yet) and carries one VALUE, MORE, BATCH
+    or END frame without its link id: ``inner kind (1 byte) | inner payload``. A channel
+    end that travelled in a value sends its first values with its OPEN, within the credit
+    the reference pre-granted, instead of one round trip later."""
 
+
+EARLY_INNER = frozenset({Frame.VALUE, Frame.MORE, Frame.BATCH, Frame.END})
+"""The frames an EARLY frame may carry."""
 
 FRAME_FIRST_BYTES = frozenset(bytes([k]) for k in Frame)
 """First bytes that mark a value frame (a control message starts with a msgpack array)."""
@@ -334,6 +345,18 @@ def frame_header(kind: Frame, link: int) -> bytes:
 def encode_frame(kind: Frame, link: int, payload: bytes = b"") -> bytes:
     """A value frame: kind, the *receiver's* link id, then the payload."""
     return _FRAME_HEADER.pack(kind, link) + payload
+
+
+def encode_early(link: int, inner: Frame, payload: bytes | memoryview = b"") -> bytes:
+    """An EARLY frame: ``inner`` of the link the sender calls ``link``, still opening."""
+    return b"".join((_FRAME_HEADER.pack(Frame.EARLY, link), bytes((inner,)), payload))
+
+
+def decode_early(payload: memoryview) -> tuple[Frame, memoryview]:
+    """The inner frame kind and payload of an EARLY frame; :class:`ProtocolError` if bad."""
+    if len(payload) < 1 or payload[0] not in EARLY_INNER:
+        raise ProtocolError("malformed_frame", "EARLY frame without a value, MORE, BATCH or END")
+    return Frame(payload[0]), payload[1:]
 
 
 def frame_end(link: int, forwards: int) -> bytes:

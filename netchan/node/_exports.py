@@ -192,6 +192,7 @@ class Exports:
         link: ExportSendLink | ExportReceiveLink
         if wants_send:
             link = ExportSendLink(self._host, export, peer, msg.link)
+            peer.early[msg.link] = link
             self._host.spawn(link.run_pump)
             credit = link.window.window
         else:

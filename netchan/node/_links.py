@@ -88,11 +88,11 @@ class Link:
         """Where the link is in its life (``_state.py``)."""
         return self.life.state
 
-    def attach(self, peer: Peer, peer_link: int) -> None:
-        """Bind the link to its peer and take an outgoing stream there."""
+    def attach(self, peer: Peer, peer_link: int, *, control_stream: bool = False) -> None:
+        """Bind the link to its peer and take an outgoing stream there (or stream 0)."""
         self.peer = peer
         self.peer_link = peer_link
-        self.stream = peer.take_stream()
+        self.stream = P.CONTROL_STREAM if control_stream else peer.take_stream()
         peer.links.add(self)
 
     def remove(self) -> None:
@@ -472,6 +472,14 @@ class ImportLink(Link):
         """The credit granted in OPEN."""
         return 0
 
+    def early_open(self, peer: Peer) -> bool:
+        """Whether this link sends values before OPEN_OK (then all its frames go on stream
+        0 behind the OPEN, in order)."""
+        return False
+
+    def open_sent(self) -> None:
+        """OPEN was queued to the peer."""
+
     def opened_ok(self, msg: P.OpenOk) -> None:
         """OPEN_OK arrived (``peer_link`` is set)."""
         raise NotImplementedError
@@ -509,7 +517,7 @@ class ImportLink(Link):
         self.owner_id = peer.node_id
         if self.address is None:
             self.address = peer.address
-        self.attach(peer, 0)
+        self.attach(peer, 0, control_stream=self.early_open(peer))
         peer.send_control(
             P.Open(
                 self.id,
@@ -520,6 +528,7 @@ class ImportLink(Link):
                 type_name(self.type),
             )
         )
+        self.open_sent()
         await self.opened.wait()
         if isinstance(self.error, RemoteError) and self.error.code in (
             "UNKNOWN_CHANNEL",
@@ -558,10 +567,30 @@ class ImportSendLink(ImportLink, _Sending):
     TRANSITIONS = IMPORT_SEND
     DIR = P.Dir.SEND
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, early_credit: int = 0) -> None:
         super().__init__(*args)
         self._init_sending(0)
         self.window = 0
+        # A reference may pre-grant credit (docs/protocol.md "References"): values then go
+        # with the OPEN (EARLY frames) instead of one round trip later.
+        self.pregranted = clamp_credit(max(0, early_credit))
+        self.early = False
+        self.final_sent = False
+
+    def early_open(self, peer: Peer) -> bool:
+        self.early = self.pregranted > 0 and peer.version >= P.EARLY_VERSION
+        if self.early:
+            self.credit = self.window = self.pregranted
+        else:
+            self.pregranted = 0
+        return self.early
+
+    def open_sent(self) -> None:
+        if not self.early:
+            return
+        if self.state is S.FINISHING:
+            self._send_final_via_control()  # every clone closed before the OPEN went out
+        self.changed.fire()  # senders waiting for the link may commit now
 
     def check_type(self, value: Any) -> None:
         """Refuse a value that does not match the declared ``type=`` (TypeError)."""
@@ -569,19 +598,66 @@ class ImportSendLink(ImportLink, _Sending):
             check_type(value, self.type)
 
     def can_send(self) -> bool:
-        """Whether a value may be committed now (open, with credit)."""
-        return self.state is S.OPEN and self.credit > 0
+        """Whether a value may be committed now (open, or opening early; with credit)."""
+        if self.state is S.OPEN:
+            return self.credit > 0
+        return self.early and self.state is S.OPENING and self.credit > 0
 
     def commit(self, value: Any) -> None:
         """Encode and queue one value; the caller checked :meth:`can_send`."""
         self.queue_value(self.host.encode(value))
 
+    def queue_value(self, payload: bytes) -> None:
+        if not self.early:
+            super().queue_value(payload)
+            return
+        # An early link sends everything behind its OPEN on stream 0, through the peer's
+        # control queue: in order with the OPEN, and with its own frames after OPEN_OK.
+        self.credit -= 1
+        self.values_sent += 1
+        self.host.counters.values_out += 1
+        peer = self.peer
+        assert peer is not None
+        view = memoryview(payload)
+        while len(view) > P.FRAGMENT_SIZE:
+            self._send_via_control(P.Frame.MORE, view[: P.FRAGMENT_SIZE])
+            view = view[P.FRAGMENT_SIZE :]
+        self._send_via_control(P.Frame.VALUE, view)
+        self.changed.fire()
+
+    def _send_via_control(self, kind: P.Frame, payload: bytes | memoryview) -> None:
+        assert self.peer is not None
+        if self.opened.is_set():
+            frame = b"".join((P.frame_header(kind, self.peer_link), payload))
+        else:
+            frame = P.encode_early(self.id, kind, payload)
+        self.peer.send_raw(frame)
+
+    def _send_final_via_control(self) -> None:
+        self._send_via_control(P.Frame.END, P.frame_end(0, self.forwards)[P.FRAME_HEADER_SIZE :])
+        self.final_sent = True
+        if self.opened.is_set():
+            self.after_final()
+
     def opened_ok(self, msg: P.OpenOk) -> None:
-        self.credit = self.window = clamp_credit(msg.credit)
+        # What OPEN_OK grants beyond what the reference pre-granted (nothing, normally).
+        self.credit = clamp_credit(self.credit + msg.credit - self.pregranted)
+        self.window = clamp_credit(msg.credit)
         self.life.fire(T.OPEN_OK)
         self.opened.set()
-        self.host.spawn(self.run_sender)
+        if not self.early:
+            self.host.spawn(self.run_sender)
+        elif self.final_sent:
+            self.after_final()
         self.changed.fire()
+
+    def on_open_err(self, msg: P.OpenErr) -> None:
+        if self.early and self.values_sent:
+            # Values sent with the OPEN are lost with it: counted where refusals are.
+            self.rejected += self.values_sent
+            self.host.counters.count("rejected_by_peer")
+            log.warning("%d value(s) sent early on %s refused", self.values_sent, self.describe())
+        super().on_open_err(msg)
 
     def on_credit(self, msg: P.Credit) -> None:
         self.credit = clamp_credit(self.credit + msg.n)
@@ -591,6 +667,8 @@ class ImportSendLink(ImportLink, _Sending):
         """Every clone closed: send END after what is queued."""
         if self.life.can(T.FINISH):
             self.life.fire(T.FINISH)
+            if self.early and self.peer is not None and self.state is S.FINISHING:
+                self._send_final_via_control()
         self.sender_signal.fire()
 
     def final_frame(self) -> bytes:
@@ -782,6 +860,8 @@ class ExportSendLink(_Receiving):
 
     def remove(self) -> None:
         super().remove()
+        if self.peer is not None and self.peer.early.get(self.peer_link) is self:
+            del self.peer.early[self.peer_link]
         self.export.link_gone(self, self.forwards)
 
     def on_node_closing(self) -> None:

@@ -72,6 +72,9 @@ class Peer:
         self.ready = trio.Event()
         self.error: BaseException | None = None
         self.links: set[Link] = set()
+        #: Links this side accepted from the peer, by the peer's id for them: its EARLY
+        #: frames (sent before our OPEN_OK reached it) name them so.
+        self.early: dict[int, Link] = {}
         self.closing = False
         self._ctl: deque[bytes] = deque()
         self._ctl_signal = Signal()

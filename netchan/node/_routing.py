@@ -145,7 +145,12 @@ class Router:
 
     def _on_frame(self, peer: Peer, data: bytes) -> None:
         kind, link_id, payload = P.decode_frame(data)
-        link = self._link(peer, link_id)
+        if kind is P.Frame.EARLY:
+            # A frame of a link the peer is opening: named by the peer's id for it.
+            kind, payload = P.decode_early(payload)
+            link = peer.early.get(link_id)
+        else:
+            link = self._link(peer, link_id)
         if link is None:
             # Frames may legitimately arrive after we dropped a link (ERROR crossing them).
             self._core.counters.count("late_frame")
