@@ -707,7 +707,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
     def __init__(self, *args: Any, window: int) -> None:
         super().__init__(*args)
         self._init_receiving(window)
-        self.inbox: deque[bytes] = deque()
+        self.inbox: deque[bytes | memoryview] = deque()
         self.inbox_bytes = 0
 
     def open_credit(self) -> int:
@@ -726,7 +726,9 @@ class ImportReceiveLink(ImportLink, _Receiving):
             # Closed here: give it back so the work queue hands it to another importer.
             self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, bytes(payload)))
             return
-        data = bytes(payload)
+        # A small value is copied out of its message; a reassembled big one is kept as the
+        # view it is (its buffer is its own): no copy of megabytes in the receive loop.
+        data = payload if len(payload) > P.FRAGMENT_SIZE else bytes(payload)
         self.inbox.append(data)
         self.inbox_bytes += len(data)
         self.changed.fire()
@@ -775,7 +777,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
     def _return_inbox(self) -> None:
         assert self.peer is not None
         for data in self.inbox:
-            self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, data))
+            self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, bytes(data)))
         self.inbox.clear()
         self.inbox_bytes = 0
 
