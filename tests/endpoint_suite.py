@@ -10,7 +10,9 @@ tests. To run them against a backend, a ``conftest.py`` next to the test module 
   for the backpressure test (default ``{"send_buffer": 65536, "receive_window": 65536}``,
   names both backends understand);
 
-and a test module does ``from tests.endpoint_suite import *  # noqa: F403``.
+and a test module does ``from tests.endpoint_suite import *  # noqa: F403``. A transport not
+opened by ``open_endpoint`` (the in-memory one, tests/memory/test_suite.py) redefines the
+``open_ep`` fixture in that module, after the import: the module's own fixtures win.
 
 Every test runs on loopback (127.0.0.1) with ephemeral ports and is bounded by
 ``trio.fail_after``. Real sockets run in real time, so the bounds are generous (the kernel
@@ -49,6 +51,7 @@ __all__ = [
     "test_endpoint_close_aborts_peers",
     "test_errors_bad_stream_and_use_after_close",
     "test_explicit_connect",
+    "test_graceful_shutdown_by_peer_ends_receive",
     "test_graceful_shutdown_delivers_everything",
     "test_implicit_association_by_send_to",
     "test_large_messages",
@@ -57,6 +60,7 @@ __all__ = [
     "test_statistics_fields",
     "test_streams_and_ppid",
     "test_unordered_messages",
+    "test_unread_events_are_bounded_and_counted",
 ]
 
 TIMEOUT = 60.0  # per test; generous for the emulated VM
@@ -351,6 +355,36 @@ async def test_graceful_shutdown_delivers_everything(open_ep: OpenEp) -> None:
             assert (await srv.receive()).data == b"new"
 
 
+async def test_graceful_shutdown_by_peer_ends_receive(open_ep: OpenEp) -> None:
+    """A graceful SHUTDOWN by the peer is a clean end, as trio's channels know it.
+
+    ``receive`` returns what the peer sent before the end and then raises ``EndOfChannel``
+    (every time), the rule ``_api.py`` states; ``send`` raises ``BrokenResourceError`` (the
+    other side is gone, like a trio channel whose receivers all closed).
+    """
+    count = 3
+    with trio.fail_after(TIMEOUT):
+        async with open_ep() as srv, open_ep() as cli:
+            assoc = await cli.connect(srv.address)
+            await assoc.send(b"ping")
+            server_side = (await srv.receive()).association
+            for i in range(count):
+                await server_side.send(payload(i, 100), stream=0)
+            await server_side.aclose()
+            await wait_event(cli, AssociationClosed, assoc)
+            got = [await assoc.receive() for _ in range(count)]
+            assert [m.data for m in got] == [payload(i, 100) for i in range(count)]
+            for _ in range(2):
+                with pytest.raises(trio.EndOfChannel):
+                    await assoc.receive()
+            with pytest.raises(trio.BrokenResourceError) as info:
+                await assoc.send(b"after shutdown")
+            assert isinstance(info.value.__cause__, AssociationAbortedError)
+            # the side that shut down: our own close, so ClosedResourceError
+            with pytest.raises(trio.ClosedResourceError):
+                await server_side.receive()
+
+
 async def test_abort_by_peer(open_ep: OpenEp) -> None:
     with trio.fail_after(TIMEOUT):
         async with open_ep() as srv, open_ep() as cli:
@@ -461,3 +495,24 @@ async def test_statistics_fields(open_ep: OpenEp) -> None:
             eps = srv.statistics()
             assert eps.associations == 1
             assert eps.datagrams_received >= 1
+            assert eps.events_discarded == 0
+
+
+async def test_unread_events_are_bounded_and_counted(open_ep: OpenEp) -> None:
+    """Events nobody reads cannot pile up: the oldest are discarded, and counted."""
+    with trio.fail_after(TIMEOUT):
+        async with open_ep() as srv, open_ep() as cli:
+            # Every backend keeps its events in the shared bounded queue (transport/_common.py):
+            # its limit is made tiny here instead of setting up thousands of associations.
+            srv._events.limit = 1  # type: ignore[attr-defined]
+            assoc = await cli.connect(srv.address)
+            await assoc.send(b"x")
+            await srv.receive()  # the server has the association: AssociationEstablished
+            await assoc.aclose()  # ... and then AssociationClosed, which pushes it out
+            # The server's side of the SHUTDOWN may complete a moment after ours.
+            for _ in range(int(TIMEOUT / 0.01)):
+                if srv.statistics().events_discarded:
+                    break
+                await trio.sleep(0.01)
+            assert srv.statistics().events_discarded >= 1
+            assert isinstance(await srv.next_event(), AssociationClosed)

@@ -312,6 +312,10 @@ class _Sending(Link):
             await trio.testing.wait_all_tasks_blocked()
         self._gather_scope = None
 
+    def send_failed(self) -> None:
+        """The send of the outbox's front (``in_flight`` values) raised: they never reached
+        the association."""
+
     async def run_sender(self) -> None:
         """Hand the queued values to the association in order, then the END."""
         peer = self.peer
@@ -348,7 +352,9 @@ class _Sending(Link):
                     return
                 await self.sender_signal.wait()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self.in_flight = 0
+            if self.in_flight:
+                self.in_flight = 0
+                self.send_failed()
             self.host.peer_failed(peer, exc.__cause__ or exc)
 
 
@@ -965,8 +971,15 @@ class ExportReceiveLink(_Sending):
         self.life.fire(T.REMOTE_END)
         self.remove()
 
-    def peer_failed(self, cause: BaseException) -> None:
+    def send_failed(self) -> None:
+        # Not handed to SCTP: another importer may have it (docs/protocol.md, work queue).
         self._return_unsent(keep_first=False)
+
+    def peer_failed(self, cause: BaseException) -> None:
+        # A frame whose send is under way stays: if that send returns, the frame was handed
+        # to SCTP and is lost with this importer (it may have been delivered; giving it to
+        # another importer too could duplicate it); if it raises, send_failed returns it.
+        self._return_unsent(keep_first=True)
         self.fail(cause)
 
     def fail(self, cause: BaseException) -> None:

@@ -5,9 +5,18 @@ number of :class:`Association` objects (one per peer). Messages carry a stream i
 an unordered flag. Both backends implement exactly these classes and pass one conformance
 suite (``tests/endpoint_suite.py``), so code above this layer never knows which one it runs on.
 
-Error conventions follow trio: ``trio.ClosedResourceError`` when *we* closed the endpoint or
-association, ``trio.BrokenResourceError`` (``__cause__``: :class:`AssociationAbortedError`)
-when the peer or the network ended the association.
+Error conventions follow trio, and both backends raise exactly these (the conformance suite
+checks each case):
+
+* ``trio.ClosedResourceError``: *we* closed or aborted the association, or closed the endpoint.
+* ``trio.EndOfChannel`` from ``Association.receive``: the peer shut the association down
+  gracefully (SHUTDOWN, RFC 9260 §9.2), after every message it sent before that was read. A
+  graceful end is a clean end, as a trio channel's ``EndOfChannel`` after its sender closed.
+* ``trio.BrokenResourceError`` (``__cause__``: :class:`AssociationAbortedError`): the peer or
+  the network ended the association abnormally (ABORT, dead peer, ICMP unreachable); from
+  ``receive`` after the messages delivered before the end were read. ``send`` raises it also
+  after a graceful SHUTDOWN by the peer: the other side will take nothing more, as a trio send
+  channel whose receivers all closed.
 """
 
 from __future__ import annotations
@@ -127,6 +136,9 @@ class AssociationStatistics:
     send_buffered: int = 0
     receive_buffered: int = 0
     drops: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    #: The path MTU the association sends with, in SCTP packet bytes (``udp://``: the
+    #: PLPMTU its path MTU discovery confirmed, RFC 8899); None where the backend hides it.
+    pmtu: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +150,15 @@ class EndpointStatistics:
         datagrams_received / datagrams_sent: UDP datagrams (``udp://``) or SCTP packets seen.
         drops: packets dropped by reason (``"bad_checksum"``, ``"out_of_the_blue"``,
             ``"bad_verification_tag"``, ``"malformed"``, ``"bad_cookie"``, ...).
+        events_discarded: association events dropped unread: ``next_event`` keeps the latest
+            4096, so a program that never reads events cannot grow memory without bound.
     """
 
     associations: int
     datagrams_received: int = 0
     datagrams_sent: int = 0
     drops: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    events_discarded: int = 0
 
 
 # --- the two objects -------------------------------------------------------------------------
@@ -180,7 +195,8 @@ class Association(abc.ABC):
 
         Raises:
             trio.ClosedResourceError: we closed or aborted this association or its endpoint.
-            trio.BrokenResourceError: the peer or the network ended it (cause attached).
+            trio.BrokenResourceError: the peer or the network ended it, gracefully or not
+                (cause attached): nothing sent now would be delivered.
             MessageTooLargeError: larger than the maximum message size.
             ValueError: stream id not below ``outbound_streams``.
         """
@@ -202,7 +218,17 @@ class Association(abc.ABC):
 
     @abc.abstractmethod
     async def receive(self) -> Message:
-        """The next message of this association only (``Endpoint.receive`` takes any)."""
+        """The next message of this association only (``Endpoint.receive`` takes any).
+
+        Messages delivered before the association ended stay readable; the end is reported
+        once they were all taken.
+
+        Raises:
+            trio.ClosedResourceError: we closed or aborted this association or its endpoint
+                (unread messages are dropped then).
+            trio.EndOfChannel: the peer shut the association down gracefully (SHUTDOWN).
+            trio.BrokenResourceError: the peer aborted it, or it failed (cause attached).
+        """
 
     @abc.abstractmethod
     async def aclose(self) -> None:
@@ -255,7 +281,11 @@ class Endpoint(abc.ABC):
 
     @abc.abstractmethod
     async def next_event(self) -> AssociationEvent:
-        """The next association event (established, closed, aborted, ...)."""
+        """The next association event (established, closed, aborted, ...).
+
+        Unread events are bounded (``EndpointStatistics.events_discarded`` counts the oldest
+        ones dropped). Raises ``trio.ClosedResourceError`` once the endpoint is closed.
+        """
 
     @abc.abstractmethod
     def statistics(self) -> EndpointStatistics:

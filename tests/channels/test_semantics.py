@@ -84,7 +84,11 @@ async def test_blocked_send_cancelled_loses_and_duplicates_nothing(env: Env, clo
         assert got == sent
         await jobs.send(100)
         assert await recv.receive() == 100
-        await trio.sleep(0.5)
+        # Everything the client queued has reached the server (no fixed wait): the cancelled
+        # send queued nothing, and nothing more is on its way.
+        await eventually(lambda: server.statistics().values_in >= client.statistics().values_out)
+        assert client.statistics().values_out == len(sent) + 1
+        assert server.statistics().values_in == len(sent) + 1
         with pytest.raises(trio.WouldBlock):
             recv.receive_nowait()
 
@@ -365,7 +369,7 @@ async def test_statistics(env: Env, clock: object) -> None:
             3,
             8,
         )
-        await trio.sleep(0.5)
+        await eventually(lambda: server.statistics().values_in == 3)
         ns = client.statistics()
         assert ns.values_out == 3 and ns.imports == 1
         assert len(ns.peers) == 1 and ns.peers[0].association is not None
@@ -554,3 +558,53 @@ async def test_a_declared_type_is_enough_to_carry_its_classes(env: Env, clock: o
         await points.send(Point(1, Color.BLUE))
         with trio.fail_after(5):
             assert await recv.receive() == Point(1, Color.BLUE)
+
+
+@memory_only
+async def test_work_queue_value_handed_to_sctp_is_not_requeued_when_the_importer_dies(
+    clock: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/protocol.md: a value handed to SCTP for an importer whose association then dies is
+    # lost with that importer, never given to another one too (it may have been delivered).
+    # The failure is made to come exactly while the exporter's send of the value is in its
+    # last step: the message is queued toward the importer (which reads it), the send has not
+    # returned yet, and the exporter learns that the importer died.
+    from tests.support.memory_transport import MemoryAssociation, MemoryNetwork
+
+    network = MemoryNetwork(dead_after=3.0)
+    env = Env("memory", network)
+    async with env.node() as server:
+        out_send, out_recv = trio.open_memory_channel[int](0)
+        server.export("work", out_recv)
+        assert server.address is not None
+        async with env.node(listen=False) as doomed:
+            doomed_work = await doomed.import_receive(server.address, "work", max_buffer=1)
+            doomed_got: list[int] = []
+            real_send = MemoryAssociation.send
+            armed = True
+            failure_seen = trio.Event()
+
+            async def send(self: MemoryAssociation, data: bytes, **kw: Any) -> None:
+                nonlocal armed
+                await real_send(self, data, **kw)
+                if not (armed and self._endpoint is server._ep and kw.get("stream")):
+                    return
+                armed = False
+                # Queued toward the importer: it reads the value ...
+                doomed_got.append(await doomed_work.receive())
+                # ... then dies, and the exporter notices before this send returns.
+                env.crash(doomed)
+                await trio.sleep(network.dead_after + 1)
+                failure_seen.set()
+
+            monkeypatch.setattr(MemoryAssociation, "send", send)
+            with trio.fail_after(30):
+                await out_send.send(0)
+                await failure_seen.wait()
+            await out_send.aclose()
+        assert doomed_got == [0]
+        async with env.node(listen=False) as survivor:
+            work = await survivor.import_receive(server.address, "work", max_buffer=2)
+            with trio.fail_after(30):
+                got = [v async for v in work]
+        assert got == []

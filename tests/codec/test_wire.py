@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import msgpack
 import pytest
 
 from netchan.codec import Codec, ExtCode
@@ -76,6 +77,21 @@ def test_golden_encoding(value: Any, hex_: str) -> None:
     expected = bytes.fromhex(hex_)
     assert PLAIN.encode(value) == expected
     assert same(PLAIN.decode(expected), value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": 4, "name": "job", "args": [1, 2, 3], "x": 1.5},
+        [{"id": i, "name": f"item{i}", "tags": ["a", "b"], "blob": b"\x00" * 16} for i in range(9)],
+    ],
+    ids=["small-dict", "records"],
+)
+def test_plain_values_are_plain_msgpack(value: Any) -> None:
+    # Any msgpack reader understands them (docs/codec.md); what they cost next to msgpack is
+    # measured by benchmarks/codec_bench.py, not asserted here.
+    assert PLAIN.encode(value) == msgpack.packb(value)
+    assert same(PLAIN.decode(msgpack.packb(value)), value)
 
 
 def test_bytearray_is_an_ext_not_bin() -> None:

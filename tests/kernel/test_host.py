@@ -8,7 +8,7 @@ import socket
 import pytest
 import trio
 
-from netchan.transport import SCTPUnavailableError, open_endpoint
+from netchan.transport import InvalidAddressError, SCTPUnavailableError, open_endpoint
 from netchan.transport.kernel import KernelOptions
 
 
@@ -38,7 +38,7 @@ async def test_sctp_unavailable_fails_at_once_and_names_udp() -> None:
 
 
 async def test_unknown_option_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match="unknown sctp:// option"):
+    with pytest.raises(TypeError, match="unknown sctp:// endpoint option"):
         async with open_endpoint("sctp://127.0.0.1:0", no_such_option=1):
             pass
 
@@ -49,3 +49,17 @@ def test_options_are_validated() -> None:
     with pytest.raises(ValueError):
         KernelOptions(rto_min=2.0, rto_initial=1.0)
     assert KernelOptions().outbound_streams == 4096
+
+
+async def test_a_name_that_resolves_to_nothing_is_an_invalid_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A resolver may answer with an empty list; binding to such a name must say so, not fail
+    # with an IndexError (the kernel backend used to have its own lookup for binding).
+    async def getaddrinfo(*args: object, **kwargs: object) -> list[object]:
+        return []
+
+    monkeypatch.setattr(trio.socket, "getaddrinfo", getaddrinfo)
+    with trio.fail_after(5), pytest.raises(InvalidAddressError, match=r"nothing\.test"):
+        async with open_endpoint("sctp://nothing.test:0"):
+            pytest.fail("opened an endpoint on a name without an address")

@@ -121,7 +121,7 @@ def test_pieces_interleaved_across_associations_and_streams() -> None:
     ep = _endpoint()
     _comm_up(ep, 1)
     _comm_up(ep, 2)
-    events = list(ep._events)
+    events = list(ep._events.pending)
     assert [type(e) for e in events] == [AssociationEstablished, AssociationEstablished]
     a1, a2 = (e.association for e in events)
     for got in [
@@ -135,8 +135,8 @@ def test_pieces_interleaved_across_associations_and_streams() -> None:
         _piece(b"whole", 2, 5, True),
     ]:
         ep._handle(got)
-    q1 = [(m.data, m.stream, m.ppid) for m in a1._queue]  # type: ignore[attr-defined]
-    q2 = [(m.data, m.stream, m.ppid) for m in a2._queue]  # type: ignore[attr-defined]
+    q1 = [(m.data, m.stream, m.ppid) for m in a1.inbox]  # type: ignore[attr-defined]
+    q2 = [(m.data, m.stream, m.ppid) for m in a2.inbox]  # type: ignore[attr-defined]
     assert q1 == [(b"A1A2A3", 0, 100), (b"C1C2", 3, 103)]
     assert q2 == [(b"B1B2", 0, 100), (b"whole", 5, 105)]
     assert ep._queued_bytes == 6 + 4 + 4 + 5
@@ -145,7 +145,7 @@ def test_pieces_interleaved_across_associations_and_streams() -> None:
 def test_oversize_message_is_dropped_to_its_end_and_counted() -> None:
     ep = _endpoint(max_message_size=10)
     _comm_up(ep, 1)
-    assoc = ep._events[0].association
+    assoc = ep._events.pending[0].association
     for got in [
         _piece(b"x" * 8, 1, 0, False),
         _piece(b"x" * 8, 1, 0, False),  # 16 > 10: dropped from here on
@@ -153,20 +153,20 @@ def test_oversize_message_is_dropped_to_its_end_and_counted() -> None:
         _piece(b"ok", 1, 0, True),
     ]:
         ep._handle(got)
-    assert [m.data for m in assoc._queue] == [b"ok"]  # type: ignore[attr-defined]
+    assert [m.data for m in assoc.inbox] == [b"ok"]  # type: ignore[attr-defined]
     assert ep.drops == {"oversize_message": 1}
 
 
 def test_partial_delivery_abort_discards_the_piece_and_shutdown_completes() -> None:
     ep = _endpoint()
     _comm_up(ep, 1)
-    assoc = ep._events[0].association
+    assoc = ep._events.pending[0].association
     ep._handle(_piece(b"half", 1, 2, False))
     ep._on_notification(_notify.Other(1, C.sctp_partial_delivery_event))
     ep._handle(_piece(b"next", 1, 2, True))
-    assert [m.data for m in assoc._queue] == [b"next"]  # type: ignore[attr-defined]
+    assert [m.data for m in assoc.inbox] == [b"next"]  # type: ignore[attr-defined]
     ep._on_notification(_notify.AssocChange(1, C.sctp_shutdown_comp, 0, 0, 0, None))
-    assert isinstance(ep._events[-1], AssociationClosed)
+    assert isinstance(ep._events.pending[-1], AssociationClosed)
     assert ep.associations == ()
 
 
@@ -175,7 +175,7 @@ def test_receive_window_accounting_and_unknown_association() -> None:
     ep._handle(_piece(b"lost", 99, 0, True))  # no association 99 and the kernel knows none
     assert ep.drops == {"unknown_association": 1}
     _comm_up(ep, 1)
-    assoc = ep._events[0].association
+    assoc = ep._events.pending[0].association
     ep._handle(_piece(b"y" * 5000, 1, 0, True))
     assert ep._queued_bytes == 5000 >= ep._opts.receive_window  # the reader would pause
     ep._consumed(assoc, 5000)  # type: ignore[arg-type]

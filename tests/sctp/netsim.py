@@ -1,10 +1,14 @@
 """An in-memory network for the sans-io SCTP stack: endpoints, virtual time, seeded faults.
 
 Every datagram an endpoint emits is scheduled for delivery after ``delay`` (+ jitter) unless
-the seeded rng decides to lose, duplicate, reorder or corrupt it. Time only moves when the
-simulator jumps to the next event: the earliest datagram arrival or endpoint deadline. Every
-loop is bounded in steps and in virtual time, so a stuck protocol fails a test instead of
-hanging it.
+the seeded rng decides to lose, duplicate, reorder or corrupt it. A link may also have an
+MTU: a datagram above it is dropped (a router discarding a packet with Don't Fragment set),
+optionally answered with an ICMP Packet Too Big hint, unless the stack marked it
+``Fragmentable`` (RFC 9260 §6.9: IP fragments it and the fragments get through).
+
+Time only moves when the simulator jumps to the next event: the earliest datagram arrival or
+endpoint deadline. Every loop is bounded in steps and in virtual time, so a stuck protocol
+fails a test instead of hanging it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from netchan.transport.sctp.plpmtud import Fragmentable
+
 PeerAddr = Hashable
+
+#: Bytes of the original datagram an ICMP error quotes (RFC 792: at least 8; Linux keeps more).
+ICMP_QUOTE = 64
 
 
 class EndpointLike(Protocol):
@@ -26,6 +35,7 @@ class EndpointLike(Protocol):
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Any]]: ...
     def next_deadline(self) -> float | None: ...
     def next_event(self) -> Any: ...
+    def icmp_packet_too_big(self, addr: Any, quoted: bytes, size: int, now: float) -> None: ...
 
 
 @dataclass
@@ -38,6 +48,11 @@ class Link:
     corrupt: float = 0.0
     delay: float = 0.005
     jitter: float = 0.0
+    #: Largest datagram the path carries with Don't Fragment set; 0: unlimited.
+    mtu: int = 0
+    #: Report a datagram dropped for its size with an ICMP Packet Too Big to its sender
+    #: (delivered after ``delay``); False: a black hole that drops silently.
+    ptb: bool = False
 
 
 @dataclass(order=True)
@@ -47,6 +62,8 @@ class _InFlight:
     src: Any = field(compare=False)
     dst: Any = field(compare=False)
     data: bytes = field(compare=False)
+    #: Set for an ICMP Packet Too Big: the MTU reported to ``dst`` about a packet to ``src``.
+    ptb_mtu: int = field(compare=False, default=0)
 
 
 class NetSim:
@@ -78,6 +95,8 @@ class NetSim:
         self._seq = 0
         self.delivered = 0
         self.lost = 0
+        self.too_big = 0
+        self.fragmented = 0
 
     def add(self, addr: Any, endpoint: EndpointLike) -> EndpointLike:
         """Attach ``endpoint`` at ``addr``; datagrams to ``addr`` reach it."""
@@ -93,6 +112,26 @@ class NetSim:
         if self.drop_filter is not None and self.drop_filter(src, dst, data):
             self.lost += 1
             return
+        if link.mtu and len(data) > link.mtu:
+            if isinstance(data, Fragmentable):
+                self.fragmented += 1
+            else:
+                self.too_big += 1
+                if link.ptb:
+                    # The router's ICMP goes back to the sender, quoting the datagram.
+                    self._seq += 1
+                    heapq.heappush(
+                        self._queue,
+                        _InFlight(
+                            self.now + link.delay,
+                            self._seq,
+                            dst,
+                            src,
+                            bytes(data[:ICMP_QUOTE]),
+                            ptb_mtu=link.mtu,
+                        ),
+                    )
+                return
         if link.loss and rng.random() < link.loss:
             self.lost += 1
             return
@@ -144,7 +183,11 @@ class NetSim:
         while self._queue and self._queue[0].arrival <= self.now:
             item = heapq.heappop(self._queue)
             ep = self.endpoints.get(item.dst)
-            if ep is not None:
+            if ep is None:
+                continue
+            if item.ptb_mtu:
+                ep.icmp_packet_too_big(item.src, item.data, item.ptb_mtu, self.now)
+            else:
                 self.delivered += 1
                 ep.receive_datagram(item.data, item.src, self.now)
         for ep in self.endpoints.values():

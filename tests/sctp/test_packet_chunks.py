@@ -34,6 +34,7 @@ from netchan.transport.sctp.packet import (
     OutOfResourceCause,
     Packet,
     PacketBuilder,
+    PadChunk,
     ParseError,
     ProtocolViolationCause,
     RestartWithNewAddressesCause,
@@ -571,3 +572,25 @@ def test_data_repr_is_short_for_large_payloads() -> None:
     large = repr(DataChunk(1, 2, 3, 4, bytes(70000), beginning=False, ending=False))
     assert "<70000 bytes" in large and len(large) < 200 and large.endswith("flags=-)")
     assert "mid=3" in repr(IDataChunk(1, 2, 3, 0, 5, bytes(100)))
+
+
+def test_pad_chunk_layout_and_probe_packet_size() -> None:
+    # RFC 4820 §3: type 0x84, flags 0, length = 4 + padding, zero padding data.
+    pad = PadChunk(5)
+    wire = pad.serialize()
+    assert wire == bytes([0x84, 0, 0, 9]) + bytes(5) + bytes(3)
+    assert pad.serialized_size() == len(wire) == 12
+    assert parse_chunk(wire) == pad
+    # Flags and padding content are ignored on receipt.
+    assert parse_chunk(bytes([0x84, 0xFF, 0, 8]) + b"abcd") == PadChunk(4)
+    # A probe (RFC 8899 §6.2): HEARTBEAT + PAD make a packet of exactly the chosen size.
+    heartbeat = HeartbeatChunk(bytes(20))
+    size = 9000
+    padding = size - 12 - heartbeat.serialized_size() - 4
+    packet = serialize_packet(1, 2, 3, [heartbeat, PadChunk(padding)])
+    assert len(packet) == size
+    assert parse_packet(packet).chunks == [heartbeat, PadChunk(padding)]
+    with pytest.raises(ValueError):
+        PadChunk(-1)
+    with pytest.raises(ValueError):
+        PadChunk(0x10000)

@@ -43,6 +43,7 @@ from netchan.transport.sctp.packet import (
     NoUserDataCause,
     OutOfResourceCause,
     Packet,
+    PadChunk,
     Parameter,
     ParseError,
     ProtocolViolationCause,
@@ -176,6 +177,7 @@ chunks: st.SearchStrategy[Chunk] = st.one_of(
     st.builds(
         IForwardTsnChunk, u32, st.lists(st.tuples(u16, booleans, u32), max_size=5).map(tuple)
     ),
+    st.builds(PadChunk, st.integers(0, 0xFFFB)),
     st.builds(UnknownChunk, u8.filter(lambda t: t not in CHUNK_CLASSES), u8, blob),
 )
 

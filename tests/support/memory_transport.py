@@ -10,10 +10,12 @@ It behaves like the real backends where the channel layer can tell the differenc
   (a message larger than the window still goes through once the queue is empty);
 * peer restart (a new endpoint on a crashed one's address reconnects: ``AssociationRestarted``
   on the other side, same association, RFC 9260 §5.2.4),
-* graceful close (``AssociationClosed`` on both sides; data already sent stays readable),
-  abort (``AssociationAborted``; ``BrokenResourceError`` with the cause on the peer,
-  ``ClosedResourceError`` locally) and a crashed peer, detected after ``dead_after`` seconds
-  of (trio) time, as heartbeats would.
+* graceful close (``AssociationClosed`` on both sides; data already sent stays readable, then
+  the peer's ``receive`` raises ``EndOfChannel``), abort (``AssociationAborted``;
+  ``BrokenResourceError`` with the cause on the peer, ``ClosedResourceError`` locally) and a
+  crashed peer, detected after ``dead_after`` seconds of (trio) time, as heartbeats would.
+
+It passes the endpoint conformance suite (tests/memory/test_suite.py), as the real backends do.
 
 It is deterministic under ``trio.testing.MockClock``: nothing depends on wall time.
 """
@@ -21,7 +23,6 @@ It is deterministic under ``trio.testing.MockClock``: nothing depends on wall ti
 from __future__ import annotations
 
 import itertools
-import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -43,6 +44,7 @@ from netchan.transport import (
     MessageTooLargeError,
     parse_address,
 )
+from netchan.transport._common import EventQueue
 
 
 class MemoryNetwork:
@@ -51,7 +53,8 @@ class MemoryNetwork:
     Attributes:
         dead_after: seconds after a crash before the survivors' associations abort
             (the heartbeat-bounded detection time of a real stack).
-        receive_window: unread bytes an endpoint accepts per association before senders block.
+        receive_window: unread bytes an endpoint accepts per association before senders block
+            (an endpoint may be given its own, ``open_endpoint(..., receive_window=N)``).
         streams: streams offered by each endpoint.
         max_message_size: largest message accepted by ``send``.
     """
@@ -83,11 +86,15 @@ class MemoryNetwork:
         return addr.scheme, host, port
 
     @asynccontextmanager
-    async def open_endpoint(self, address: str) -> AsyncIterator[MemoryEndpoint]:
+    async def open_endpoint(
+        self, address: str, *, receive_window: int | None = None
+    ) -> AsyncIterator[MemoryEndpoint]:
         """Bind an endpoint to ``address`` (port 0: ephemeral) for the block's duration."""
         scheme, host, port = self._bind(address)
         async with trio.open_nursery() as nursery:
             ep = MemoryEndpoint(self, scheme, host, port, nursery)
+            if receive_window is not None:
+                ep.receive_window = receive_window
             self.endpoints[(host, port)] = ep
             try:
                 yield ep
@@ -159,13 +166,18 @@ class MemoryAssociation(Association):
     def inbound_streams(self) -> int:
         return self._streams
 
-    def _check_open(self) -> None:
+    def _check_open(self, *, receiving: bool = False) -> None:
         if self.closed_locally:
             raise trio.ClosedResourceError("association closed")
         if self.error is not None:
             raise trio.BrokenResourceError("association aborted") from self.error
         if self.ended:
-            raise trio.BrokenResourceError("association was shut down by the peer")
+            # The rule of _api.py: a graceful SHUTDOWN by the peer ends receiving cleanly.
+            if receiving:
+                raise trio.EndOfChannel("association was shut down by the peer")
+            raise trio.BrokenResourceError("association was shut down by the peer") from (
+                AssociationAbortedError("the peer shut the association down", by_peer=True)
+            )
 
     async def send(
         self, data: bytes, *, stream: int = 0, ppid: int = 0, unordered: bool = False
@@ -179,13 +191,14 @@ class MemoryAssociation(Association):
             self._check_open()
             assert self.peer is not None
             target = self.peer.inbound
-            if target.bytes < self._endpoint.network.receive_window or not target.queue:
+            if target.bytes < self.peer._endpoint.receive_window or not target.queue:
                 break
             await target.changed.wait()
         target.queue.append(Message(bytes(data), stream, ppid, unordered, self.peer))
         target.bytes += len(data)
         self.messages_sent += 1
         self.bytes_sent += len(data)
+        self._endpoint.packets_sent += 1
         target.notify()
         self.peer._endpoint._wake()
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -195,13 +208,14 @@ class MemoryAssociation(Association):
         self.inbound.bytes -= len(msg.data)
         self.messages_received += 1
         self.bytes_received += len(msg.data)
+        self._endpoint.packets_received += 1
         self.inbound.notify()
         return msg
 
     async def receive(self) -> Message:
         await trio.lowlevel.checkpoint_if_cancelled()
         while not self.inbound.queue:
-            self._check_open()
+            self._check_open(receiving=True)
             await self.inbound.changed.wait()
         msg = self._pop()
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -244,11 +258,20 @@ class MemoryAssociation(Association):
                 AssociationAbortedError(f"peer sent ABORT: {reason}", by_peer=True), local=False
             )
 
+    def _peer_window(self) -> int | None:
+        """Room left in the peer's receive window, as an SCTP peer would advertise it."""
+        if self.peer is None:
+            return None
+        return max(self.peer._endpoint.receive_window - self.peer.inbound.bytes, 0)
+
     def statistics(self) -> AssociationStatistics:
         return AssociationStatistics(
             state="ESTABLISHED" if not (self.closed_locally or self.error) else "CLOSED",
             outbound_streams=self._streams,
             inbound_streams=self._streams,
+            # One packet per message: the in-memory "network" never bundles or splits.
+            packets_sent=self.messages_sent,
+            packets_received=self.messages_received,
             messages_sent=self.messages_sent,
             messages_received=self.messages_received,
             bytes_sent=self.bytes_sent,
@@ -256,6 +279,8 @@ class MemoryAssociation(Association):
             srtt=0.0001,
             rto=0.1,
             cwnd=4380,
+            peer_rwnd=self._peer_window(),
+            local_rwnd=max(self._endpoint.receive_window - self.inbound.bytes, 0),
             receive_buffered=self.inbound.bytes,
         )
 
@@ -278,11 +303,15 @@ class MemoryEndpoint(Endpoint):
         self._nursery = nursery
         self._assocs: dict[int, MemoryAssociation] = {}
         self._by_peer: dict[str, MemoryAssociation] = {}
-        self._events_send, self._events_recv = trio.open_memory_channel[AssociationEvent](math.inf)
+        # The backends' bounded event queue (unread events beyond its limit are counted).
+        self._events = EventQueue()
         self._ended: list[MemoryAssociation] = []
         self._rr = 0
         self._changed = trio.Event()
         self._closed = False
+        self.receive_window = network.receive_window
+        self.packets_sent = 0
+        self.packets_received = 0
 
     @property
     def address(self) -> str:
@@ -303,7 +332,7 @@ class MemoryEndpoint(Endpoint):
         if assoc.peer is not None:
             self._by_peer.pop(assoc.peer._endpoint.address, None)
         if not self._closed:
-            self._events_send.send_nowait(event)
+            self._events.publish(event)
         self._wake()
 
     def _target(self, address: str) -> MemoryEndpoint:
@@ -333,8 +362,8 @@ class MemoryEndpoint(Endpoint):
             mine.peer, stale.peer = stale, mine
             self._assocs[mine.id] = mine
             self._by_peer[other.address] = mine
-            self._events_send.send_nowait(AssociationEstablished(mine))
-            other._events_send.send_nowait(AssociationRestarted(stale))
+            self._events.publish(AssociationEstablished(mine))
+            other._events.publish(AssociationRestarted(stale))
             return mine
         mine = MemoryAssociation(self, next(self.network._assoc_ids), streams)
         theirs = MemoryAssociation(other, next(self.network._assoc_ids), streams)
@@ -343,8 +372,8 @@ class MemoryEndpoint(Endpoint):
         self._by_peer[other.address] = mine
         other._assocs[theirs.id] = theirs
         other._by_peer[self.address] = theirs
-        self._events_send.send_nowait(AssociationEstablished(mine))
-        other._events_send.send_nowait(AssociationEstablished(theirs))
+        self._events.publish(AssociationEstablished(mine))
+        other._events.publish(AssociationEstablished(theirs))
         return mine
 
     async def send(
@@ -379,13 +408,15 @@ class MemoryEndpoint(Endpoint):
         return list(self._assocs.values()) + self._ended
 
     async def next_event(self) -> AssociationEvent:
-        try:
-            return await self._events_recv.receive()
-        except trio.EndOfChannel:
-            raise trio.ClosedResourceError("endpoint closed") from None
+        return await self._events.get()
 
     def statistics(self) -> EndpointStatistics:
-        return EndpointStatistics(associations=len(self._assocs))
+        return EndpointStatistics(
+            associations=len(self._assocs),
+            datagrams_received=self.packets_received,
+            datagrams_sent=self.packets_sent,
+            events_discarded=self._events.discarded,
+        )
 
     def _crash(self) -> None:
         self._closed = True
@@ -396,7 +427,7 @@ class MemoryEndpoint(Endpoint):
                 self._nursery_of(peer).start_soon(self._detect_death, peer)
         self._assocs.clear()
         self._by_peer.clear()
-        self._events_send.close()
+        self._events.close()
         self._wake()
 
     @staticmethod
@@ -419,6 +450,6 @@ class MemoryEndpoint(Endpoint):
             assoc.abort("endpoint closed")
         self._closed = True
         self.network.endpoints.pop((self._host, self._port), None)
-        self._events_send.close()
+        self._events.close()
         self._wake()
         await trio.lowlevel.checkpoint()

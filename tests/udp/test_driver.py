@@ -142,7 +142,7 @@ async def test_receive_is_round_robin_across_associations(open_ep: Opener) -> No
                 await assoc_b.send(b"b%d" % i)
             # Wait (bounded, real time) until both associations have delivered everything.
             for _ in range(200):
-                if sum(len(x._queue) for x in server._assocs.values()) == 40:
+                if sum(len(x.inbox) for x in server._assocs.values()) == 40:
                     break
                 await trio.sleep(0.01)
             first = [(await server.receive()).data[:1] for _ in range(10)]
@@ -176,8 +176,8 @@ async def test_send_blocks_while_the_peer_does_not_read(open_ep: Opener) -> None
                 # A slow reader on one association does not stall another association.
                 other_assoc = await other.send(b"independent", to=server.address)
                 for _ in range(100):
-                    peer_side = [x for x in server._assocs.values() if x._queue and x is not None]
-                    msgs = [m for x in peer_side for m in x._queue if m.data == b"independent"]
+                    peer_side = [x for x in server._assocs.values() if x.inbox and x is not None]
+                    msgs = [m for x in peer_side for m in x.inbox if m.data == b"independent"]
                     if msgs:
                         break
                     await trio.sleep(0.01)

@@ -19,7 +19,6 @@ import errno
 import ipaddress
 import os
 import socket
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
@@ -42,6 +41,14 @@ from .._api import (
     Message,
     PeerAddressChanged,
 )
+from .._common import (
+    EventQueue,
+    Inbox,
+    ReadyRing,
+    check_option_names,
+    raise_if_ended,
+    resolve_host,
+)
 from ..errors import (
     AssociationAbortedError,
     InvalidAddressError,
@@ -49,7 +56,7 @@ from ..errors import (
     SCTPUnavailableError,
 )
 from . import _notify, _platform
-from ._socket import PeerAddr, Received, SctpSocket, ip_literal
+from ._socket import PeerAddr, Received, SctpSocket
 
 # Linux's enum sctp_sstat_state (SCTP_STATUS), named as RFC 9260 names the states.
 _STATE_NAMES = {
@@ -64,7 +71,6 @@ _STATE_NAMES = {
     8: "SHUTDOWN_ACK_SENT",
 }
 
-_MAX_EVENTS = 4096
 _MAX_NOTIFICATION = 64 * 1024
 _RECVS_PER_WAKEUP = 64  # recvmsg calls per wake-up before yielding to other tasks
 
@@ -134,10 +140,7 @@ class KernelOptions:
 
 
 def _options(options: dict[str, Any]) -> KernelOptions:
-    known = {f.name for f in fields(KernelOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise TypeError(f"unknown sctp:// option(s) {unknown}; known: {', '.join(sorted(known))}")
+    check_option_names("sctp", options, [f.name for f in fields(KernelOptions)])
     return KernelOptions(**options)
 
 
@@ -150,16 +153,11 @@ def _url(addrs: list[PeerAddr] | tuple[PeerAddr, ...]) -> str:
 
 
 async def _resolve(address: Address) -> list[PeerAddr]:
-    out: list[PeerAddr] = []
-    for host in address.hosts:
-        lit = ip_literal(host)
-        if lit is None:
-            infos = await trio.socket.getaddrinfo(host, address.port, type=socket.SOCK_STREAM)
-            if not infos:
-                raise InvalidAddressError(f"cannot resolve {host!r}")
-            lit = str(infos[0][4][0])
-        out.append((lit, address.port))
-    return out
+    """Every host of ``address`` as an IP address (the one resolver, transport/_common.py)."""
+    return [
+        (await resolve_host(host, address.port, socktype=socket.SOCK_STREAM), address.port)
+        for host in address.hosts
+    ]
 
 
 def _validate(data: bytes, stream: int, ppid: int, streams: int, max_size: int) -> None:
@@ -201,9 +199,7 @@ class KernelAssociation(Association):
         self._peer_closed = False  # graceful end (either side started it)
         self._shutdown_received = False
         self._error: AssociationAbortedError | None = None
-        self._queue: deque[Message] = deque()
-        self._queued_bytes = 0
-        self._recv_lot = trio.lowlevel.ParkingLot()
+        self.inbox = Inbox()  # delivered, not yet read (transport/_common.py)
         self.messages_sent = 0
         self.messages_received = 0
         self.bytes_sent = 0
@@ -240,14 +236,13 @@ class KernelAssociation(Association):
         return 0, self._peers[0]
 
     def _check_sendable(self) -> None:
-        if self._local_closed or self._ep._closed:
-            raise trio.ClosedResourceError("association closed")
-        if self._error is not None:
-            raise trio.BrokenResourceError("association aborted") from self._error
-        if self._peer_closed or self._shutdown_received:
-            raise trio.BrokenResourceError("association shut down by the peer") from (
-                AssociationAbortedError("peer shut the association down", by_peer=True)
-            )
+        # From the peer's SHUTDOWN on, it takes no new data (RFC 9260 §9.2): ended for send.
+        raise_if_ended(
+            closed_by_us=self._local_closed or self._ep._closed,
+            ended=self._ended.is_set() or self._shutdown_received,
+            error=self._error,
+            receiving=False,
+        )
 
     def _end(self, error: AssociationAbortedError | None) -> None:
         """The association is gone (closed gracefully when error is None)."""
@@ -259,7 +254,7 @@ class KernelAssociation(Association):
             self._error = error
         self._established.set()  # wake connect() waiters; they check _error
         self._ended.set()
-        self._recv_lot.unpark_all()
+        self.inbox.waiters.unpark_all()
         self._ep._forget(self)
 
     # --- API methods ------------------------------------------------------------------------
@@ -278,27 +273,39 @@ class KernelAssociation(Association):
 
     async def receive(self) -> Message:
         await trio.lowlevel.checkpoint_if_cancelled()
+        inbox = self.inbox
+        parked = False
         while True:
             if self._local_closed or self._ep._closed:
                 raise trio.ClosedResourceError("association closed")
-            if self._queue:
-                msg = self._queue.popleft()
+            if inbox.messages:
+                msg = inbox.take()
+                if not inbox.messages:
+                    self._ep._ready.discard(self)
                 self._ep._consumed(self, len(msg.data))
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not parked:
+                    # Taken: a cancellation from here on must not lose it. (After parking,
+                    # the wait already was the checkpoint, as in trio's own channels.)
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return msg
-            if self._error is not None:
-                raise trio.BrokenResourceError("association aborted") from self._error
-            if self._peer_closed:
-                raise trio.EndOfChannel("association closed gracefully")
-            await self._recv_lot.park()
+            # Messages that arrived before the end were read: now the end shows (_api.py).
+            raise_if_ended(
+                closed_by_us=False,
+                ended=self._ended.is_set(),
+                error=self._error,
+                receiving=True,
+            )
+            parked = True
+            await inbox.waiters.park()
 
     def _close_locally(self) -> None:
         """We closed it: unread messages are dropped (and stop counting against the window)."""
         self._local_closed = True
-        if self._queue:
-            self._ep._consumed(self, self._queued_bytes)
-            self._queue.clear()
-        self._recv_lot.unpark_all()
+        dropped = self.inbox.drop_all()
+        if dropped:
+            self._ep._consumed(self, dropped)
+        self._ep._ready.discard(self)
+        self.inbox.waiters.unpark_all()
 
     async def aclose(self) -> None:
         if self._local_closed:
@@ -350,7 +357,7 @@ class KernelAssociation(Association):
             f"aborted locally{': ' + reason if reason else ''}", by_peer=False
         )
         self._end(err)
-        self._ep._push_event(AssociationAborted(self, err))
+        self._ep._events.publish(AssociationAborted(self, err))
 
     def statistics(self) -> AssociationStatistics:
         st = None if self._ended.is_set() or not self._kid else self._ep._sock.status(self._kid)
@@ -365,7 +372,7 @@ class KernelAssociation(Association):
                 messages_received=self.messages_received,
                 bytes_sent=self.bytes_sent,
                 bytes_received=self.bytes_received,
-                receive_buffered=self._queued_bytes,
+                receive_buffered=self.inbox.bytes,
                 drops=MappingProxyType(dict(self.drops)),
             )
         return AssociationStatistics(
@@ -385,7 +392,7 @@ class KernelAssociation(Association):
             peer_rwnd=st.peer_rwnd,
             local_rwnd=st.local_rwnd,
             bytes_in_flight=None,  # the kernel reports chunk counts only, not bytes
-            receive_buffered=self._queued_bytes,
+            receive_buffered=self.inbox.bytes,
             drops=MappingProxyType(dict(self.drops)),
         )
 
@@ -407,11 +414,9 @@ class KernelEndpoint(Endpoint):
         self._live: list[KernelAssociation] = []  # every open association, in setup order
         self._last_id = 0
         self._by_peer: dict[PeerAddr, KernelAssociation] = {}
-        self._ready: deque[KernelAssociation] = deque()
-        self._recv_lot = trio.lowlevel.ParkingLot()
-        self._events: deque[AssociationEvent] = deque()
-        self._event_lot = trio.lowlevel.ParkingLot()
-        self._queued_bytes = 0
+        self._ready: ReadyRing[KernelAssociation] = ReadyRing()
+        self._events = EventQueue()
+        self._queued_bytes = 0  # in every association's inbox: the reader stops above the window
         self._reader_resume = trio.Event()
         self._partial: dict[tuple[int, int], bytearray] = {}
         self._discarding: set[tuple[int, int]] = set()
@@ -489,29 +494,21 @@ class KernelEndpoint(Endpoint):
 
     async def receive(self) -> Message:
         await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
         while True:
             self._check_open()
-            while self._ready:
-                assoc = self._ready.popleft()
-                if not assoc._queue:
-                    continue
-                msg = assoc._queue.popleft()
-                if assoc._queue:
-                    self._ready.append(assoc)  # round-robin across associations
+            taken = self._ready.take()  # round-robin across associations
+            if taken is not None:
+                assoc, msg = taken
                 self._consumed(assoc, len(msg.data))
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not parked:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return msg
-            await self._recv_lot.park()
+            parked = True
+            await self._ready.waiters.park()
 
     async def next_event(self) -> AssociationEvent:
-        await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
-            self._check_open()
-            if self._events:
-                ev = self._events.popleft()
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return ev
-            await self._event_lot.park()
+        return await self._events.get()
 
     def statistics(self) -> EndpointStatistics:
         sent = received = 0
@@ -525,6 +522,7 @@ class KernelEndpoint(Endpoint):
             datagrams_received=received,
             datagrams_sent=sent,
             drops=MappingProxyType(dict(self.drops)),
+            events_discarded=self._events.discarded,
         )
 
     async def aclose(self) -> None:
@@ -535,10 +533,9 @@ class KernelEndpoint(Endpoint):
             assoc.abort("endpoint closed")
         self._closed = True
         self._reader_scope.cancel()
-        self._recv_lot.unpark_all()
-        self._event_lot.unpark_all()
-        for assoc in list(self._by_peer.values()):
-            assoc._recv_lot.unpark_all()
+        # (Each association's readers were woken by its abort above.)
+        self._ready.waiters.unpark_all()
+        self._events.close()
         trio.lowlevel.notify_closing(self._sock.fd)
         self._sock.close()
         await trio.lowlevel.checkpoint()
@@ -602,18 +599,14 @@ class KernelEndpoint(Endpoint):
             del self._by_peer[p]
 
     def _push_event(self, ev: AssociationEvent) -> None:
-        if len(self._events) >= _MAX_EVENTS:
-            self._events.popleft()
-            self._count("events_overflow")
-        self._events.append(ev)
-        self._event_lot.unpark_all()
+        self._events.publish(ev)
 
     def _count(self, what: str, assoc: KernelAssociation | None = None) -> None:
         target = assoc.drops if assoc is not None else self.drops
         target[what] = target.get(what, 0) + 1
 
     def _consumed(self, assoc: KernelAssociation, n: int) -> None:
-        assoc._queued_bytes -= n
+        """``n`` bytes of ``assoc``'s messages were taken (or dropped) by the application."""
         self._queued_bytes -= n
         if self._queued_bytes < self._opts.receive_window:
             self._reader_resume.set()
@@ -755,15 +748,10 @@ class KernelEndpoint(Endpoint):
             self._count("unknown_association" if assoc is None else "after_close")
             return
         msg = Message(data, got.stream, got.ppid, got.unordered, assoc)
-        if not assoc._queue:
-            self._ready.append(assoc)
-        assoc._queue.append(msg)
-        assoc._queued_bytes += len(data)
         assoc.messages_received += 1
         assoc.bytes_received += len(data)
         self._queued_bytes += len(data)
-        self._recv_lot.unpark_all()
-        assoc._recv_lot.unpark_all()
+        self._ready.deliver(assoc, msg)
 
     def _adopt(self, aid: int) -> KernelAssociation | None:
         """An association we have not seen COMM_UP for (should not happen; be robust)."""
@@ -891,13 +879,7 @@ async def open_kernel_endpoint(address: Address, **options: Any) -> AsyncIterato
             "the sctp:// backend supports Linux only so far; use udp:// (netchan's userspace "
             "SCTP over UDP) instead"
         )
-    hosts: list[str] = []
-    for h in address.hosts:
-        lit = ip_literal(h)
-        if lit is None:
-            infos = await trio.socket.getaddrinfo(h, address.port, type=socket.SOCK_STREAM)
-            lit = str(infos[0][4][0])
-        hosts.append(lit)
+    hosts = [host for host, _port in await _resolve(address)]
     sock = SctpSocket(_family(hosts), consts, opts.recv_chunk)
     try:
         c = consts

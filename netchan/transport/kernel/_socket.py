@@ -79,14 +79,6 @@ class Status:
     local_rwnd: int | None
 
 
-def ip_literal(host: str) -> str | None:
-    """``host`` normalised if it is an IP literal, else None."""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
-
-
 class SctpSocket:
     """One non-blocking SCTP ``SOCK_SEQPACKET`` socket and the calls on it.
 

@@ -36,6 +36,7 @@ from .options import Options
 from .packet import (
     COMMON_HEADER_SIZE,
     DATA_HEADER_SIZE,
+    PAD_CHUNK_HEADER_SIZE,
     AbortChunk,
     Chunk,
     CookieAckChunk,
@@ -52,6 +53,7 @@ from .packet import (
     InvalidStreamIdentifierCause,
     NoUserDataCause,
     Packet,
+    PadChunk,
     ProtocolViolationCause,
     SackChunk,
     ShutdownAckChunk,
@@ -64,6 +66,7 @@ from .packet import (
     UserInitiatedAbortCause,
     serialize_packet,
 )
+from .plpmtud import PROBE_INFO, Fragmentable, PathMtuDiscovery
 from .rx.data_tracker import DataTracker
 from .rx.reassembly import ReassemblyQueue
 from .state import RECEIVING_STATES, SENDABLE_STATES, State, StateError, Trigger, next_state
@@ -80,6 +83,24 @@ _WINDOW_UPDATE_FRACTION = 0.25
 #: for more data or for the acknowledgement of what is in flight: bounds the wait when the
 #: peer delays its SACK (§6.2) for a lone packet.
 NAGLE_HOLD = 0.001
+#: Consecutive T3-rtx expiries (no new data acknowledged in between) that mean a black hole
+#: when the PLPMTU is above BASE_PLPMTU (RFC 8899 §4.3: repeated loss of full-size packets).
+#: One expiry is ordinary loss; the second in a row, after the first retransmitted the
+#: oldest chunks at the same size, points at the size. A false alarm costs little: BASE is
+#: confirmed and MAX_PLPMTU probed again within two round trips.
+BLACK_HOLE_T3_EXPIRIES = 2
+#: Packets the peer's initial receive window (a_rwnd of INIT / INIT ACK) must hold at the
+#: largest path MTU probed for: MAX_PLPMTU is at most a_rwnd / this (RFC 8899 §3 item 5: what
+#: the receiver can accept bounds the search; TCP bounds its segments to a fraction of the
+#: window alike). A receiver drops a packet that overruns its buffer, and a few large packets
+#: fill a small one: usrsctp (128 KiB buffer, its window counts buffer overhead) lost 1 to 4
+#: packets of 32 KiB per 20 MB sent, none of 24 KiB or 16 KiB. netchan's 4 MiB window is not
+#: limited by it.
+PEER_WINDOW_PACKETS = 8
+# States in which path MTU probes go out: while DATA may still be sent.
+_PROBE_STATES = (State.ESTABLISHED, State.SHUTDOWN_PENDING, State.SHUTDOWN_RECEIVED)
+# Probe packet (RFC 8899 §6.2): common header + HEARTBEAT with its info + PAD chunk header.
+_PROBE_OVERHEAD = COMMON_HEADER_SIZE + 8 + PROBE_INFO.size + PAD_CHUNK_HEADER_SIZE
 
 
 class _Host(Protocol):
@@ -92,6 +113,7 @@ class _Host(Protocol):
 
     def _emit(self, event: Event) -> None: ...
     def _new_tag(self) -> int: ...
+    def _max_plpmtu(self, addr: PeerAddr) -> int: ...
     def _association_closed(self, assoc: Association) -> None: ...
     def _touch(self, assoc: Association) -> None: ...
 
@@ -159,6 +181,18 @@ class Association:
         self.drops = DropCounter()
         self._heartbeat = HeartbeatHandler(options.heartbeat_interval, rng, self.drops)
         self._sack_timer = Timer("delayed-SACK")
+        # RFC 8899 PLPMTUD for the (only) destination, RFC 9260 §7.3: one per destination.
+        self._pmtud = PathMtuDiscovery(
+            base=options.pmtu,
+            max_plpmtu=host._max_plpmtu(addr) if options.plpmtud else 0,
+            probe_timeout=options.pmtu_probe_timeout,
+            raise_interval=options.pmtu_raise_interval,
+            rng=rng,
+        )
+        # The packet size the send side is cut for (follows the PLPMTU lazily).
+        self._pmtu = options.pmtu
+        # T3-rtx expiries since new data was last acknowledged (black hole detection).
+        self._t3_streak = 0
         # Nagle's rule (Options.nodelay off): how long a partial packet may still wait.
         self._nagle = Timer("Nagle")
         self._nagle_enabled = not options.nodelay
@@ -176,6 +210,7 @@ class Association:
             self._t5,
             self._heartbeat.timer,
             self._sack_timer,
+            self._pmtud.timer,
         )
         # Packets with a special verification tag (INIT, T-bit replies...), ready to go.
         self._raw: list[bytes] = []
@@ -376,7 +411,23 @@ class Association:
             send_buffered=self.buffered_amount,
             receive_buffered=(reassembly.held_bytes if reassembly else 0) + self._unread,
             interleaving=self._interleaving,
+            pmtu=self._pmtud.plpmtu,
+            pmtu_state=str(self._pmtud.state),
+            pmtu_probes_sent=self._pmtud.probes_sent,
+            pmtu_black_holes=self._pmtud.black_holes,
         )
+
+    @property
+    def pmtu(self) -> int:
+        """The current PLPMTU toward the peer: the largest packet sent, probes aside."""
+        return self._pmtud.plpmtu
+
+    def packet_too_big(self, size: int, now: float) -> None:
+        """A verified ICMP Packet Too Big for a packet we sent to the peer (RFC 8899 §4.6),
+        ``size`` in SCTP packet bytes (the driver subtracted the IP and UDP headers)."""
+        if self.closed:
+            return
+        self._pmtud.packet_too_big(size, now)
 
     def __repr__(self) -> str:
         return f"<Association id={self.id} {self.state} peer={self._addr!r}>"
@@ -448,6 +499,7 @@ class Association:
         )
         self._tx_open = False
         self._peer_window_closed = False
+        self._pmtu = options.pmtu  # a new send side is cut for BASE_PLPMTU
 
     def _flush_pre_queue(self, now: float) -> None:
         """ESTABLISHED: messages queued during setup go to the send side, in order."""
@@ -478,6 +530,9 @@ class Association:
             )
         )
         self._restart_heartbeat(now)
+        # RFC 8899 §5.2: connectivity confirmed: DISABLED -> BASE, probing starts.
+        self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
+        self._pmtud.start(now)
         if self._shutdown_requested and self.state is State.ESTABLISHED:
             self._transition(Trigger.SHUTDOWN)
             self._check_shutdown_progress(now)
@@ -656,8 +711,10 @@ class Association:
         was_established = self.state is not State.COOKIE_ECHOED
         for timer in self._timers:
             timer.reset()
+        self._pmtud.stop()  # its timer was just reset; probing starts over below
         self._control.clear()
         self._error_count = 0
+        self._t3_streak = 0
         if was_established:
             self._shutdown_requested = False
         self._adopt_cookie(contents)
@@ -667,6 +724,8 @@ class Association:
             self._flush_pre_queue(now)
             self._host._emit(AssociationRestarted(self.id))
             self._restart_heartbeat(now)
+            self._pmtud.limit_max(self._peer_a_rwnd // PEER_WINDOW_PACKETS)
+            self._pmtud.start(now)
         else:
             self._on_established(now)
         return True
@@ -774,6 +833,8 @@ class Association:
                 self._handle_shutdown_complete(now)
             elif isinstance(chunk, ErrorChunk):
                 self._handle_error(chunk, now)
+            elif isinstance(chunk, PadChunk):
+                pass  # RFC 4820 §3: the receiver ignores PAD (it fills path MTU probes)
             elif isinstance(chunk, (InitChunk, CookieEchoChunk)):
                 # §6.10 / §5.1: INIT bundled, or COOKIE ECHO not first: ignore the chunk.
                 self.drops.add("misplaced_chunk")
@@ -1014,7 +1075,8 @@ class Association:
                 self._nagle.stop()
                 self._nagle_expired = False
         used = 0
-        out = tx.next_chunks(budget, now)
+        # An otherwise empty packet may carry one retransmission cut for a larger PLPMTU.
+        out = tx.next_chunks(budget, now, oversize_ok=not chunks)
         if out:
             chunks += out
             for data_chunk in out:
@@ -1032,6 +1094,7 @@ class Association:
 
     def _clear_errors(self) -> None:
         self._error_count = 0
+        self._t3_streak = 0
         if not self._path_reachable:
             self._path_reachable = True
             self._host._emit(PeerAddressChanged(self.id, self._addr_tuple(), "available"))
@@ -1090,6 +1153,12 @@ class Association:
         self._queue_control(heartbeat.send(now, self._rto.rto))
 
     def _handle_heartbeat_ack(self, chunk: HeartbeatAckChunk, now: float) -> None:
+        if len(chunk.info) == PROBE_INFO.size:
+            # A path MTU probe's answer (RFC 8899 §6.2.1.2). It gives no RTT sample: a large
+            # probe's serialization delay would inflate the RTO.
+            if not self._pmtud.handle_ack(chunk.info, now):
+                self.drops.add("stale_probe_ack")
+            return
         rtt = self._heartbeat.handle_ack(chunk, now)
         if rtt is None:
             return
@@ -1212,6 +1281,8 @@ class Association:
             self._heartbeat_timeout(now)
         if self._nagle.expired(now):
             self._nagle_expired = True  # the held partial packet goes with the next output
+        if self._pmtud.timer.expired(now):
+            self._pmtud.handle_timeout(now)
 
     def _is_closed(self) -> bool:
         return self.closed
@@ -1258,6 +1329,11 @@ class Association:
         probing = self._sack_since_t3 and tx.peer_rwnd == 0
         self._sack_since_t3 = False
         tx.handle_t3_expiry(now)
+        if not probing:
+            # RFC 8899 §4.3: repeated loss of full-size packets may be a black hole.
+            self._t3_streak += 1
+            if self._t3_streak >= BLACK_HOLE_T3_EXPIRIES and self._pmtud.black_hole(now):
+                self._t3_streak = 0
         if not probing and not self._count_error("retransmission timeouts"):
             return
         self._t3.start(now, self._rto.rto)
@@ -1279,7 +1355,17 @@ class Association:
             self._control.clear()
             self._account(out)
             return out
-        pmtu = self._options.pmtu
+        pmtud = self._pmtud
+        pmtu = pmtud.plpmtu
+        if pmtu != self._pmtu and self._tx is not None:
+            self._tx.set_pmtu(pmtu)
+            self._pmtu = pmtu
+        if pmtud.probe_due and self.state in _PROBE_STATES:
+            probe = pmtud.take_probe(now)
+            if probe is not None:
+                out.append(self._probe_packet(*probe))
+        # RFC 8899 ERROR: BASE_PLPMTU itself is unconfirmed: let IP fragment everything.
+        fragment_all = pmtud.fragmentation_needed
         tracker = self._tracker
         tx = self._tx
         local_port = self._host.local_port
@@ -1308,11 +1394,23 @@ class Association:
                 budget -= self._fill_data(chunks, budget, now)
             if not chunks:
                 break
-            out.append(serialize_packet(local_port, self.remote_port, self.peer_tag, chunks))
+            packet = serialize_packet(local_port, self.remote_port, self.peer_tag, chunks)
+            if fragment_all or len(packet) > pmtu:
+                # A chunk cut for a larger PLPMTU (RFC 9260 §6.9: IP fragmentation is used
+                # for it): the driver sends this one without the Don't Fragment bit.
+                packet = Fragmentable(packet)
+            out.append(packet)
             packets += 1
         self._update_sack_timer()
         self._account(out)
         return out
+
+    def _probe_packet(self, size: int, info: bytes) -> bytes:
+        """A probe (RFC 8899 §6.2): a minimum-length HEARTBEAT and a PAD chunk (RFC 4820)
+        filling the packet to exactly ``size`` bytes. Sent with Don't Fragment, as every
+        packet that is not :class:`Fragmentable` (RFC 8899 §3 item 2)."""
+        chunks: list[Chunk] = [HeartbeatChunk(info), PadChunk(size - _PROBE_OVERHEAD)]
+        return serialize_packet(self._host.local_port, self.remote_port, self.peer_tag, chunks)
 
     def take_packets(self) -> list[bytes]:
         """Packets already built (ABORT, SHUTDOWN COMPLETE...), for the endpoint to send

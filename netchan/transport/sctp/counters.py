@@ -38,6 +38,11 @@ class AssociationCounters:
         receive_buffered: bytes held for reassembly or delivered but not yet consumed.
         outbound_streams, inbound_streams: negotiated stream counts.
         interleaving: messages travel in I-DATA chunks (RFC 8260 negotiated).
+        pmtu: the current PLPMTU (RFC 8899): the largest SCTP packet sent, probes aside.
+        pmtu_state: the path MTU discovery state (RFC 8899 §5.2: DISABLED, BASE,
+            SEARCHING, SEARCH_COMPLETE, ERROR).
+        pmtu_probes_sent: path MTU probes (HEARTBEAT + PAD) sent.
+        pmtu_black_holes: falls back to the base PLPMTU (repeated loss or ICMP).
     """
 
     state: str
@@ -65,6 +70,10 @@ class AssociationCounters:
     send_buffered: int = 0
     receive_buffered: int = 0
     interleaving: bool = False
+    pmtu: int = 0
+    pmtu_state: str = "DISABLED"
+    pmtu_probes_sent: int = 0
+    pmtu_black_holes: int = 0
 
 
 class DropCounter:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter, deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -59,6 +59,12 @@ class SctpEndpoint:
         rng: randomness for tags, TSNs, cookie secrets and jitter (``random.SystemRandom()``
             in production, a seeded ``random.Random`` in tests).
         now: the driver's current time.
+
+    Attributes:
+        local_mtu: set by the driver: the largest SCTP packet the local interface toward an
+            address can send (the interface MTU minus the IP and UDP headers), or None when
+            unknown. It bounds path MTU discovery (RFC 8899 §3 item 5, MAX_PLPMTU); without
+            it only ``Options.pmtu_max`` does.
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class SctpEndpoint:
         self.options = options if options is not None else Options()
         self.local_port = local_port
         self.rng = rng
+        self.local_mtu: Callable[[PeerAddr], int | None] | None = None
         self.cookies = CookieFactory(rng, self.options.cookie_secret_rotation, now)
         self._assocs: dict[int, Association] = {}
         # Associations touched since the last datagrams_to_send (only they can have
@@ -197,15 +204,37 @@ class SctpEndpoint:
         of an association with ``addr`` (or, for an INIT with tag 0, when the quoted
         Initiate Tag is ours); anything else is dropped and counted.
         """
+        assoc = self._icmp_association(addr, quoted, init_ok=True)
+        if assoc is not None:
+            assoc.icmp_unreachable(now)
+
+    def icmp_packet_too_big(self, addr: PeerAddr, quoted: bytes, size: int, now: float) -> None:
+        """An ICMP Packet Too Big (Fragmentation Needed) quoting a packet we sent to ``addr``.
+
+        ``size`` is the reported MTU already converted to SCTP packet bytes (PL_PTB_SIZE:
+        the driver subtracts the IP and UDP headers). It is a hint to path MTU discovery
+        (RFC 8899 §4.6), used only when the quoted verification tag is the peer's tag of an
+        association with ``addr`` (§4.6.1, §6.2.1.4, RFC 9260 Appendix C); anything else is
+        dropped and counted.
+        """
+        assoc = self._icmp_association(addr, quoted, init_ok=False)
+        if assoc is not None:
+            assoc.packet_too_big(size, now)
+            self._touch(assoc)
+
+    def _icmp_association(
+        self, addr: PeerAddr, quoted: bytes, *, init_ok: bool
+    ) -> Association | None:
+        """The association an ICMP report's quoted SCTP header verifiably belongs to."""
         try:
             src_port, dst_port, vtag = peek_header(bytes(quoted))
         except ParseError:
             self._drops["icmp_unverified"] += 1
-            return
+            return None
         assoc = self._by_peer.get((addr, dst_port))
-        if assoc is None or src_port != self.local_port:
+        if assoc is None or src_port != self.local_port or (vtag == 0 and not init_ok):
             self._drops["icmp_unverified"] += 1
-            return
+            return None
         if vtag == 0:
             # RFC 9260 §10: a quoted INIT carries tag 0; its Initiate Tag must be ours.
             ok = (
@@ -219,8 +248,8 @@ class SctpEndpoint:
             ok = vtag == assoc.peer_tag
         if not ok:
             self._drops["icmp_unverified"] += 1
-            return
-        assoc.icmp_unreachable(now)
+            return None
+        return assoc
 
     def statistics(self) -> dict[str, Any]:
         """Counters: datagrams in/out, associations, and drops by reason (a dict)."""
@@ -247,6 +276,15 @@ class SctpEndpoint:
             tag = self.rng.randrange(1, 1 << 32)
             if tag not in self._by_tag:
                 return tag
+
+    def _max_plpmtu(self, addr: PeerAddr) -> int:
+        """MAX_PLPMTU toward ``addr`` (RFC 8899 §5.1.2): the smaller of ``Options.pmtu_max``
+        and the local interface's limit (:attr:`local_mtu`); 0 when neither is known."""
+        configured = self.options.pmtu_max
+        local = self.local_mtu(addr) if self.local_mtu is not None else None
+        if not local or local <= 0:
+            return configured
+        return min(configured, local) if configured else local
 
     def _touch(self, assoc: Association) -> None:
         """``assoc`` got input or a user call: it may have output or a new deadline."""

@@ -52,8 +52,28 @@ class Options:
         valid_cookie_life: how long a State Cookie stays valid (RFC Valid.Cookie.Life, 60 s).
         cookie_secret_rotation: how often the cookie HMAC secret rotates; a cookie is accepted
             if signed with the current or the previous secret.
-        pmtu: path MTU of the *SCTP packet* (without the UDP/IP headers of RFC 6951
-            encapsulation). 1200 is safe on any Internet path with encapsulation.
+        pmtu: size of the *SCTP packet* (without the UDP/IP headers of RFC 6951
+            encapsulation) an association starts with: RFC 8899's BASE_PLPMTU, 1200, which
+            any Internet path carries with encapsulation (§5.1.2). Path MTU discovery
+            raises the packet size above it and falls back to it when a black hole is
+            detected. With ``plpmtud`` off (or ``pmtu_max`` not above it) it is the fixed
+            size of every packet, as an MTU both sides know (set it on both ends).
+        plpmtud: Datagram Packetization Layer Path MTU Discovery (RFC 8899 §6.2 for SCTP,
+            RFC 9260 §7.3), per destination: HEARTBEAT+PAD probes (RFC 4820) sent with the
+            Don't Fragment bit search from ``pmtu`` up to ``pmtu_max``; HEARTBEAT ACKs
+            confirm sizes; repeated T3-rtx loss at a size above ``pmtu``, or a verified ICMP
+            Packet Too Big, falls back to ``pmtu``. Probes carry no user data and are
+            neither congestion- nor flow-controlled. On by default.
+        pmtu_max: MAX_PLPMTU, the largest SCTP packet to probe for. 0: the local
+            interface's limit as the driver reports it (``udp://`` on Linux: ``IP_MTU`` of
+            the route to the peer minus the IP and UDP headers, e.g. 65504 on loopback);
+            when nothing is reported, no probing. A nonzero value caps the search (both
+            limits apply) and is the limit where the driver reports none.
+        pmtu_probe_timeout: PROBE_TIMER, how long a probe's HEARTBEAT ACK is awaited
+            (RFC 8899 §5.1.1: at least 1 s, 15 s or more recommended on the Internet). A
+            size is given up after 3 unanswered probes (MAX_PROBES).
+        pmtu_raise_interval: PMTU_RAISE_TIMER, how long a completed search stands before
+            probing again for a larger size (RFC 8899 §5.1.1: 600 s). 0: never again.
         max_message_size: the largest user message accepted for sending and for reassembly.
         receive_window: our advertised receive window (a_rwnd): the bound on data the peer may
             have outstanding toward us, including delivered messages the application has not
@@ -103,6 +123,10 @@ class Options:
     valid_cookie_life: float = 60.0
     cookie_secret_rotation: float = 60.0
     pmtu: int = 1200
+    plpmtud: bool = True
+    pmtu_max: int = 0
+    pmtu_probe_timeout: float = 1.0
+    pmtu_raise_interval: float = 600.0
     max_message_size: int = 256 * 1024 * 1024
     receive_window: int = 4 * 1024 * 1024
     send_buffer: int = 4 * 1024 * 1024
@@ -124,6 +148,10 @@ class Options:
             raise ValueError("stream counts must be in 1..65535")
         if self.pmtu < 508:
             raise ValueError("pmtu below 508 cannot carry an INIT with its parameters")
+        if self.pmtu > 65535 or not (self.pmtu_max == 0 or self.pmtu <= self.pmtu_max <= 65535):
+            raise ValueError("need pmtu <= 65535, and pmtu_max 0 or in pmtu..65535")
+        if self.pmtu_probe_timeout <= 0 or self.pmtu_raise_interval < 0:
+            raise ValueError("pmtu_probe_timeout must be positive, pmtu_raise_interval >= 0")
         if self.receive_window < 1500:
             raise ValueError("receive_window must be at least 1500 (RFC 9260 §3.3.2)")
         if self.max_message_size < 1:
@@ -142,5 +170,6 @@ class Options:
             delayed_ack_timeout=0.2,
             max_burst=4,
             shutdown_guard=300.0,
+            pmtu_probe_timeout=15.0,
         )
         return replace(base, **overrides)  # type: ignore[arg-type]

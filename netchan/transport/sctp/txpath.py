@@ -161,8 +161,13 @@ class TxPath:
 
     # -- protocol ----------------------------------------------------------------------
 
-    def next_chunks(self, room: int, now: float) -> list[OutgoingChunk]:
+    def next_chunks(
+        self, room: int, now: float, *, oversize_ok: bool = False
+    ) -> list[OutgoingChunk]:
         """DATA (or I-DATA) chunks for one packet with ``room`` bytes for them (§6.1 A-D).
+
+        ``oversize_ok``: the packet carries nothing else yet, so a retransmission cut for a
+        larger PMTU than today's may go alone in it, to be IP-fragmented (RFC 9260 §6.9).
 
         The send side's own records go into the packet: an :class:`OutgoingChunk` writes
         the same bytes as the equivalent ``DataChunk`` / ``IDataChunk`` (RFC 9260 §3.3.1,
@@ -170,7 +175,7 @@ class TxPath:
         no second object is built per chunk.
         """
         rtx = self.rtx
-        out = rtx.get_chunks_to_send(now, room, rto=self._rto.rto)
+        out = rtx.get_chunks_to_send(now, room, rto=self._rto.rto, oversize_ok=oversize_ok)
         self.retransmitted_now = rtx.last_had_retransmissions
         return out
 
@@ -198,6 +203,13 @@ class TxPath:
         if result.rtt is not None:
             self._rto.observe(result.rtt)
         self.t3_restart = result.cum_advanced and self.rtx.has_outstanding
+
+    def set_pmtu(self, pmtu: int) -> None:
+        """The path's PLPMTU changed (RFC 8899): new DATA is cut for it, and the congestion
+        controller counts in it. cwnd keeps its size in bytes (RFC 8899 §3 item 7: an update
+        of the PLPMTU MUST NOT increase the congestion window measured in bytes)."""
+        self.send_queue.set_pmtu(pmtu)
+        self.rtx.congestion.mtu = pmtu
 
     def handle_t3_expiry(self, now: float) -> None:
         """§6.3.3 E1/E3: collapse cwnd, mark outstanding DATA for retransmission."""

@@ -47,16 +47,28 @@ from .._api import (
     Message,
     PeerAddressChanged,
 )
+from .._common import (
+    EventQueue,
+    Inbox,
+    ReadyRing,
+    check_option_names,
+    raise_if_ended,
+    resolve_host,
+)
 from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
 from ..sctp import events as ev
 from ..sctp.options import Options
+from ..sctp.plpmtud import Fragmentable
 from . import _mmsg
 from ._socket import (
     PENDING_ICMP_ERRNOS,
     IcmpReport,
     PeerAddr,
+    header_overhead,
+    local_mtu,
     open_udp_socket,
     read_error_queue,
+    set_dont_fragment,
 )
 
 log = logging.getLogger("netchan.transport.udp")
@@ -73,8 +85,6 @@ ACK_EVERY = 8
 FLUSH_DEFER_ROUNDS = 16
 #: Application sends flush at once when this many full packets are queued.
 BURST_PACKETS = 8
-#: Public events kept for ``next_event`` when nobody reads them (oldest dropped beyond this).
-EVENT_QUEUE = 4096
 
 # Association life cycle as the driver sees it (the stack holds the RFC 9260 states).
 _CONNECTING = "connecting"
@@ -101,13 +111,11 @@ class UdpAssociation(Association):
         self._closed_by_us = False
         # Why it ended when the peer or the network ended it; None for a graceful close.
         self._error: AssociationAbortedError | None = None
-        self._queue: collections.deque[Message] = collections.deque()
-        self._unread = 0  # bytes in _queue
+        self.inbox = Inbox()  # delivered, not yet read (transport/_common.py)
         # User payload bytes (the stack counts whole packets; the endpoint API counts what
         # the application sent and received, like the kernel backend).
         self._bytes_sent = 0
         self._bytes_received = 0
-        self._receivers = trio.lowlevel.ParkingLot()
         self._senders = trio.lowlevel.ParkingLot()
         self._phase_waiters = trio.lowlevel.ParkingLot()
         self._outbound = 0
@@ -228,27 +236,30 @@ class UdpAssociation(Association):
 
         Raises:
             trio.ClosedResourceError: we closed the association or the endpoint.
-            trio.BrokenResourceError: the peer aborted or shut it down (or died), raised once
-                every message delivered before that was read.
+            trio.EndOfChannel: the peer shut it down gracefully, raised once every message
+                delivered before that was read.
+            trio.BrokenResourceError: the peer aborted it or died, raised once every message
+                delivered before that was read.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         parked = False
         while True:
             if self._closed_by_us or self._endpoint._closed:
                 raise trio.ClosedResourceError("association was closed")
-            if self._queue:
-                message = self._queue.popleft()
-                if not self._queue:
-                    self._endpoint._ready.pop(self, None)
+            inbox = self.inbox
+            if inbox.messages:
+                message = inbox.take()
+                if not inbox.messages:
+                    self._endpoint._ready.discard(self)
                 self._consumed(message)
                 if not parked:
                     # Taken: a cancellation from here on must not lose it. (After parking,
                     # the wait already was the checkpoint, as in trio's own channels.)
                     await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
-            self._raise_if_ended()
+            self._raise_if_ended(receiving=True)
             parked = True
-            await self._receivers.park()
+            await inbox.waiters.park()
 
     async def aclose(self) -> None:
         """Graceful SHUTDOWN (RFC 9260 §9.2); returns once it completed or the peer died.
@@ -315,15 +326,14 @@ class UdpAssociation(Association):
             raise trio.ClosedResourceError("association was closed")
         self._raise_if_ended()
 
-    def _raise_if_ended(self) -> None:
-        if self._phase != _ENDED:
-            return
-        if self._closed_by_us:
-            raise trio.ClosedResourceError("association was closed")
-        error = self._error or AssociationAbortedError(
-            "the peer shut the association down", by_peer=True
-        )
-        raise trio.BrokenResourceError(str(error)) from error
+    def _raise_if_ended(self, *, receiving: bool = False) -> None:
+        if self._phase == _ENDED:
+            raise_if_ended(
+                closed_by_us=self._closed_by_us,
+                ended=True,
+                error=self._error,
+                receiving=receiving,
+            )
 
     async def _wait_established(self) -> None:
         while self._phase == _CONNECTING:
@@ -354,19 +364,14 @@ class UdpAssociation(Association):
         self._wake_all()
 
     def _wake_all(self) -> None:
-        self._receivers.unpark_all()
+        self.inbox.waiters.unpark_all()
         self._senders.unpark_all()
         self._phase_waiters.unpark_all()
-        self._endpoint._receivers.unpark_all()
+        self._endpoint._ready.waiters.unpark_all()
 
     def _deliver(self, message: Message) -> None:
-        self._queue.append(message)
-        self._unread += len(message.data)
         self._bytes_received += len(message.data)
-        if len(self._queue) == 1:
-            self._endpoint._ready[self] = None
-        self._receivers.unpark()
-        self._endpoint._receivers.unpark()
+        self._endpoint._ready.deliver(self, message)
 
     def _consumed(self, message: Message) -> None:
         """The application took ``message``: reopen our receive window (RFC 9260 §6.2).
@@ -379,8 +384,7 @@ class UdpAssociation(Association):
         if self._phase == _ENDED:
             return
         size = len(message.data)
-        backlog = self._unread
-        self._unread = backlog - size
+        backlog = self.inbox.bytes + size  # unread bytes before this message was taken
         try:
             self._sctp.message_consumed(size, trio.current_time())
         except Exception:  # the stack already dropped the association
@@ -426,8 +430,9 @@ def _association_statistics(assoc: UdpAssociation, counters: Any) -> Association
         local_rwnd=get("local_rwnd"),
         bytes_in_flight=get("bytes_in_flight", get("in_flight")),
         send_buffered=int(get("send_buffered", 0) or 0),
-        receive_buffered=assoc._unread,
+        receive_buffered=assoc.inbox.bytes,
         drops=dict(drops) if drops else {},
+        pmtu=get("pmtu"),
     )
 
 
@@ -452,9 +457,17 @@ class UdpEndpoint(Endpoint):
             raise TransportError(
                 f"udp:// endpoints bind one address; multihoming is not supported yet ({address})"
             )
-        self._options = options
         self._sock = open_udp_socket(address.host, address.port)
         self._family = self._sock.family
+        if options.plpmtud and not set_dont_fragment(self._sock, True):
+            # Without the Don't Fragment bit a probe would be fragmented and confirm a size
+            # the path does not carry (RFC 8899 §3 item 2): no path MTU discovery here.
+            from dataclasses import replace
+
+            options = replace(options, plpmtud=False)
+        self._options = options
+        # Local interface limit per peer host (RFC 8899 §3 item 5), asked once per host.
+        self._local_mtus: dict[str, int | None] = {}
         bound = self._sock.getsockname()
         self._host: str = bound[0]
         self._port: int = bound[1]
@@ -471,13 +484,13 @@ class UdpEndpoint(Endpoint):
             rng=rng if rng is not None else random.SystemRandom(),
             now=trio.current_time(),
         )
+        if options.plpmtud and hasattr(self._sctp, "local_mtu"):
+            self._sctp.local_mtu = self._local_mtu
         self._closed = False
         self._assocs: dict[int, UdpAssociation] = {}
         self._by_peer: dict[tuple[PeerAddr, int], UdpAssociation] = {}
-        self._ready: dict[UdpAssociation, None] = {}
-        self._receivers = trio.lowlevel.ParkingLot()
-        self._events: collections.deque[AssociationEvent] = collections.deque()
-        self._event_waiters = trio.lowlevel.ParkingLot()
+        self._ready: ReadyRing[UdpAssociation] = ReadyRing()
+        self._events = EventQueue()
         self._timer_lot = trio.lowlevel.ParkingLot()
         self._writer_lot = trio.lowlevel.ParkingLot()
         self._flush_requested = False
@@ -561,35 +574,19 @@ class UdpEndpoint(Endpoint):
         while True:
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
-            while self._ready:
-                assoc = next(iter(self._ready))
-                del self._ready[assoc]
-                if not assoc._queue:
-                    continue
-                message = assoc._queue.popleft()
-                if assoc._queue:
-                    self._ready[assoc] = None  # back of the ring
+            taken = self._ready.take()
+            if taken is not None:
+                assoc, message = taken
                 assoc._consumed(message)
                 if not parked:
                     await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
             parked = True
-            await self._receivers.park()
+            await self._ready.waiters.park()
 
     async def next_event(self) -> AssociationEvent:
         """The next association event (established, closed, aborted, restarted, ...)."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        parked = False
-        while True:
-            if self._events:
-                event = self._events.popleft()
-                if not parked:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                return event
-            if self._closed:
-                raise trio.ClosedResourceError("endpoint was closed")
-            parked = True
-            await self._event_waiters.park()
+        return await self._events.get()
 
     def statistics(self) -> EndpointStatistics:
         """Datagrams in/out and drops by reason (the stack's and the driver's)."""
@@ -612,6 +609,7 @@ class UdpEndpoint(Endpoint):
             datagrams_received=received,
             datagrams_sent=sent,
             drops={k: v for k, v in drops.items() if v},
+            events_discarded=self._events.discarded,
         )
 
     async def aclose(self) -> None:
@@ -653,8 +651,8 @@ class UdpEndpoint(Endpoint):
         self._closed = True
         for assoc in list(self._assocs.values()):
             assoc._wake_all()
-        self._receivers.unpark_all()
-        self._event_waiters.unpark_all()
+        self._ready.waiters.unpark_all()
+        self._events.close()
         trio.lowlevel.notify_closing(self._sock)
         self._sock.close()
         if self._cancel_scope is not None:
@@ -670,14 +668,8 @@ class UdpEndpoint(Endpoint):
 
     async def _lookup(self, host: str, port: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         """Resolve a host name in the socket's address family."""
-        try:
-            infos = await trio.socket.getaddrinfo(host, port, self._family, socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise InvalidAddressError(f"cannot resolve {host!r}: {exc}") from exc
-        for *_rest, sockaddr in infos:
-            if sockaddr and isinstance(sockaddr[0], str):
-                return ipaddress.ip_address(sockaddr[0])
-        raise InvalidAddressError(f"cannot resolve {host!r}")
+        found = await resolve_host(host, port, family=self._family, socktype=socket.SOCK_DGRAM)
+        return ipaddress.ip_address(found)
 
     async def _resolve(self, host: str, port: int) -> PeerAddr:
         try:
@@ -824,8 +816,29 @@ class UdpEndpoint(Endpoint):
             self._flush_requested = True
             self._timer_lot.unpark_all()
 
+    def _local_mtu(self, addr: object) -> int | None:
+        """MAX_PLPMTU's local bound toward ``addr`` for the stack (``SctpEndpoint.local_mtu``)."""
+        if not isinstance(addr, tuple) or len(addr) < 2 or not isinstance(addr[0], str):
+            return None
+        host = addr[0]
+        if host not in self._local_mtus:
+            if len(self._local_mtus) >= 4096:
+                self._local_mtus.clear()  # bounded; routes may change anyway
+            self._local_mtus[host] = local_mtu(self._family, (host, int(addr[1])))
+        return self._local_mtus[host]
+
     def _sendto(self, data: bytes, addr: PeerAddr) -> bool:
         """One datagram; False when the kernel buffer is full (caller keeps it)."""
+        if type(data) is Fragmentable:
+            # RFC 9260 §6.9: a chunk cut for a larger PMTU goes IP-fragmented: DF off for it.
+            set_dont_fragment(self._sock, False)
+            try:
+                return self._sendto_df(data, addr)
+            finally:
+                set_dont_fragment(self._sock, True)
+        return self._sendto_df(data, addr)
+
+    def _sendto_df(self, data: bytes, addr: PeerAddr) -> bool:
         for _attempt in range(2):
             try:
                 self._sock.sendto(data, addr)
@@ -855,7 +868,9 @@ class UdpEndpoint(Endpoint):
             self._writer_lot.unpark_all()
             return
         start = 0
-        if self._batcher is not None and len(batch) > 1:
+        # A Fragmentable datagram (rare: after the path MTU shrank) needs the socket's DF
+        # option changed around it: such a flush goes datagram by datagram.
+        if self._batcher is not None and len(batch) > 1 and not self._has_fragmentable(batch):
             retried = False
             while len(batch) - start > 1:
                 sent, error = self._batcher.send(batch[start:] if start else batch)
@@ -880,6 +895,10 @@ class UdpEndpoint(Endpoint):
                 self._outgoing.extend(batch[index:])
                 self._writer_lot.unpark_all()
                 return
+
+    @staticmethod
+    def _has_fragmentable(batch: list[tuple[bytes, PeerAddr]]) -> bool:
+        return any(type(data) is Fragmentable for data, _addr in batch)
 
     def _flush(self) -> None:
         """Send what the stack wants sent, dispatch its events, re-arm the timer."""
@@ -913,6 +932,13 @@ class UdpEndpoint(Endpoint):
 
     def _handle_icmp(self, reports: list[IcmpReport], now: float) -> None:
         for report in reports:
+            if report.too_big and report.mtu > 0 and self._options.plpmtud:
+                self._counters["icmp_packet_too_big"] += 1
+                # RFC 8899 §4.6.2: PL_PTB_SIZE is the reported MTU less the headers below
+                # SCTP; the stack checks the quoted verification tag (§4.6.1).
+                size = report.mtu - header_overhead(report.destination[0])
+                self._sctp.icmp_packet_too_big(report.destination, report.quoted, size, now)
+                continue
             if not report.unreachable:
                 self._drops["icmp_ignored"] += 1
                 continue
@@ -999,15 +1025,11 @@ class UdpEndpoint(Endpoint):
         key = assoc._peer_key
         if key is not None and self._by_peer.get(key) is assoc:
             del self._by_peer[key]
-        if not assoc._queue:
-            self._ready.pop(assoc, None)
+        if not assoc.inbox.messages:
+            self._ready.discard(assoc)
 
     def _publish(self, event: AssociationEvent) -> None:
-        if len(self._events) >= EVENT_QUEUE:
-            self._events.popleft()
-            self._counters["events_discarded"] += 1
-        self._events.append(event)
-        self._event_waiters.unpark()
+        self._events.publish(event)
 
 
 def _make_options(options: dict[str, Any]) -> Options:
@@ -1017,10 +1039,7 @@ def _make_options(options: dict[str, Any]) -> Options:
     base = given if given is not None else Options()
     if not options:
         return base
-    fields = set(Options.__dataclass_fields__)
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise TypeError(f"unknown udp:// endpoint option(s): {', '.join(unknown)}")
+    check_option_names("udp", options, Options.__dataclass_fields__)
     from dataclasses import replace
 
     return replace(base, **options)

@@ -10,7 +10,14 @@ socket's error queue (``MSG_ERRQUEUE``) together with the start of the datagram 
 begins with our SCTP common header and its verification tag. RFC 6951 §5 and RFC 9260
 §10 require that tag to be checked before the report may end an association; the
 sans-io endpoint does that check (``SctpEndpoint.icmp_unreachable``), this module only
-extracts the report.
+extracts the report. The same holds for Packet Too Big / Fragmentation Needed reports, hints
+to path MTU discovery (RFC 8899 §4.6, ``SctpEndpoint.icmp_packet_too_big``).
+
+Path MTU discovery (RFC 8899 §3 item 2) needs datagrams sent with the Don't Fragment bit and
+without the kernel's own PMTU cache in the way: ``IP_PMTUDISC_PROBE`` (and its IPv6 twin)
+sets DF and lets a probe larger than the cached path MTU leave; only the interface MTU bounds
+it (``EMSGSIZE``). The largest SCTP packet the interface toward a peer carries is its MTU
+(``IP_MTU`` of a connected socket) minus the IP and UDP headers (:func:`local_mtu`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,15 @@ from dataclasses import dataclass
 # not export all of them on every version.
 IP_RECVERR = 11
 IPV6_RECVERR = 25
+IP_MTU_DISCOVER = 10
+IP_MTU = 14
+IPV6_MTU_DISCOVER = 23
+IPV6_MTU = 24
+IPV6_DONTFRAG = 62
+#: DF set, the kernel's path MTU cache ignored (probes may exceed it; Linux >= 2.6.22).
+IP_PMTUDISC_PROBE = 3
+#: DF clear: the kernel fragments (RFC 9260 §6.9 retransmissions after the PMTU shrank).
+IP_PMTUDISC_DONT = 0
 SOL_IP = 0
 SOL_IPV6 = 41
 MSG_ERRQUEUE = getattr(socket, "MSG_ERRQUEUE", 0x2000)
@@ -41,6 +57,16 @@ _EXTENDED_ERR = struct.Struct("=IBBBBII")
 # unreachable for the encapsulating UDP is treated like a protocol unreachable for SCTP.
 _ICMP_UNREACHABLE = {(SO_EE_ORIGIN_ICMP, 3, 2), (SO_EE_ORIGIN_ICMP, 3, 3)}
 _ICMP6_UNREACHABLE = {(SO_EE_ORIGIN_ICMP6, 1, 4)}
+# Packet too big: ICMP destination unreachable, fragmentation needed and DF set (type 3
+# code 4, RFC 1191) and ICMPv6 Packet Too Big (type 2, RFC 8201); the MTU is in ee_info.
+_ICMP_TOO_BIG = {(SO_EE_ORIGIN_ICMP, 3, 4), (SO_EE_ORIGIN_ICMP6, 2, 0)}
+
+#: IP + UDP header bytes under an SCTP packet (RFC 6951: they come out of the path MTU).
+IPV4_OVERHEAD = 20 + 8
+IPV6_OVERHEAD = 40 + 8
+#: Largest UDP payload (an IPv4 datagram is at most 65535 bytes, headers included; IPv6
+#: without jumbograms the same for the payload after the IPv6 header).
+_MAX_PAYLOAD: dict[int, int] = {socket.AF_INET: 65535 - IPV4_OVERHEAD, socket.AF_INET6: 65535 - 8}
 
 #: Errors ``sendto``/``recvfrom`` return when an ICMP report is pending on the socket (Linux
 #: reports the last one once as the socket error); the details are on the error queue.
@@ -64,12 +90,16 @@ class IcmpReport:
         unreachable: True for a destination/port unreachable report (the only kind that may
             end an association); False for anything else (fragmentation needed, local errors).
         errno: the error the kernel associated with the report.
+        too_big: a Packet Too Big / Fragmentation Needed report from the path.
+        mtu: the next-hop MTU it reports (an IP MTU, headers included); 0 otherwise.
     """
 
     destination: PeerAddr
     quoted: bytes
     unreachable: bool
     errno: int
+    too_big: bool = False
+    mtu: int = 0
 
 
 def parse_error_queue_entry(
@@ -90,12 +120,15 @@ def parse_error_queue_entry(
             continue
         if len(payload) < _EXTENDED_ERR.size:
             continue
-        ee_errno, origin, icmp_type, icmp_code, _pad, _info, _data = _EXTENDED_ERR.unpack_from(
+        ee_errno, origin, icmp_type, icmp_code, _pad, info, _data = _EXTENDED_ERR.unpack_from(
             payload
         )
         key = (origin, icmp_type, icmp_code)
         unreachable = key in _ICMP_UNREACHABLE or key in _ICMP6_UNREACHABLE
-        return IcmpReport((host, port), bytes(data), unreachable, ee_errno)
+        too_big = key in _ICMP_TOO_BIG
+        return IcmpReport(
+            (host, port), bytes(data), unreachable, ee_errno, too_big, info if too_big else 0
+        )
     return None
 
 
@@ -119,11 +152,64 @@ def open_udp_socket(host: str, port: int) -> socket.socket:
                 sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
             else:
                 sock.setsockopt(SOL_IP, IP_RECVERR, 1)
+            set_dont_fragment(sock, True)
         sock.bind((bind_host, port))
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def set_dont_fragment(sock: socket.socket, on: bool) -> bool:
+    """Send with DF and without the kernel's PMTU cache (``on``), or let IP fragment (Linux).
+
+    Returns False where the socket does not take the options (then path MTU probes would
+    be fragmented and prove nothing: the caller switches path MTU discovery off).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    mode = IP_PMTUDISC_PROBE if on else IP_PMTUDISC_DONT
+    try:
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(SOL_IPV6, IPV6_MTU_DISCOVER, mode)
+            sock.setsockopt(SOL_IPV6, IPV6_DONTFRAG, 1 if on else 0)
+            # IPv4-mapped destinations of a dual-stack socket follow the IPv4 option.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(SOL_IP, IP_MTU_DISCOVER, mode)
+        else:
+            sock.setsockopt(SOL_IP, IP_MTU_DISCOVER, mode)
+    except OSError:
+        return False
+    return True
+
+
+def header_overhead(host: str) -> int:
+    """IP and UDP header bytes under our SCTP packets to ``host`` (an address literal)."""
+    if ":" in host and not (host.startswith("::ffff:") and "." in host):
+        return IPV6_OVERHEAD
+    return IPV4_OVERHEAD
+
+
+def local_mtu(family: int, destination: PeerAddr) -> int | None:
+    """The largest SCTP packet the local interface toward ``destination`` sends unfragmented.
+
+    The interface MTU of the route (``IP_MTU`` / ``IPV6_MTU`` of a UDP socket connected to the
+    destination; connecting a UDP socket sends nothing) minus the IP and UDP headers, at most
+    the largest UDP payload. None where the kernel does not tell (not Linux, no route).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(destination)
+            if family == socket.AF_INET6:
+                mtu = probe.getsockopt(SOL_IPV6, IPV6_MTU)
+            else:
+                mtu = probe.getsockopt(SOL_IP, IP_MTU)
+    except OSError:
+        return None
+    size = mtu - header_overhead(destination[0])
+    return min(size, _MAX_PAYLOAD.get(family, 65535 - IPV4_OVERHEAD)) if size > 0 else None
 
 
 def read_error_queue(sock: socket.socket, limit: int = 64) -> list[IcmpReport]:

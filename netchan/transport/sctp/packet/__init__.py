@@ -30,7 +30,8 @@ gap_ack_blocks as (start, end) offset pairs, duplicate_tsns), ``HeartbeatChunk``
 causes), ``CookieEchoChunk`` (10; cookie), ``CookieAckChunk`` (11), ``ShutdownCompleteChunk``
 (14; tag_reflected), ``IDataChunk`` (64, RFC 8260; tsn, stream_id, mid, fsn, ppid, user_data
 and flags), ``ForwardTsnChunk`` (192, RFC 3758; new_cumulative_tsn, streams as (sid, ssn)),
-``IForwardTsnChunk`` (194, RFC 8260; streams as (sid, unordered, mid)), and
+``IForwardTsnChunk`` (194, RFC 8260; streams as (sid, unordered, mid)), ``PadChunk`` (132,
+RFC 4820; padding: the number of zero bytes, the probe filler of RFC 8899 §6.2), and
 ``UnknownChunk(type, flags, value)`` for everything else.
 
 Parameters (type): ``HeartbeatInfoParameter`` (1), ``IPv4AddressParameter`` (5),
@@ -95,6 +96,7 @@ from .error_causes import (
 from .forward_tsn import ForwardTsnChunk, IForwardTsnChunk
 from .heartbeat import HeartbeatAckChunk, HeartbeatChunk
 from .init import InitAckChunk, InitChunk
+from .pad import PAD_CHUNK_HEADER_SIZE, PadChunk
 from .parameters import (
     CookiePreservativeParameter,
     EcnCapableParameter,
@@ -132,6 +134,7 @@ __all__ = [
     "COMMON_HEADER_SIZE",
     "DATA_HEADER_SIZE",
     "IDATA_HEADER_SIZE",
+    "PAD_CHUNK_HEADER_SIZE",
     "AbortChunk",
     "Chunk",
     "CookieAckChunk",
@@ -161,6 +164,7 @@ __all__ = [
     "OutOfResourceCause",
     "Packet",
     "PacketBuilder",
+    "PadChunk",
     "Parameter",
     "ParseError",
     "ProtocolViolationCause",

@@ -24,6 +24,7 @@ from .data import DataChunk, IDataChunk
 from .forward_tsn import ForwardTsnChunk, IForwardTsnChunk
 from .heartbeat import HeartbeatAckChunk, HeartbeatChunk
 from .init import InitAckChunk, InitChunk
+from .pad import PadChunk
 from .sack import SackChunk
 from .shutdown import ShutdownAckChunk, ShutdownChunk, ShutdownCompleteChunk
 from .unknown import UnknownChunk
@@ -76,6 +77,7 @@ CHUNK_CLASSES: dict[int, type[Chunk]] = {
         IDataChunk,
         ForwardTsnChunk,
         IForwardTsnChunk,
+        PadChunk,
     )
 }
 """Chunk types this stack decodes, and their classes; every other type is an UnknownChunk."""

@@ -201,13 +201,19 @@ class RetransmissionQueue:
 
     # -- sending -------------------------------------------------------------------------
 
-    def get_chunks_to_send(self, now: float, room: int, *, rto: float) -> list[OutgoingChunk]:
+    def get_chunks_to_send(
+        self, now: float, room: int, *, rto: float, oversize_ok: bool = False
+    ) -> list[OutgoingChunk]:
         """Choose the DATA chunks of the next packet (§6.1 rules A-D, §7.2.4 step 3).
 
         Args:
             now: the caller's time (stamped on the chunks for RTT measurement).
             room: bytes available in this packet for DATA chunks, padding included.
             rto: the current RTO (for the idle cwnd decay of §7.2.1).
+            oversize_ok: the packet is otherwise empty: a retransmission larger than
+                ``room`` (cut before the path MTU shrank) may go alone in it. RFC 9260 §6.9:
+                a chunk is never re-fragmented; the packet is IP-fragmented instead.
+                Without it such a chunk would wait forever.
 
         Returns:
             Chunks in TSN order of transmission (retransmissions first), possibly empty.
@@ -219,7 +225,7 @@ class RetransmissionQueue:
         if self._fast_rtx_pending:
             # §7.2.4 step 3: one packet of the lowest marked TSNs, regardless of cwnd.
             self._fast_rtx_pending = False
-            self._take_retransmissions(now, room, chunks)
+            self._take_retransmissions(now, room, chunks, oversize_ok)
             if chunks:
                 cc.on_packet_sent(sum(c.size for c in chunks), now)
                 return chunks
@@ -234,7 +240,7 @@ class RetransmissionQueue:
             cc.on_idle(now, rto)
         # §6.1 rule C: retransmissions before new data.
         if self._rtx_heap:
-            room = self._take_retransmissions(now, room, chunks)
+            room = self._take_retransmissions(now, room, chunks, oversize_ok)
             if self._rtx_heap:
                 if chunks:
                     cc.on_packet_sent(sum(c.size for c in chunks), now)
@@ -283,7 +289,9 @@ class RetransmissionQueue:
             cc.on_packet_sent(sum(c.size for c in chunks), now)
         return chunks
 
-    def _take_retransmissions(self, now: float, room: int, chunks: list[OutgoingChunk]) -> int:
+    def _take_retransmissions(
+        self, now: float, room: int, chunks: list[OutgoingChunk], oversize_ok: bool
+    ) -> int:
         heap = self._rtx_heap
         outstanding = self._outstanding
         while heap:
@@ -293,7 +301,7 @@ class RetransmissionQueue:
                 if chunk is not None:
                     chunk.marked = False
                 continue
-            if chunk.size > room:
+            if chunk.size > room and (chunks or not oversize_ok):
                 break
             heapq.heappop(heap)
             chunk.marked = False
@@ -305,6 +313,8 @@ class RetransmissionQueue:
             self.retransmissions += 1
             room -= chunk.size
             chunks.append(chunk)
+            if room < 0:
+                return 0  # an oversize chunk travels alone
             self.last_had_retransmissions = True
             # §6.3.1 C5: no RTT sample from a chunk sent before this retransmission: it may
             # be acknowledged only once the retransmission fills the hole below it. Every

@@ -212,14 +212,12 @@ class SendQueue:
         if send_buffer < 1:
             raise ValueError("send_buffer must be positive")
         header = IDATA_CHUNK_HEADER if interleaving else DATA_CHUNK_HEADER
-        max_fragment = (pmtu - COMMON_HEADER - header) & ~3
-        if max_fragment < _MIN_FRAGMENT:
-            raise ValueError("pmtu too small for DATA chunks")
         self._send_buffer = send_buffer
         self._interleaving = interleaving
         self._seq_mask = TSN_MASK if interleaving else SSN_MASK
         self.chunk_header = header
-        self.max_fragment = max_fragment
+        self.max_fragment = 0
+        self.set_pmtu(pmtu)
         self._streams: dict[int, _OutStream] = {}
         # Streams with queued messages, in service order; the head is served next.
         self._active: deque[int] = deque()
@@ -232,6 +230,18 @@ class SendQueue:
 
     def __bool__(self) -> bool:
         return self.queued_messages > 0
+
+    def set_pmtu(self, pmtu: int) -> None:
+        """Cut fragments for packets of ``pmtu`` bytes from now on (PLPMTUD changed it).
+
+        Fragments already handed out keep their size (RFC 9260 §6.9: a message is never
+        re-fragmented); the rest of a message in the middle of being cut continues with the
+        new size, which reassembly does not mind (fragments are ordered by TSN or FSN).
+        """
+        max_fragment = (pmtu - COMMON_HEADER - self.chunk_header) & ~3
+        if max_fragment < _MIN_FRAGMENT:
+            raise ValueError("pmtu too small for DATA chunks")
+        self.max_fragment = max_fragment
 
     def add(
         self,
