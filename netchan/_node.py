@@ -55,6 +55,7 @@ from .transport import (
     parse_address,
 )
 from .transport._address import format_address
+from .transport._nursery import open_internal_nursery
 
 log = logging.getLogger("netchan")
 
@@ -1576,7 +1577,7 @@ async def open_node(
     and closes the exported channel ends.
     """
     opener: EndpointFactory = transport or open_endpoint
-    async with opener(address or client_address) as endpoint, trio.open_nursery() as nursery:
+    async with opener(address or client_address) as endpoint, open_internal_nursery() as nursery:
         node = Node(
             endpoint,
             nursery,

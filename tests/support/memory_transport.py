@@ -40,6 +40,7 @@ from netchan.transport import (
     MessageTooLargeError,
     parse_address,
 )
+from netchan.transport._nursery import open_internal_nursery
 
 
 class MemoryNetwork:
@@ -83,7 +84,7 @@ class MemoryNetwork:
     async def open_endpoint(self, address: str) -> AsyncIterator[MemoryEndpoint]:
         """Bind an endpoint to ``address`` (port 0: ephemeral) for the block's duration."""
         scheme, host, port = self._bind(address)
-        async with trio.open_nursery() as nursery:
+        async with open_internal_nursery() as nursery:
             ep = MemoryEndpoint(self, scheme, host, port, nursery)
             self.endpoints[(host, port)] = ep
             try:
