@@ -41,6 +41,7 @@ import trio
 from . import _protocol as P
 from ._channels import RemoteReceiveChannel, RemoteSendChannel
 from ._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
+from ._listing import ExportInfo, ExportQueries, answer
 from ._stats import ChannelStatistics, NodeStatistics, PeerStatistics
 from .codec import Codec, CodecLimits, DecodeError, check_type
 from .transport import (
@@ -760,6 +761,7 @@ class Node:
         self._token = trio.lowlevel.current_trio_token()
         self._decode_peer: Peer | None = None
         self._decoded_refs: list[trio.abc.AsyncResource] = []
+        self._queries = ExportQueries()
         self._codec = Codec(
             limits=CodecLimits(max_size=max_value_size),
             ref_types=(
@@ -806,6 +808,19 @@ class Node:
         self._exports[name] = export
         if not export.is_send:
             self._spawn(self._run_work_queue, export)
+
+    async def list_exports(self, address: str) -> list[ExportInfo]:
+        """The channels the node at ``address`` exports by name, sorted by name.
+
+        Raises:
+            PeerUnreachableError: no association could be set up, or no answer came within
+                ``connect_timeout``.
+        """
+        self._check_import(address, "list")
+        peer = await self._get_peer(address, None)
+        with trio.move_on_after(self._connect_timeout):
+            return await self._queries.ask(peer, peer.send_control)
+        raise PeerUnreachableError(f"no answer to LIST from {address}")
 
     async def import_send(
         self,
@@ -1376,6 +1391,15 @@ class Node:
             raise P.ProtocolError("no_hello", f"{type(msg).__name__} before HELLO")
         if isinstance(msg, P.Open):
             self._on_open(peer, msg)
+            return
+        if isinstance(msg, P.ListExports):
+            exports = [] if self._closed else self._exports.values()
+            listed = [(e.name, e.is_send, _type_name(e.type)) for e in exports if not e.closed]
+            peer.send_control(answer(msg, listed))
+            return
+        if isinstance(msg, P.Exports):
+            if not self._queries.on_answer(peer, msg):
+                self._count("unexpected_control")
             return
         link = self._links.get(msg.link)
         if link is None or link.peer is not peer:
