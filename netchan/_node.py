@@ -57,6 +57,7 @@ from .transport import (
 )
 from .transport._address import format_address
 from .transport._nursery import open_internal_nursery
+from .transport._open import default_client_address
 
 log = logging.getLogger("netchan")
 
@@ -1576,13 +1577,14 @@ async def open_node(
     reference_buffer: int = DEFAULT_BUFFER,
     connect_timeout: float = 20.0,
     linger: float = 2.0,
-    client_address: str = "udp://0.0.0.0:0",
+    client_address: str | None = None,
 ) -> AsyncIterator[Node]:
     """Open a node: ``async with netchan.open_node("udp://127.0.0.1:9000") as node: ...``.
 
     With ``address`` the node listens there (port 0: ephemeral, see ``node.address``); without,
-    it is client-only: it still binds an ephemeral endpoint (``udp://0.0.0.0:0``) so peers can
-    reach the channel ends it passes in values over the associations it opens.
+    it is client-only: it still binds an ephemeral endpoint (dual-stack ``udp://[::]:0``, so
+    it reaches IPv4 and IPv6 peers alike) so peers can reach the channel ends it passes in
+    values over the associations it opens.
 
     Args:
         address: ``udp://HOST:PORT`` or ``sctp://HOST:PORT``, or ``None``.
@@ -1594,14 +1596,16 @@ async def open_node(
         connect_timeout: how long to wait for an association and the peer's HELLO.
         linger: on exit, how long to wait for queued values and END markers to be sent.
         client_address: what a client-only node binds (e.g. ``sctp://0.0.0.0:0`` to use the
-            kernel's SCTP, or a loopback address).
+            kernel's SCTP, or a loopback address). Default: ``udp://[::]:0``, dual-stack;
+            ``udp://0.0.0.0:0`` on hosts without IPv6.
 
     Leaving the block ends every imported channel (the peers see ``EndOfChannel``), tells
     importers of our exports that the node closed, shuts the associations down gracefully
     and closes the exported channel ends.
     """
     opener: EndpointFactory = transport or open_endpoint
-    async with opener(address or client_address) as endpoint, open_internal_nursery() as nursery:
+    bind = address or client_address or default_client_address()
+    async with opener(bind) as endpoint, open_internal_nursery() as nursery:
         node = Node(
             endpoint,
             nursery,
