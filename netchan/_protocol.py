@@ -64,6 +64,8 @@ class Ctl(enum.IntEnum):
     CLOSE = 6
     ERROR = 7
     REJECT = 8
+    LIST = 9
+    EXPORTS = 10
 
 
 class Frame(enum.IntEnum):
@@ -220,7 +222,48 @@ class Reject:
     message: str
 
 
-Control = Hello | Open | OpenOk | OpenErr | Credit | Close | Error | Reject
+@dataclass(frozen=True, slots=True)
+class ListExports:
+    """Any peer → a node: which channels do you export by name? Answered by :class:`Exports`."""
+
+    request: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportEntry:
+    """One named export: ``direction`` is what an importer does (``Dir.SEND``: it sends)."""
+
+    name: str
+    direction: Dir
+    type_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exports:
+    """The answer to :class:`ListExports`: the node's named exports, sorted by name.
+
+    ``complete`` is false when the list was cut to fit in one control message.
+    """
+
+    request: int
+    entries: tuple[ExportEntry, ...]
+    complete: bool
+
+
+Control = Hello | Open | OpenOk | OpenErr | Credit | Close | Error | Reject | ListExports | Exports
+
+
+def exports_answer(request: int, entries: list[ExportEntry]) -> Exports:
+    """The :class:`Exports` answer, cut (``complete=False``) to fit ``MAX_CONTROL_SIZE``."""
+    entries = sorted(entries, key=lambda e: e.name)
+    kept: list[ExportEntry] = []
+    size = 64  # the array, type, request, flag
+    for entry in entries:
+        size += len(_pack([entry.name, int(entry.direction), entry.type_name]))
+        if size > MAX_CONTROL_SIZE:
+            break
+        kept.append(entry)
+    return Exports(request, tuple(kept), len(kept) == len(entries))
 
 
 def _pack(obj: Any) -> bytes:
@@ -254,6 +297,11 @@ def encode_control(msg: Control) -> bytes:
         return _pack([Ctl.CLOSE, msg.link, msg.forwards])
     if isinstance(msg, Error):
         return _pack([Ctl.ERROR, msg.link, int(msg.code), msg.message])
+    if isinstance(msg, ListExports):
+        return _pack([Ctl.LIST, msg.request])
+    if isinstance(msg, Exports):
+        entries = [[e.name, int(e.direction), e.type_name] for e in msg.entries]
+        return _pack([Ctl.EXPORTS, msg.request, entries, msg.complete])
     return _pack([Ctl.REJECT, msg.link, int(msg.code), msg.message])
 
 
@@ -301,6 +349,8 @@ def decode_control(data: bytes) -> Control:
         Ctl.CLOSE: 3,
         Ctl.ERROR: 4,
         Ctl.REJECT: 4,
+        Ctl.LIST: 2,
+        Ctl.EXPORTS: 4,
     }[kind]
     # Later versions may append fields: accept longer arrays, refuse shorter ones.
     if len(items) < shape:
@@ -334,12 +384,33 @@ def decode_control(data: bytes) -> Control:
         return Close(_u32(a[1], "link"), _u32(a[2], "forwards"))
     if kind is Ctl.ERROR:
         return Error(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
+    if kind is Ctl.LIST:
+        return ListExports(_u32(a[1], "request"))
+    if kind is Ctl.EXPORTS:
+        return Exports(_u32(a[1], "request"), _entries(a[2]), a[3] is not False)
     return Reject(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
 
 
 def frame_header(kind: Frame, link: int) -> bytes:
     """The 5 bytes in front of a frame's payload."""
     return _FRAME_HEADER.pack(kind, link)
+
+
+def _entries(value: object) -> tuple[ExportEntry, ...]:
+    if not isinstance(value, list):
+        raise ProtocolError("malformed_control", "EXPORTS entries must be an array")
+    entries = []
+    for item in value:
+        if not isinstance(item, list) or len(item) < 3:
+            raise ProtocolError("malformed_control", "an EXPORTS entry is [name, dir, type]")
+        try:
+            direction = Dir(_u32(item[1], "direction"))
+        except ValueError:
+            raise ProtocolError("malformed_control", "EXPORTS entry with a bad direction") from None
+        entries.append(
+            ExportEntry(_str(item[0], "name"), direction, _str(item[2], "type", optional=True))
+        )
+    return tuple(entries)
 
 
 def encode_frame(kind: Frame, link: int, payload: bytes = b"") -> bytes:

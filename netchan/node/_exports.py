@@ -17,10 +17,11 @@ from typing import Any
 import trio
 
 from .. import _protocol as P
+from .._listing import answer
 from ..codec import check_type
 from ._credit import window_of
 from ._host import Host
-from ._links import ExportReceiveLink, ExportSendLink
+from ._links import ExportReceiveLink, ExportSendLink, type_name
 from ._peers import Peer
 from ._signal import Signal
 
@@ -167,6 +168,12 @@ class Exports:
             export.signal.fire()
             with contextlib.suppress(Exception):
                 await export.end.aclose()
+
+    def on_list(self, peer: Peer, msg: P.ListExports) -> None:
+        """Answer LIST with the open named exports (none once the node closed)."""
+        exports = [] if self._host.closed else self.named.values()
+        listed = [(e.name, e.is_send, type_name(e.type)) for e in exports if not e.closed]
+        peer.send_control(answer(msg, listed))
 
     def on_open(self, peer: Peer, msg: P.Open) -> None:
         """OPEN from an importer: a new link, or OPEN_ERR."""

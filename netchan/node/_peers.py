@@ -199,6 +199,11 @@ class PeerTable:
         # association ids are never reused, and late messages come soon after the end.
         self._dead: dict[int, None] = {}
 
+    @property
+    def connect_timeout(self) -> float:
+        """How long to wait for an association and the peer's HELLO (``open_node``'s)."""
+        return self._connect_timeout
+
     def __iter__(self) -> Iterator[Peer]:
         return iter(list(self._by_assoc.values()))
 

@@ -64,6 +64,8 @@ class Router:
         self._node_routes: dict[type, Callable[[Peer, Any], None]] = {
             P.Hello: core.peers.on_hello,
             P.Open: core.exports.on_open,
+            P.ListExports: core.exports.on_list,
+            P.Exports: self._on_exports,
         }
 
     async def run_receive(self) -> None:
@@ -121,6 +123,11 @@ class Router:
         self._core.peers.failed(
             peer, AssociationAbortedError("association shut down", by_peer=True)
         )
+
+    def _on_exports(self, peer: Peer, msg: P.Exports) -> None:
+        """An answer to one of our LIST questions; one nobody asked for is counted."""
+        if not self._core.queries.on_answer(peer, msg):
+            self._core.counters.count("unexpected_control")
 
     def _link(self, peer: Peer, link_id: int) -> Link | None:
         link = self._core.link(link_id)
