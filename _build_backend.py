@@ -8,6 +8,7 @@ for nothing more than setuptools does. See setup.py.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from setuptools import build_meta as _setuptools
@@ -16,13 +17,24 @@ from setuptools.build_meta import *  # noqa: F403  (the rest of the backend, unc
 _COMPILER = ["mypy>=1.10"]
 
 
-def _extra() -> list[str]:
-    return [] if os.environ.get("NETCHAN_COMPILE", "0") in ("", "0") else _COMPILER
+def _requires(
+    hook: Callable[[dict[str, Any] | None], list[str]], config_settings: dict[str, Any] | None
+) -> list[str]:
+    flag = os.environ.get("NETCHAN_COMPILE", "0")
+    if flag in ("", "0"):
+        return hook(config_settings)
+    # setuptools runs setup.py to collect its requirements, before mypyc is installed: ask as
+    # for a pure build, then add the compiler.
+    del os.environ["NETCHAN_COMPILE"]
+    try:
+        return hook(config_settings) + _COMPILER
+    finally:
+        os.environ["NETCHAN_COMPILE"] = flag
 
 
 def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
-    return _setuptools.get_requires_for_build_wheel(config_settings) + _extra()
+    return _requires(_setuptools.get_requires_for_build_wheel, config_settings)
 
 
 def get_requires_for_build_editable(config_settings: dict[str, Any] | None = None) -> list[str]:
-    return _setuptools.get_requires_for_build_editable(config_settings) + _extra()
+    return _requires(_setuptools.get_requires_for_build_editable, config_settings)
