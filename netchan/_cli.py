@@ -252,6 +252,11 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _bench(args: argparse.Namespace) -> None:
     """Two nodes in one process over loopback: values/s and MB/s at a few sizes."""
+    if args.scheme == "udp":
+        from .transport.sctp import COMPILED
+
+        core = "compiled with mypyc" if COMPILED else "pure Python"
+        print(f"udp:// (userspace SCTP, sans-io core {core})", flush=True)
     async with (
         open_node(f"{args.scheme}://127.0.0.1:0") as server,
         open_node(client_address=f"{args.scheme}://127.0.0.1:0") as client,
