@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: set up (scripts/setup.sh) and run every check and test: ruff, mypy, pytest on
-# the host (userspace stack, usrsctp interop; the channel suite again over udp://), and the
+# the host (userspace stack, usrsctp interop; the channel suite again over udp://; the sans-io,
+# udp:// and channel suites again with the core compiled by mypyc), and the
 # kernel-SCTP suite with the channel suite over sctp:// inside sctp-vm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,6 @@ if [ "$(id -u)" = 0 ]; then export NETCHAN_REQUIRE_INTEROP=1; fi
 echo "== pytest"; $PY -m pytest -q "$@"
 echo "== channel suite over udp:// (userspace SCTP on loopback)"
 NETCHAN_TEST_SCHEME=udp timeout 900 $PY -m pytest -q tests/channels
+echo "== compiled core (mypyc, NETCHAN_COMPILE=1): the same suites, built in a temporary copy"
+bash scripts/test-compiled.sh
 echo "== kernel SCTP (sctp:// suite, cross-stack, channel suite over sctp://; inside sctp-vm on hosts without SCTP)"; bash scripts/kernel-tests.sh
