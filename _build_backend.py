@@ -14,7 +14,8 @@ from typing import Any
 from setuptools import build_meta as _setuptools
 from setuptools.build_meta import *  # noqa: F403  (the rest of the backend, unchanged)
 
-_COMPILER = ["mypy>=1.10"]
+# mypy (which provides mypyc), and crc32c: the packet module's checksum is typed through it.
+_COMPILER = ["mypy>=1.10", "crc32c>=2.4"]
 
 
 def _requires(
