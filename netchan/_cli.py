@@ -455,6 +455,11 @@ async def _bench(args: argparse.Namespace) -> None:
         "trio TCP + msgpack (docs/benchmarks.md): python benchmarks/channel_bench.py",
         flush=True,
     )
+    if args.scheme == "udp":
+        from .transport.sctp import COMPILED
+
+        core = "compiled with mypyc" if COMPILED else "pure Python"
+        print(f"udp:// (userspace SCTP, sans-io core {core})", flush=True)
     async with (
         open_node(f"{args.scheme}://127.0.0.1:0") as server,
         open_node(client_address=f"{args.scheme}://127.0.0.1:0") as client,
