@@ -555,6 +555,10 @@ class ImportLink(Link):
             log.warning("channel reference %s could not be opened: %s", self.target[:12], exc)
         except ValueError as exc:
             log.warning("channel reference %s refused: %s", self.target[:12], exc)
+        except trio.ClosedResourceError:
+            # Our node closed while the reference was opening: its shutdown already ends the
+            # link; there is no one left to tell.
+            pass
 
     def _state_name(self) -> str:
         if self.state in (S.FINISHING, S.CLOSED):

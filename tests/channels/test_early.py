@@ -120,3 +120,31 @@ async def test_no_early_frames_to_a_version_1_owner(env: Env, clock: object) -> 
             kind, link, payload, stream = await _next_frame(assoc)
             assert (kind, link) == (P.Frame.VALUE, 7) and stream != 0
             assert Codec().decode(payload) == 42
+
+
+async def test_node_closing_while_a_reference_opens_leaves_quietly(env: Env, clock: object) -> None:
+    """A node that closes while a channel end it received is still opening closes cleanly:
+    the owner's OPEN_OK, arriving while the node lingers on its way out, ends the background
+    opening instead of raising ClosedResourceError out of ``open_node`` (the demo's workers
+    did, on exit)."""
+
+    async def owner(assoc: Association) -> None:
+        while not isinstance(msg := await next_control(assoc), P.Open):
+            pass
+        # Answer only once the holder's node is on its way out.
+        await closing.wait()
+        await assoc.send(P.encode_control(P.OpenOk(msg.link, 7, 4)))
+
+    closing = trio.Event()
+    async with env.raw_endpoint() as raw, trio.open_nursery() as nursery:
+        async with env.node() as server:
+            send, recv = trio.open_memory_channel[Any](4)
+            server.export("jobs", send)
+            assoc = await _hand_reference(env, server, raw, P.PROTOCOL_VERSION, 2)
+            nursery.start_soon(owner, assoc)
+            with trio.fail_after(5):
+                job = await recv.receive()
+            async with job["reply"] as reply:
+                await reply.send("early")  # travels with the OPEN, in the pre-granted window
+            closing.set()
+        nursery.cancel_scope.cancel()
