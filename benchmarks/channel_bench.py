@@ -64,6 +64,7 @@ from benchmarks._chan_common import (
     run_until_stdin_closes,
 )
 from netchan.transport import Endpoint, open_endpoint
+from netchan.transport.sctp import COMPILED
 
 SIZES = [64, 1024, 64 * MiB // 1024, MiB]
 PARTS = ("throughput", "latency", "hol", "rss")
@@ -682,6 +683,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         f"({args.shape} values, {args.seconds:g}s per measurement, best of {args.repeat}, "
         f"receiver buffer "
         f"{args.window or 'about 4 MiB of'} values, PMTU {args.pmtu or 'default'}{extra}, "
+        f"sans-io core {'compiled (mypyc)' if COMPILED else 'pure Python'}, "
         f"load average "
         f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)",
         flush=True,

@@ -50,6 +50,7 @@ from benchmarks._tsctp import (
     udp_port_taken,
 )
 from netchan.transport import AssociationClosed, open_endpoint
+from netchan.transport.sctp import COMPILED
 
 HOST = "127.0.0.1"
 #: Stack options of both endpoints (``--option NAME=VALUE``; the child gets them as JSON).
@@ -359,6 +360,8 @@ def main() -> None:
             f"{ours['sender_cpu'] / n * 1e6:.0f} us, receiver {ours['cpu'] / n * 1e6:.0f} us"
         )
         print(f"size {size}: ours {ours} ({extra}); tsctp {theirs}", file=sys.stderr)
+    core = "compiled (mypyc)" if COMPILED else "pure Python"
+    print(f"ours: udp:// endpoint, sans-io core {core}")
     print(header)
     print("-" * len(header))
     for row in rows:

@@ -46,6 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from netchan.transport.sctp import COMPILED
 from netchan.transport.sctp.association import Association
 from netchan.transport.sctp.endpoint import SctpEndpoint
 from netchan.transport.sctp.events import (
@@ -306,9 +307,12 @@ def main() -> None:
         name, _, value = item.partition("=")
         _OVERRIDES[name] = ast.literal_eval(value)
     results = []
+    if not args.json:
+        print(f"sans-io core: {'compiled (mypyc)' if COMPILED else 'pure Python'}", flush=True)
     for size in sizes:
         count = args.messages or default_count(size)
         result = measure(size, count, max(1, args.repeat))
+        result["compiled"] = COMPILED
         results.append(result)
         if not args.json:
             print(

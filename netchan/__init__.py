@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ._channels import RemoteReceiveChannel, RemoteSendChannel
 from ._errors import ChannelNotFoundError, NetchanError, PeerUnreachableError, RemoteError
+from ._listing import ExportInfo
 from ._protocol import PROTOCOL_VERSION
 from ._stats import ChannelStatistics, NodeStatistics, PeerStatistics
 from .node import Node, open_node
@@ -32,6 +33,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "ChannelNotFoundError",
     "ChannelStatistics",
+    "ExportInfo",
     "NetchanError",
     "Node",
     "NodeStatistics",

@@ -19,8 +19,15 @@ from typing import Any
 
 import msgpack
 
-PROTOCOL_VERSION = 1
-"""Bumped on any incompatible change; HELLO carries it and a mismatch refuses the peer."""
+PROTOCOL_VERSION = 2
+"""Bumped on any change of the wire format; HELLO carries it (docs/protocol.md "Versions")."""
+MIN_PROTOCOL_VERSION = 1
+"""The oldest version this node still speaks: a peer of an older (or a newer) version is
+refused. Version 1 peers are served without what version 2 added (BATCH frames)."""
+BATCH_VERSION = 2
+"""The first version that understands BATCH frames."""
+EARLY_VERSION = 2
+"""The first version that understands EARLY frames (and pre-granted reference credit)."""
 
 CONTROL_STREAM = 0
 PPID_CONTROL = 0x4E430001
@@ -57,6 +64,8 @@ class Ctl(enum.IntEnum):
     CLOSE = 6
     ERROR = 7
     REJECT = 8
+    LIST = 9
+    EXPORTS = 10
 
 
 class Frame(enum.IntEnum):
@@ -73,12 +82,32 @@ class Frame(enum.IntEnum):
     MORE = 5
     """A piece of a value whose last piece is the VALUE frame (big values are sent in pieces
     of FRAGMENT_SIZE so that other channels' messages interleave with them)."""
+    BATCH = 6
+    """Several whole values of one link in one message (version 2): each is ``u32 length |
+    codec bytes``. One SCTP message (one TSN, one reassembly, one delivery, one wake-up of the
+    receiving node) carries what a sender in a loop queued, instead of one per value."""
+    EARLY = 7
+    """A frame of a link still opening, sent right after its OPEN (version 2): it names the
+    *sender's* link id (the receiver's is not known yet) and carries one VALUE, MORE, BATCH
+    or END frame without its link id: ``inner kind (1 byte) | inner payload``. A channel
+    end that travelled in a value sends its first values with its OPEN, within the credit
+    the reference pre-granted, instead of one round trip later."""
 
+
+EARLY_INNER = frozenset({Frame.VALUE, Frame.MORE, Frame.BATCH, Frame.END})
+"""The frames an EARLY frame may carry."""
 
 FRAME_FIRST_BYTES = frozenset(bytes([k]) for k in Frame)
 """First bytes that mark a value frame (a control message starts with a msgpack array)."""
 
 FRAGMENT_SIZE = 256 * 1024
+
+BATCH_LIMIT = 16 * 1024
+"""Largest payload of a BATCH frame a sender builds: a few packets, so a batch costs the
+receiver no more latency than the values alone would, and never waits for more values."""
+BATCH_ITEM_LIMIT = 2 * 1024
+"""Values larger than this travel in their own VALUE frame (batching them saves nothing)."""
+_U32 = struct.Struct(">I")
 
 
 class Dir(enum.IntEnum):
@@ -193,7 +222,48 @@ class Reject:
     message: str
 
 
-Control = Hello | Open | OpenOk | OpenErr | Credit | Close | Error | Reject
+@dataclass(frozen=True, slots=True)
+class ListExports:
+    """Any peer → a node: which channels do you export by name? Answered by :class:`Exports`."""
+
+    request: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportEntry:
+    """One named export: ``direction`` is what an importer does (``Dir.SEND``: it sends)."""
+
+    name: str
+    direction: Dir
+    type_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exports:
+    """The answer to :class:`ListExports`: the node's named exports, sorted by name.
+
+    ``complete`` is false when the list was cut to fit in one control message.
+    """
+
+    request: int
+    entries: tuple[ExportEntry, ...]
+    complete: bool
+
+
+Control = Hello | Open | OpenOk | OpenErr | Credit | Close | Error | Reject | ListExports | Exports
+
+
+def exports_answer(request: int, entries: list[ExportEntry]) -> Exports:
+    """The :class:`Exports` answer, cut (``complete=False``) to fit ``MAX_CONTROL_SIZE``."""
+    entries = sorted(entries, key=lambda e: e.name)
+    kept: list[ExportEntry] = []
+    size = 64  # the array, type, request, flag
+    for entry in entries:
+        size += len(_pack([entry.name, int(entry.direction), entry.type_name]))
+        if size > MAX_CONTROL_SIZE:
+            break
+        kept.append(entry)
+    return Exports(request, tuple(kept), len(kept) == len(entries))
 
 
 def _pack(obj: Any) -> bytes:
@@ -227,6 +297,11 @@ def encode_control(msg: Control) -> bytes:
         return _pack([Ctl.CLOSE, msg.link, msg.forwards])
     if isinstance(msg, Error):
         return _pack([Ctl.ERROR, msg.link, int(msg.code), msg.message])
+    if isinstance(msg, ListExports):
+        return _pack([Ctl.LIST, msg.request])
+    if isinstance(msg, Exports):
+        entries = [[e.name, int(e.direction), e.type_name] for e in msg.entries]
+        return _pack([Ctl.EXPORTS, msg.request, entries, msg.complete])
     return _pack([Ctl.REJECT, msg.link, int(msg.code), msg.message])
 
 
@@ -274,6 +349,8 @@ def decode_control(data: bytes) -> Control:
         Ctl.CLOSE: 3,
         Ctl.ERROR: 4,
         Ctl.REJECT: 4,
+        Ctl.LIST: 2,
+        Ctl.EXPORTS: 4,
     }[kind]
     # Later versions may append fields: accept longer arrays, refuse shorter ones.
     if len(items) < shape:
@@ -307,12 +384,50 @@ def decode_control(data: bytes) -> Control:
         return Close(_u32(a[1], "link"), _u32(a[2], "forwards"))
     if kind is Ctl.ERROR:
         return Error(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
+    if kind is Ctl.LIST:
+        return ListExports(_u32(a[1], "request"))
+    if kind is Ctl.EXPORTS:
+        return Exports(_u32(a[1], "request"), _entries(a[2]), a[3] is not False)
     return Reject(_u32(a[1], "link"), _code(a[2]), _str(a[3], "message"))
+
+
+def frame_header(kind: Frame, link: int) -> bytes:
+    """The 5 bytes in front of a frame's payload."""
+    return _FRAME_HEADER.pack(kind, link)
+
+
+def _entries(value: object) -> tuple[ExportEntry, ...]:
+    if not isinstance(value, list):
+        raise ProtocolError("malformed_control", "EXPORTS entries must be an array")
+    entries = []
+    for item in value:
+        if not isinstance(item, list) or len(item) < 3:
+            raise ProtocolError("malformed_control", "an EXPORTS entry is [name, dir, type]")
+        try:
+            direction = Dir(_u32(item[1], "direction"))
+        except ValueError:
+            raise ProtocolError("malformed_control", "EXPORTS entry with a bad direction") from None
+        entries.append(
+            ExportEntry(_str(item[0], "name"), direction, _str(item[2], "type", optional=True))
+        )
+    return tuple(entries)
 
 
 def encode_frame(kind: Frame, link: int, payload: bytes = b"") -> bytes:
     """A value frame: kind, the *receiver's* link id, then the payload."""
     return _FRAME_HEADER.pack(kind, link) + payload
+
+
+def encode_early(link: int, inner: Frame, payload: bytes | memoryview = b"") -> bytes:
+    """An EARLY frame: ``inner`` of the link the sender calls ``link``, still opening."""
+    return b"".join((_FRAME_HEADER.pack(Frame.EARLY, link), bytes((inner,)), payload))
+
+
+def decode_early(payload: memoryview) -> tuple[Frame, memoryview]:
+    """The inner frame kind and payload of an EARLY frame; :class:`ProtocolError` if bad."""
+    if len(payload) < 1 or payload[0] not in EARLY_INNER:
+        raise ProtocolError("malformed_frame", "EARLY frame without a value, MORE, BATCH or END")
+    return Frame(payload[0]), payload[1:]
 
 
 def frame_end(link: int, forwards: int) -> bytes:
@@ -330,6 +445,40 @@ def decode_frame(data: bytes) -> tuple[Frame, int, memoryview]:
     except ValueError:
         raise ProtocolError("malformed_frame", f"unknown frame kind {kind}") from None
     return frame, link, memoryview(data)[FRAME_HEADER_SIZE:]
+
+
+def encode_batch(link: int, payloads: list[bytes]) -> bytes:
+    """A BATCH frame carrying ``payloads`` (codec bytes of whole values) in order."""
+    parts: list[bytes] = [_FRAME_HEADER.pack(Frame.BATCH, link)]
+    pack = _U32.pack
+    for payload in payloads:
+        parts.append(pack(len(payload)))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def decode_batch(payload: memoryview) -> list[memoryview]:
+    """The values of a BATCH frame's payload; raises :class:`ProtocolError` when malformed.
+
+    The whole frame is checked before any value is taken, so a malformed batch is refused
+    as one (nothing of it is delivered) rather than cut off in the middle.
+    """
+    items: list[memoryview] = []
+    offset = 0
+    end = len(payload)
+    unpack = _U32.unpack_from
+    while offset < end:
+        if end - offset < 4:
+            raise ProtocolError("malformed_frame", "BATCH with a truncated length")
+        (size,) = unpack(payload, offset)
+        offset += 4
+        if size > end - offset:
+            raise ProtocolError("malformed_frame", "BATCH item longer than the frame")
+        items.append(payload[offset : offset + size])
+        offset += size
+    if not items:
+        raise ProtocolError("malformed_frame", "empty BATCH")
+    return items
 
 
 def end_forwards(payload: memoryview) -> int:

@@ -4,6 +4,10 @@ Interop tests against usrsctp skip themselves where its example programs (or a C
 a shim) are missing, so that a developer machine without them can still run the rest. Where
 the peers are promised (``scripts/test.sh`` sets ``NETCHAN_REQUIRE_INTEROP=1`` after
 installing them, as CI does), such a skip would hide a failure: it is turned into one.
+
+``NETCHAN_EXPECT_COMPILED=1`` (the compiled run of ``scripts/test.sh``) asserts that the
+mypyc-compiled SCTP core is the one imported, so that a build which silently fell back to
+Python cannot pass as a test of the compiled core.
 """
 
 from __future__ import annotations
@@ -12,6 +16,16 @@ import os
 from collections.abc import Generator
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("NETCHAN_EXPECT_COMPILED") == "1":
+        import netchan.transport.sctp as sctp
+
+        if not sctp.COMPILED:
+            raise pytest.UsageError(
+                f"NETCHAN_EXPECT_COMPILED=1 but {sctp.__file__} runs as pure Python"
+            )
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -50,6 +50,7 @@ __all__ = [
     "test_backpressure_blocks_sender_and_loses_nothing",
     "test_endpoint_close_aborts_peers",
     "test_errors_bad_stream_and_use_after_close",
+    "test_exceptions_come_out_as_themselves",
     "test_explicit_connect",
     "test_graceful_shutdown_by_peer_ends_receive",
     "test_graceful_shutdown_delivers_everything",
@@ -466,6 +467,27 @@ async def test_errors_bad_stream_and_use_after_close(open_ep: OpenEp) -> None:
             await assoc.send(b"x")
         with pytest.raises(trio.ClosedResourceError):
             await cli.send(b"x", to=srv.address)
+
+
+async def test_exceptions_come_out_as_themselves(open_ep: OpenEp) -> None:
+    # SPEC: the body's exception, and the endpoint's documented errors, are not wrapped in
+    # ExceptionGroups by the endpoint's internal nursery.
+    raised = KeyError("from the body")
+    with trio.fail_after(TIMEOUT):
+        with pytest.raises(KeyError) as info:
+            async with open_ep() as srv, open_ep() as cli:
+                await cli.send(b"x", to=srv.address)
+                await srv.receive()
+                raise raised
+        assert info.value is raised
+        with pytest.raises(trio.ClosedResourceError):
+            async with open_ep() as ep:
+                await ep.aclose()
+                await ep.receive()
+        with trio.move_on_after(0.2) as scope:
+            async with open_ep() as ep:
+                await ep.receive()  # nothing comes: the deadline cancels the wait
+        assert scope.cancelled_caught
 
 
 async def test_statistics_fields(open_ep: OpenEp) -> None:

@@ -265,8 +265,8 @@ class Codec:
             "max_array_len": items,
             "max_map_len": items,
         }
-        self._unpack_plain: Callable[[bytes], Any] = partial(msgpack.unpackb, **common)
-        self._unpack_marked: Callable[[bytes], Any] = partial(
+        self._unpack_plain: Callable[[bytes | memoryview], Any] = partial(msgpack.unpackb, **common)
+        self._unpack_marked: Callable[[bytes | memoryview], Any] = partial(
             msgpack.unpackb,
             list_hook=self._list_hook,
             object_pairs_hook=self._pairs_hook,
@@ -335,7 +335,7 @@ class Codec:
             )
         return data
 
-    def _check_structure(self, data: bytes, *, encoding: bool) -> None:
+    def _check_structure(self, data: bytes | memoryview, *, encoding: bool) -> None:
         """Enforce ``max_depth`` (and, when encoding, ``max_items``; the decoder's msgpack
         call enforces it when decoding) on encoded bytes, choosing the cheapest proof.
 
@@ -357,7 +357,7 @@ class Codec:
             # Every nesting level needs a container header byte (or more): few of those
             # bytes, counted in one C-speed pass, prove the depth is fine.
             n <= self._max_depth
-            or n - len(data.translate(None, CONTAINER_HEADER_BYTES)) <= self._max_depth
+            or n - len(bytes(data).translate(None, CONTAINER_HEADER_BYTES)) <= self._max_depth
         ):
             return
         check_shape(data, self._max_depth, items)
@@ -540,7 +540,14 @@ class Codec:
         if type(data) is not bytes:
             if not isinstance(data, (bytearray, memoryview)):
                 raise TypeError(f"decode() takes bytes, got {type(data).__name__}")
-            data = bytes(data)
+            if len(data) < _SCAN_FIRST_SIZE or (
+                isinstance(data, memoryview) and (data.ndim != 1 or data.itemsize != 1)
+            ):
+                data = bytes(data)
+            else:
+                # A big value is decoded from its buffer as it is: copying megabytes first
+                # would hold the caller (a node's receive loop) for as long again.
+                data = memoryview(data)
         n = len(data)
         if n > self._max_size:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
@@ -570,7 +577,7 @@ class Codec:
             self._decode_ref = saved_hook
         return value
 
-    def _unpack(self, data: bytes, mode: int) -> Any:
+    def _unpack(self, data: bytes | memoryview, mode: int) -> Any:
         self._mode = mode
         self._open_markers = 0
         self._hash_risky = 0

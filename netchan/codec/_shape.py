@@ -47,7 +47,7 @@ class ShapeError(Exception):
 
 
 def scan_shape(
-    data: bytes, max_depth: int, max_items: int | None, budget: int | None = None
+    data: bytes | memoryview, max_depth: int, max_items: int | None, budget: int | None = None
 ) -> bool:
     """Check the first msgpack document in ``data`` in pure Python.
 
@@ -140,7 +140,7 @@ def _c_stack_levels() -> int | None:
 C_STACK_LEVELS = _c_stack_levels()
 
 
-def check_shape(data: bytes, max_depth: int, max_items: int | None) -> None:
+def check_shape(data: bytes | memoryview, max_depth: int, max_items: int | None) -> None:
     """Check the first msgpack document in ``data``, at C speed when possible.
 
     Depth alone is checked by skipping the document (no objects built); ``max_items`` needs

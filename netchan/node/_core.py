@@ -14,6 +14,7 @@ from typing import Any
 
 import trio
 
+from .._listing import ExportQueries
 from ..transport import Endpoint
 from ._exports import Exports
 from ._host import Counters
@@ -46,6 +47,8 @@ class Core:
         self._links: dict[int, Link] = {}
         self.peers = PeerTable(self, endpoint, connect_timeout=connect_timeout)
         self.exports = Exports(self)
+        #: LIST questions this node asked, waiting for their EXPORTS answers.
+        self.queries = ExportQueries()
         self.refs = References(
             self,
             self.exports,

@@ -17,10 +17,11 @@ from typing import Any
 import trio
 
 from .. import _protocol as P
+from .._listing import answer
 from ..codec import check_type
 from ._credit import window_of
 from ._host import Host
-from ._links import ExportReceiveLink, ExportSendLink
+from ._links import ExportReceiveLink, ExportSendLink, type_name
 from ._peers import Peer
 from ._signal import Signal
 
@@ -168,6 +169,12 @@ class Exports:
             with contextlib.suppress(Exception):
                 await export.end.aclose()
 
+    def on_list(self, peer: Peer, msg: P.ListExports) -> None:
+        """Answer LIST with the open named exports (none once the node closed)."""
+        exports = [] if self._host.closed else self.named.values()
+        listed = [(e.name, e.is_send, type_name(e.type)) for e in exports if not e.closed]
+        peer.send_control(answer(msg, listed))
+
     def on_open(self, peer: Peer, msg: P.Open) -> None:
         """OPEN from an importer: a new link, or OPEN_ERR."""
         export = None if self._host.closed else self.lookup(msg.target_kind, msg.target)
@@ -192,6 +199,7 @@ class Exports:
         link: ExportSendLink | ExportReceiveLink
         if wants_send:
             link = ExportSendLink(self._host, export, peer, msg.link)
+            peer.early[msg.link] = link
             self._host.spawn(link.run_pump)
             credit = link.window.window
         else:

@@ -11,19 +11,25 @@ from .. import _protocol as P
 from ..transport import Association
 
 
-async def send_value(assoc: Association, stream: int, peer_link: int, frame: bytes) -> None:
-    """Send one VALUE frame on ``stream``, in pieces when it is bigger than a fragment."""
-    if len(frame) <= P.FRAGMENT_SIZE + P.FRAME_HEADER_SIZE:
-        await assoc.send(frame, stream=stream, ppid=P.PPID_VALUE)
+async def send_value(assoc: Association, stream: int, peer_link: int, payload: bytes) -> None:
+    """Send one value (its codec bytes) on ``stream``: a VALUE frame, or MORE pieces first.
+
+    Each frame is built from a view of ``payload``: the value is copied once, piece by piece,
+    never as a whole (a 32 MiB value would otherwise hold the node for a few copies of it).
+    """
+    if len(payload) <= P.FRAGMENT_SIZE:
+        await assoc.send(
+            P.encode_frame(P.Frame.VALUE, peer_link, payload), stream=stream, ppid=P.PPID_VALUE
+        )
         return
-    payload = memoryview(frame)[P.FRAME_HEADER_SIZE :]
-    last = len(payload) - P.FRAGMENT_SIZE
-    for offset in range(0, last, P.FRAGMENT_SIZE):
-        piece = payload[offset : offset + P.FRAGMENT_SIZE]
-        more = P.encode_frame(P.Frame.MORE, peer_link, bytes(piece))
-        await assoc.send(more, stream=stream, ppid=P.PPID_VALUE)
-    start = ((last + P.FRAGMENT_SIZE - 1) // P.FRAGMENT_SIZE) * P.FRAGMENT_SIZE
-    tail = P.encode_frame(P.Frame.VALUE, peer_link, bytes(payload[start:]))
+    view = memoryview(payload)
+    more = P.frame_header(P.Frame.MORE, peer_link)
+    start = 0
+    while len(view) - start > P.FRAGMENT_SIZE:
+        piece = b"".join((more, view[start : start + P.FRAGMENT_SIZE]))
+        start += P.FRAGMENT_SIZE
+        await assoc.send(piece, stream=stream, ppid=P.PPID_VALUE)
+    tail = b"".join((P.frame_header(P.Frame.VALUE, peer_link), view[start:]))
     await assoc.send(tail, stream=stream, ppid=P.PPID_VALUE)
 
 
@@ -39,6 +45,11 @@ class Reassembly:
     def __init__(self, limit: int) -> None:
         self._partial: bytearray | None = None
         self._limit = limit
+
+    @property
+    def partial(self) -> bool:
+        """Whether a value's pieces are being collected."""
+        return self._partial is not None
 
     def reset(self) -> None:
         """Drop a partly received value."""
@@ -60,7 +71,7 @@ class Reassembly:
             return None
         if self._partial is not None:
             self._partial += payload
-            whole = memoryview(bytes(self._partial))
+            whole = memoryview(self._partial)  # no copy: the bytearray is not touched again
             self._partial = None
             return whole
         return payload

@@ -23,11 +23,13 @@ messages a kind does not take, as protocol errors.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import trio
+import trio.testing
 
 from .. import _protocol as P
 from .._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from ._peers import Peer
 
 log = logging.getLogger("netchan")
+
+GATHER_TIMEOUT = 0.001
+"""Longest a sender task waits for more values of a sender in a loop (see ``_gather``)."""
 
 
 def type_name(tp: Any) -> str | None:
@@ -83,11 +88,11 @@ class Link:
         """Where the link is in its life (``_state.py``)."""
         return self.life.state
 
-    def attach(self, peer: Peer, peer_link: int) -> None:
-        """Bind the link to its peer and take an outgoing stream there."""
+    def attach(self, peer: Peer, peer_link: int, *, control_stream: bool = False) -> None:
+        """Bind the link to its peer and take an outgoing stream there (or stream 0)."""
         self.peer = peer
         self.peer_link = peer_link
-        self.stream = peer.take_stream()
+        self.stream = P.CONTROL_STREAM if control_stream else peer.take_stream()
         peer.links.add(self)
 
     def remove(self) -> None:
@@ -190,6 +195,10 @@ class Link:
         """A VALUE or MORE frame."""
         raise P.ProtocolError("unexpected_frame", "VALUE toward a sending link")
 
+    def on_batch(self, payload: memoryview) -> None:
+        """A BATCH frame (several values)."""
+        raise P.ProtocolError("unexpected_frame", "BATCH toward a sending link")
+
     def on_end(self, payload: memoryview) -> None:
         """END: the other side ended the link."""
         raise P.ProtocolError("unexpected_frame", "END toward a sending link")
@@ -204,30 +213,61 @@ class Link:
 
 
 class _Sending(Link):
-    """A link that sends values: an outbox drained in order by its sender task."""
+    """A link that sends values: an outbox drained in order by its sender task.
+
+    The outbox holds the codec bytes of the values committed and not yet handed to the
+    association. The sender task takes what is there: one value alone goes at once in its
+    own VALUE frame; several small ones (a sender in a loop, a work queue with credit) go
+    together in one BATCH frame of up to ``P.BATCH_LIMIT`` bytes, one SCTP message instead
+    of one per value. Nothing waits for more values to come.
+    """
 
     credit: int
     outbox: deque[bytes]
     outbox_bytes: int
-    in_flight: bool
+    in_flight: int
     sender_signal: Signal
 
     def _init_sending(self, credit: int) -> None:
         self.credit = credit
         self.outbox = deque()
         self.outbox_bytes = 0
-        self.in_flight = False
+        self.in_flight = 0  # values of the outbox's front being handed to the association
         self.sender_signal = Signal()
+        self._gather_scope: trio.CancelScope | None = None
 
     def queue_value(self, payload: bytes) -> None:
-        """Queue one encoded value (the caller checked the credit)."""
-        frame = P.encode_frame(P.Frame.VALUE, self.peer_link, payload)
+        """Queue one encoded value (the caller checked the credit).
+
+        With nothing queued or being handed over before it, a small value goes straight
+        to the association from the caller's task when it can leave at once (no hop through
+        the sender task); otherwise the sender task sends it, coalesced with what follows.
+        """
         self.credit -= 1
-        self.outbox.append(frame)
-        self.outbox_bytes += len(frame)
         self.values_sent += 1
         self.host.counters.values_out += 1
+        peer = self.peer
+        if (
+            not self.outbox
+            and not self.in_flight
+            and len(payload) <= P.FRAGMENT_SIZE
+            and peer is not None
+            and self.state is S.OPEN
+        ):
+            frame = P.encode_frame(P.Frame.VALUE, self.peer_link, payload)
+            try:
+                peer.assoc.send_nowait(frame, stream=self.stream, ppid=P.PPID_VALUE)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # queued: the sender task sends it (and reports a broken association)
+            else:
+                self.sent_one()
+                self.changed.fire()
+                return
+        self.outbox.append(payload)
+        self.outbox_bytes += len(payload)
         self.sender_signal.fire()
+        if self._gather_scope is not None and self.outbox_bytes >= P.BATCH_LIMIT:
+            self._gather_scope.cancel()
 
     def final_frame(self) -> bytes:
         """The END this side sends when finishing."""
@@ -238,25 +278,69 @@ class _Sending(Link):
         raise NotImplementedError
 
     def sent_one(self) -> None:
-        """A frame of the outbox was handed to the association."""
+        """Frames of the outbox were handed to the association."""
+
+    def _next_frame(self, batching: bool) -> tuple[int, bytes | None]:
+        """How many values of the outbox's front go next, and their BATCH frame (or None:
+        the first value goes alone, through :func:`send_value`)."""
+        outbox = self.outbox
+        first = outbox[0]
+        if not batching or len(outbox) == 1 or len(first) > P.BATCH_ITEM_LIMIT:
+            return 1, None
+        items = [first]
+        total = len(first)
+        for payload in itertools.islice(outbox, 1, None):
+            size = len(payload)
+            if size > P.BATCH_ITEM_LIMIT or total + size > P.BATCH_LIMIT:
+                break
+            items.append(payload)
+            total += size
+        if len(items) == 1:
+            return 1, None
+        return len(items), P.encode_batch(self.peer_link, items)
+
+    async def _gather(self) -> None:
+        """Wait while a sender in a loop fills a BATCH: until it holds ``P.BATCH_LIMIT``
+        bytes, every task of the program is blocked (the sender stopped), or
+        ``GATHER_TIMEOUT`` passed, whichever comes first.
+
+        Only called when values arrived while the previous frame was being handed over (a
+        sender that keeps going); a value committed to an idle link goes at once.
+        """
+        with trio.move_on_after(GATHER_TIMEOUT) as scope:
+            self._gather_scope = scope
+            await trio.testing.wait_all_tasks_blocked()
+        self._gather_scope = None
 
     def send_failed(self) -> None:
-        """The send of ``outbox[0]`` raised: that frame never reached the association."""
+        """The send of the outbox's front (``in_flight`` values) raised: they never reached
+        the association."""
 
     async def run_sender(self) -> None:
-        """Hand the queued frames to the association in order, then the END."""
+        """Hand the queued values to the association in order, then the END."""
         peer = self.peer
         assert peer is not None
+        batching = peer.version >= P.BATCH_VERSION
+        streaming = False  # values arrived while the previous frame was handed over
         try:
             while True:
                 if self.outbox:
-                    data = self.outbox[0]
-                    self.in_flight = True
-                    await send_value(peer.assoc, self.stream, self.peer_link, data)
-                    self.in_flight = False
-                    if self.outbox and self.outbox[0] is data:
-                        self.outbox.popleft()
-                        self.outbox_bytes -= len(data)
+                    if streaming and self.outbox_bytes < P.BATCH_LIMIT:
+                        await self._gather()
+                        streaming = False
+                        continue  # the outbox may have changed meanwhile (values returned)
+                    first = self.outbox[0]
+                    count, batch = self._next_frame(batching)
+                    self.in_flight = count
+                    if batch is None:
+                        await send_value(peer.assoc, self.stream, self.peer_link, first)
+                    else:
+                        await peer.assoc.send(batch, stream=self.stream, ppid=P.PPID_VALUE)
+                    self.in_flight = 0
+                    if self.outbox and self.outbox[0] is first:
+                        for _ in range(min(count, len(self.outbox))):
+                            self.outbox_bytes -= len(self.outbox.popleft())
+                    streaming = batching and bool(self.outbox)
                     self.sent_one()
                     self.changed.fire()
                     continue
@@ -269,7 +353,7 @@ class _Sending(Link):
                 await self.sender_signal.wait()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             if self.in_flight:
-                self.in_flight = False
+                self.in_flight = 0
                 self.send_failed()
             self.host.peer_failed(peer, exc.__cause__ or exc)
 
@@ -300,6 +384,26 @@ class _Receiving(Link):
         if whole is not None:
             self.window.received += 1
             self.on_value(whole)
+
+    def on_batch(self, payload: memoryview) -> None:
+        """A BATCH frame: its values, in order, each as a VALUE frame (each within credit).
+
+        A malformed batch, or one in the middle of a value's MORE pieces, breaks the
+        protocol: the link fails and the sender is told (ERROR), so no value it counted as
+        sent is lost in silence.
+        """
+        try:
+            if self.reassembly.partial:
+                raise P.ProtocolError("malformed_frame", "BATCH inside a value's pieces")
+            items = P.decode_batch(payload)
+        except P.ProtocolError as exc:
+            self.reassembly.reset()
+            self.protocol_error(P.ErrorCode.PROTOCOL, exc.kind, str(exc))
+            return
+        for item in items:
+            self.on_data(P.Frame.VALUE, item)
+            if self.error is not None:
+                return  # credit exceeded: the link failed, the rest is refused with it
 
     def on_value(self, payload: memoryview) -> None:
         """One whole value arrived within credit."""
@@ -374,6 +478,14 @@ class ImportLink(Link):
         """The credit granted in OPEN."""
         return 0
 
+    def early_open(self, peer: Peer) -> bool:
+        """Whether this link sends values before OPEN_OK (then all its frames go on stream
+        0 behind the OPEN, in order)."""
+        return False
+
+    def open_sent(self) -> None:
+        """OPEN was queued to the peer."""
+
     def opened_ok(self, msg: P.OpenOk) -> None:
         """OPEN_OK arrived (``peer_link`` is set)."""
         raise NotImplementedError
@@ -411,7 +523,7 @@ class ImportLink(Link):
         self.owner_id = peer.node_id
         if self.address is None:
             self.address = peer.address
-        self.attach(peer, 0)
+        self.attach(peer, 0, control_stream=self.early_open(peer))
         peer.send_control(
             P.Open(
                 self.id,
@@ -422,6 +534,7 @@ class ImportLink(Link):
                 type_name(self.type),
             )
         )
+        self.open_sent()
         await self.opened.wait()
         if isinstance(self.error, RemoteError) and self.error.code in (
             "UNKNOWN_CHANNEL",
@@ -442,6 +555,10 @@ class ImportLink(Link):
             log.warning("channel reference %s could not be opened: %s", self.target[:12], exc)
         except ValueError as exc:
             log.warning("channel reference %s refused: %s", self.target[:12], exc)
+        except trio.ClosedResourceError:
+            # Our node closed while the reference was opening: its shutdown already ends the
+            # link; there is no one left to tell.
+            pass
 
     def _state_name(self) -> str:
         if self.state in (S.FINISHING, S.CLOSED):
@@ -460,10 +577,30 @@ class ImportSendLink(ImportLink, _Sending):
     TRANSITIONS = IMPORT_SEND
     DIR = P.Dir.SEND
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, early_credit: int = 0) -> None:
         super().__init__(*args)
         self._init_sending(0)
         self.window = 0
+        # A reference may pre-grant credit (docs/protocol.md "References"): values then go
+        # with the OPEN (EARLY frames) instead of one round trip later.
+        self.pregranted = clamp_credit(max(0, early_credit))
+        self.early = False
+        self.final_sent = False
+
+    def early_open(self, peer: Peer) -> bool:
+        self.early = self.pregranted > 0 and peer.version >= P.EARLY_VERSION
+        if self.early:
+            self.credit = self.window = self.pregranted
+        else:
+            self.pregranted = 0
+        return self.early
+
+    def open_sent(self) -> None:
+        if not self.early:
+            return
+        if self.state is S.FINISHING:
+            self._send_final_via_control()  # every clone closed before the OPEN went out
+        self.changed.fire()  # senders waiting for the link may commit now
 
     def check_type(self, value: Any) -> None:
         """Refuse a value that does not match the declared ``type=`` (TypeError)."""
@@ -471,19 +608,66 @@ class ImportSendLink(ImportLink, _Sending):
             check_type(value, self.type)
 
     def can_send(self) -> bool:
-        """Whether a value may be committed now (open, with credit)."""
-        return self.state is S.OPEN and self.credit > 0
+        """Whether a value may be committed now (open, or opening early; with credit)."""
+        if self.state is S.OPEN:
+            return self.credit > 0
+        return self.early and self.state is S.OPENING and self.credit > 0
 
     def commit(self, value: Any) -> None:
         """Encode and queue one value; the caller checked :meth:`can_send`."""
         self.queue_value(self.host.encode(value))
 
+    def queue_value(self, payload: bytes) -> None:
+        if not self.early:
+            super().queue_value(payload)
+            return
+        # An early link sends everything behind its OPEN on stream 0, through the peer's
+        # control queue: in order with the OPEN, and with its own frames after OPEN_OK.
+        self.credit -= 1
+        self.values_sent += 1
+        self.host.counters.values_out += 1
+        peer = self.peer
+        assert peer is not None
+        view = memoryview(payload)
+        while len(view) > P.FRAGMENT_SIZE:
+            self._send_via_control(P.Frame.MORE, view[: P.FRAGMENT_SIZE])
+            view = view[P.FRAGMENT_SIZE :]
+        self._send_via_control(P.Frame.VALUE, view)
+        self.changed.fire()
+
+    def _send_via_control(self, kind: P.Frame, payload: bytes | memoryview) -> None:
+        assert self.peer is not None
+        if self.opened.is_set():
+            frame = b"".join((P.frame_header(kind, self.peer_link), payload))
+        else:
+            frame = P.encode_early(self.id, kind, payload)
+        self.peer.send_raw(frame)
+
+    def _send_final_via_control(self) -> None:
+        self._send_via_control(P.Frame.END, P.frame_end(0, self.forwards)[P.FRAME_HEADER_SIZE :])
+        self.final_sent = True
+        if self.opened.is_set():
+            self.after_final()
+
     def opened_ok(self, msg: P.OpenOk) -> None:
-        self.credit = self.window = clamp_credit(msg.credit)
+        # What OPEN_OK grants beyond what the reference pre-granted (nothing, normally).
+        self.credit = clamp_credit(self.credit + msg.credit - self.pregranted)
+        self.window = clamp_credit(msg.credit)
         self.life.fire(T.OPEN_OK)
         self.opened.set()
-        self.host.spawn(self.run_sender)
+        if not self.early:
+            self.host.spawn(self.run_sender)
+        elif self.final_sent:
+            self.after_final()
         self.changed.fire()
+
+    def on_open_err(self, msg: P.OpenErr) -> None:
+        if self.early and self.values_sent:
+            # Values sent with the OPEN are lost with it: counted where refusals are.
+            self.rejected += self.values_sent
+            self.host.counters.count("rejected_by_peer")
+            log.warning("%d value(s) sent early on %s refused", self.values_sent, self.describe())
+        super().on_open_err(msg)
 
     def on_credit(self, msg: P.Credit) -> None:
         self.credit = clamp_credit(self.credit + msg.n)
@@ -493,6 +677,8 @@ class ImportSendLink(ImportLink, _Sending):
         """Every clone closed: send END after what is queued."""
         if self.life.can(T.FINISH):
             self.life.fire(T.FINISH)
+            if self.early and self.peer is not None and self.state is S.FINISHING:
+                self._send_final_via_control()
         self.sender_signal.fire()
 
     def final_frame(self) -> bytes:
@@ -531,7 +717,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
     def __init__(self, *args: Any, window: int) -> None:
         super().__init__(*args)
         self._init_receiving(window)
-        self.inbox: deque[bytes] = deque()
+        self.inbox: deque[bytes | memoryview] = deque()
         self.inbox_bytes = 0
 
     def open_credit(self) -> int:
@@ -550,7 +736,9 @@ class ImportReceiveLink(ImportLink, _Receiving):
             # Closed here: give it back so the work queue hands it to another importer.
             self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, bytes(payload)))
             return
-        data = bytes(payload)
+        # A small value is copied out of its message; a reassembled big one is kept as the
+        # view it is (its buffer is its own): no copy of megabytes in the receive loop.
+        data = payload if len(payload) > P.FRAGMENT_SIZE else bytes(payload)
         self.inbox.append(data)
         self.inbox_bytes += len(data)
         self.changed.fire()
@@ -599,7 +787,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
     def _return_inbox(self) -> None:
         assert self.peer is not None
         for data in self.inbox:
-            self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, data))
+            self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, bytes(data)))
         self.inbox.clear()
         self.inbox_bytes = 0
 
@@ -684,6 +872,8 @@ class ExportSendLink(_Receiving):
 
     def remove(self) -> None:
         super().remove()
+        if self.peer is not None and self.peer.early.get(self.peer_link) is self:
+            del self.peer.early[self.peer_link]
         self.export.link_gone(self, self.forwards)
 
     def on_node_closing(self) -> None:
@@ -752,13 +942,13 @@ class ExportReceiveLink(_Sending):
         self.export.signal.fire()
 
     def _return_unsent(self, *, keep_first: bool) -> None:
-        frames = list(self.outbox)
-        keep = frames[:1] if keep_first and self.in_flight else []
-        for frame in frames[len(keep) :]:
-            self.export.held.append(frame[P.FRAME_HEADER_SIZE :])
+        keep = self.in_flight if keep_first else 0
+        payloads = list(self.outbox)
+        for payload in payloads[keep:]:
+            self.export.held.append(payload)
             self.values_sent -= 1
-        self.outbox = deque(keep)
-        self.outbox_bytes = sum(len(f) for f in keep)
+        self.outbox = deque(payloads[:keep])
+        self.outbox_bytes = sum(len(p) for p in self.outbox)
         self.export.signal.fire()
 
     def finish(self) -> None:

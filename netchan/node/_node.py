@@ -16,9 +16,13 @@ import trio
 
 from .. import _protocol as P
 from .._channels import RemoteReceiveChannel, RemoteSendChannel
+from .._errors import PeerUnreachableError
+from .._listing import ExportInfo
 from .._stats import NodeStatistics, PeerStatistics
 from ..codec._registry import register_declared
 from ..transport import Endpoint, open_endpoint, parse_address
+from ..transport._nursery import open_internal_nursery
+from ..transport._open import default_client_address
 from ._core import Core
 from ._credit import DEFAULT_BUFFER
 from ._links import ImportLink, ImportReceiveLink, ImportSendLink
@@ -71,6 +75,19 @@ class Node:
             raise ValueError(f"a channel named {name!r} is already exported")
         register_declared(type)
         self._core.exports.add(name, channel_end, type)
+
+    async def list_exports(self, address: str) -> list[ExportInfo]:
+        """The channels the node at ``address`` exports by name, sorted by name.
+
+        Raises:
+            PeerUnreachableError: no association could be set up, or no answer came within
+                ``connect_timeout``.
+        """
+        self._check_import(address, "list")
+        peer = await self._core.peer_to(address, None)
+        with trio.move_on_after(self._core.peers.connect_timeout):
+            return await self._core.queries.ask(peer, peer.send_control)
+        raise PeerUnreachableError(f"no answer to LIST from {address}")
 
     async def import_send(
         self,
@@ -170,12 +187,12 @@ async def open_node(
     reference_buffer: int = DEFAULT_BUFFER,
     connect_timeout: float = 20.0,
     linger: float = 2.0,
-    client_address: str = "udp://0.0.0.0:0",
+    client_address: str | None = None,
 ) -> AsyncIterator[Node]:
     """Open a node: ``async with netchan.open_node("udp://127.0.0.1:9000") as node: ...``.
 
     With ``address`` the node listens there (port 0: ephemeral, see ``node.address``); without,
-    it is client-only: it still binds an ephemeral endpoint (``udp://0.0.0.0:0``) so peers can
+    it is client-only: it still binds an ephemeral endpoint (``client_address``) so peers can
     reach the channel ends it passes in values over the associations it opens.
 
     Args:
@@ -188,14 +205,16 @@ async def open_node(
         connect_timeout: how long to wait for an association and the peer's HELLO.
         linger: on exit, how long to wait for queued values and END markers to be sent.
         client_address: what a client-only node binds (e.g. ``sctp://0.0.0.0:0`` to use the
-            kernel's SCTP, or a loopback address).
+            kernel's SCTP, or a loopback address). Default: ``udp://[::]:0``, dual-stack;
+            ``udp://0.0.0.0:0`` on hosts without IPv6.
 
     Leaving the block ends every imported channel (the peers see ``EndOfChannel``), tells
     importers of our exports that the node closed, shuts the associations down gracefully
     and closes the exported channel ends.
     """
     opener: EndpointFactory = transport or open_endpoint
-    async with opener(address or client_address) as endpoint, trio.open_nursery() as nursery:
+    bind = address or client_address or default_client_address()
+    async with opener(bind) as endpoint, open_internal_nursery() as nursery:
         core = Core(
             endpoint,
             nursery,

@@ -65,10 +65,16 @@ class Peer:
         self.host = host
         self.assoc = assoc
         self.node_id: bytes | None = None
+        #: The protocol version both sides speak (the lower of the two HELLOs'); 0 before
+        #: the peer's HELLO.
+        self.version = 0
         self.address: str | None = None
         self.ready = trio.Event()
         self.error: BaseException | None = None
         self.links: set[Link] = set()
+        #: Links this side accepted from the peer, by the peer's id for them: its EARLY
+        #: frames (sent before our OPEN_OK reached it) name them so.
+        self.early: dict[int, Link] = {}
         self.closing = False
         self._ctl: deque[bytes] = deque()
         self._ctl_signal = Signal()
@@ -134,6 +140,15 @@ class Peer:
             self.assoc.abort("control stream flood")
             self.host.peer_failed(self, PeerUnreachableError("control stream flood"))
             return
+        if not self._ctl:
+            # Nothing queued before it: straight to the association when it can leave at
+            # once (no hop through the sender task); otherwise the sender task sends it.
+            try:
+                self.assoc.send_nowait(data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL)
+            except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the sender task sends it (and reports a broken association)
+            else:
+                return
         self._ctl.append(data)
         self._ctl_signal.fire()
 
@@ -184,6 +199,11 @@ class PeerTable:
         # association ids are never reused, and late messages come soon after the end.
         self._dead: dict[int, None] = {}
 
+    @property
+    def connect_timeout(self) -> float:
+        """How long to wait for an association and the peer's HELLO (``open_node``'s)."""
+        return self._connect_timeout
+
     def __iter__(self) -> Iterator[Peer]:
         return iter(list(self._by_assoc.values()))
 
@@ -232,13 +252,21 @@ class PeerTable:
         """The peer's HELLO: it is ready (or aborted, when it speaks another version)."""
         if peer.node_id is not None:
             raise P.ProtocolError("unexpected_control", "second HELLO")
-        if msg.version != P.PROTOCOL_VERSION:
+        if not P.MIN_PROTOCOL_VERSION <= msg.version <= P.PROTOCOL_VERSION:
             self._host.counters.count("version_mismatch")
-            log.warning("peer speaks protocol version %d, not %d", msg.version, P.PROTOCOL_VERSION)
-            peer.assoc.abort(f"netchan protocol version {P.PROTOCOL_VERSION} required")
+            log.warning(
+                "peer speaks protocol version %d, not %d..%d",
+                msg.version,
+                P.MIN_PROTOCOL_VERSION,
+                P.PROTOCOL_VERSION,
+            )
+            peer.assoc.abort(
+                f"netchan protocol version {P.MIN_PROTOCOL_VERSION}..{P.PROTOCOL_VERSION} required"
+            )
             self.failed(peer, PeerUnreachableError(f"protocol version {msg.version}"))
             return
         peer.node_id = msg.node_id
+        peer.version = msg.version
         peer.address = resolve_address(msg.address, msg.node_id, peer) if msg.address else None
         self._by_id.setdefault(msg.node_id, peer)
         peer.ready.set()

@@ -108,7 +108,15 @@ class References:
                 raise TypeError("this channel end is not connected yet and cannot travel")
             if link.target_kind is P.TargetKind.TOKEN:
                 link.forwards += 1
-            return [int(direction), link.owner_id, link.address, int(link.target_kind), link.target]
+            window = link.window if isinstance(link, ImportSendLink) else 0
+            return [
+                int(direction),
+                link.owner_id,
+                link.address,
+                int(link.target_kind),
+                link.target,
+                window,
+            ]
         direction = P.Dir.SEND if isinstance(obj, trio.MemorySendChannel) else P.Dir.RECEIVE
         export = self._exports.moved(obj)
         export.pending += 1
@@ -118,6 +126,7 @@ class References:
             self._address,
             int(P.TargetKind.TOKEN),
             export.token,
+            export.window,
         ]
 
     def decode_ref(self, desc: Any, peer: Peer | None) -> Any:
@@ -142,7 +151,12 @@ class References:
         link: ImportLink
         end: Any
         if direction is P.Dir.SEND:
-            link = ImportSendLink(self._host, "<ref>", address, owner_id, kind, key, None)
+            # The owner pre-grants its window to every holder: the first values go with the
+            # OPEN (an absent or odd figure: none, wait for OPEN_OK).
+            window = desc[5] if len(desc) > 5 and type(desc[5]) is int else 0
+            link = ImportSendLink(
+                self._host, "<ref>", address, owner_id, kind, key, None, early_credit=window
+            )
             end = RemoteSendChannel(link)
         else:
             link = ImportReceiveLink(

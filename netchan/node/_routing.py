@@ -38,6 +38,7 @@ are still read."""
 FRAME_ROUTES: dict[P.Frame, Callable[[Link, P.Frame, memoryview], None]] = {
     P.Frame.VALUE: lambda link, kind, payload: link.on_data(kind, payload),
     P.Frame.MORE: lambda link, kind, payload: link.on_data(kind, payload),
+    P.Frame.BATCH: lambda link, kind, payload: link.on_batch(payload),
     P.Frame.END: lambda link, kind, payload: link.on_end(payload),
     P.Frame.RETURN: lambda link, kind, payload: link.on_return(payload),
     P.Frame.CLOSE: lambda link, kind, payload: link.on_close(payload),
@@ -63,6 +64,8 @@ class Router:
         self._node_routes: dict[type, Callable[[Peer, Any], None]] = {
             P.Hello: core.peers.on_hello,
             P.Open: core.exports.on_open,
+            P.ListExports: core.exports.on_list,
+            P.Exports: self._on_exports,
         }
 
     async def run_receive(self) -> None:
@@ -121,6 +124,11 @@ class Router:
             peer, AssociationAbortedError("association shut down", by_peer=True)
         )
 
+    def _on_exports(self, peer: Peer, msg: P.Exports) -> None:
+        """An answer to one of our LIST questions; one nobody asked for is counted."""
+        if not self._core.queries.on_answer(peer, msg):
+            self._core.counters.count("unexpected_control")
+
     def _link(self, peer: Peer, link_id: int) -> Link | None:
         link = self._core.link(link_id)
         return link if link is not None and link.peer is peer else None
@@ -144,7 +152,12 @@ class Router:
 
     def _on_frame(self, peer: Peer, data: bytes) -> None:
         kind, link_id, payload = P.decode_frame(data)
-        link = self._link(peer, link_id)
+        if kind is P.Frame.EARLY:
+            # A frame of a link the peer is opening: named by the peer's id for it.
+            kind, payload = P.decode_early(payload)
+            link = peer.early.get(link_id)
+        else:
+            link = self._link(peer, link_id)
         if link is None:
             # Frames may legitimately arrive after we dropped a link (ERROR crossing them).
             self._core.counters.count("late_frame")

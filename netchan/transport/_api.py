@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+import trio
+
 if TYPE_CHECKING:
     from .errors import AssociationAbortedError
 
@@ -198,6 +200,21 @@ class Association(abc.ABC):
             MessageTooLargeError: larger than the maximum message size.
             ValueError: stream id not below ``outbound_streams``.
         """
+
+    def send_nowait(self, data: bytes, *, stream: int = 0, ppid: int = 0) -> None:
+        """Send one ordered message now, without a checkpoint, if it can leave at once.
+
+        A fast path for callers that keep their own queue (the channel layer): when it
+        raises ``trio.WouldBlock`` the caller queues the message and sends it with
+        :meth:`send`. A backend takes the message only when nothing would make it wait
+        (room in the send buffer, established, no burst of sends being collected); the
+        default never takes it.
+
+        Raises:
+            trio.WouldBlock: not now (use :meth:`send`).
+            trio.ClosedResourceError, trio.BrokenResourceError: as :meth:`send`.
+        """
+        raise trio.WouldBlock
 
     @abc.abstractmethod
     async def receive(self) -> Message:

@@ -10,6 +10,17 @@ from ._address import parse_address
 from ._api import Endpoint
 
 
+def default_client_address() -> str:
+    """What a client-only node binds by default: ``udp://[::]:0``, or ``udp://0.0.0.0:0``.
+
+    The IPv6 wildcard binds dual-stack, so the node reaches IPv4 and IPv6 peers alike; hosts
+    without IPv6 get the IPv4 wildcard.
+    """
+    from .udp._socket import dual_stack_available
+
+    return "udp://[::]:0" if dual_stack_available() else "udp://0.0.0.0:0"
+
+
 @asynccontextmanager
 async def open_endpoint(address: str, **options: Any) -> AsyncIterator[Endpoint]:
     """Open a one-to-many SCTP endpoint bound to ``address``.

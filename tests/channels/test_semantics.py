@@ -439,10 +439,12 @@ async def test_work_queue_values_not_yet_sent_to_a_dead_importer_go_to_another(
                     work = await survivor.import_receive(server.address, "work", max_buffer=2)
                     with trio.fail_after(30):
                         got = [i async for i, _ in work]
-        # Only the value the dead importer's transport had accepted is lost; every value the
+        # Only the first message the dead importer's transport had accepted is lost (one
+        # value, or the first few when they went together in a BATCH); every value the
         # exporter had taken but not handed to SCTP went to the surviving importer.
         assert len(got) == len(set(got))
-        assert set(got) == set(range(20)) - {0}
+        lost = set(range(20)) - set(got)
+        assert lost == set(range(len(lost))) and 1 <= len(lost) <= 3
 
 
 async def test_one_association_per_pair_of_nodes_in_both_directions(

@@ -248,3 +248,12 @@ def test_round_trip_with_tight_item_limit(value: Any) -> None:
         return
     # What one side accepts to send, the same limits accept to receive.
     assert same(codec.decode(data), value)
+
+
+def test_big_values_decode_from_a_buffer_view_as_from_bytes() -> None:
+    # A node decodes a reassembled big value from a view of its buffer, without a copy.
+    codec = Codec(limits=CodecLimits(max_size=8 * 1024 * 1024))
+    value = {"blob": b"B" * (1 << 20), "point": Point(1, 2), "items": [Color.RED, bytearray(b"x")]}
+    data = codec.encode(value)
+    for buffer in (memoryview(bytearray(data)), bytearray(data), memoryview(data)):
+        assert same(codec.decode(buffer), value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -120,7 +121,7 @@ def test_cookie_secret_rotation_accepts_current_and_previous_only() -> None:
 
 
 def _asdict(c: CookieContents) -> dict[str, object]:
-    return {name: getattr(c, name) for name in CookieContents.__slots__}
+    return {field.name: getattr(c, field.name) for field in dataclasses.fields(c)}
 
 
 def test_timer_expiry_and_counts() -> None:

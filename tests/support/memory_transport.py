@@ -45,6 +45,7 @@ from netchan.transport import (
     parse_address,
 )
 from netchan.transport._common import EventQueue
+from netchan.transport._nursery import open_internal_nursery
 
 
 class MemoryNetwork:
@@ -91,7 +92,7 @@ class MemoryNetwork:
     ) -> AsyncIterator[MemoryEndpoint]:
         """Bind an endpoint to ``address`` (port 0: ephemeral) for the block's duration."""
         scheme, host, port = self._bind(address)
-        async with trio.open_nursery() as nursery:
+        async with open_internal_nursery() as nursery:
             ep = MemoryEndpoint(self, scheme, host, port, nursery)
             if receive_window is not None:
                 ep.receive_window = receive_window

@@ -523,3 +523,24 @@ async def test_datagrams_waiting_in_the_socket_are_read_before_timers_fire() -> 
             while len(calls) < 2:
                 await trio.sleep(0.005)
     assert calls[:2] == ["datagram", "timeout"]
+
+
+async def test_send_nowait_takes_a_message_only_when_it_leaves_at_once(open_ep: Opener) -> None:
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            # An idle association: taken without a checkpoint, in order with send().
+            assoc.send_nowait(b"one", stream=2, ppid=7)
+            await assoc.send(b"two", stream=2)
+            msgs = [await server.receive() for _ in range(2)]
+            assert [(m.data, m.stream) for m in msgs] == [(b"one", 2), (b"two", 2)]
+            assert msgs[0].ppid == 7
+            # While a burst of sends is being collected for one flush: not now.
+            client._request_flush()
+            with pytest.raises(trio.WouldBlock):
+                assoc.send_nowait(b"later")
+            with pytest.raises(ValueError):
+                assoc.send_nowait(b"x", stream=assoc.outbound_streams)
+            assoc.abort()
+            with pytest.raises(trio.ClosedResourceError):
+                assoc.send_nowait(b"x")

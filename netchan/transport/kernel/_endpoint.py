@@ -49,6 +49,7 @@ from .._common import (
     raise_if_ended,
     resolve_host,
 )
+from .._nursery import open_internal_nursery
 from ..errors import (
     AssociationAbortedError,
     InvalidAddressError,
@@ -921,7 +922,7 @@ async def open_kernel_endpoint(address: Address, **options: Any) -> AsyncIterato
         raise
     ep = KernelEndpoint(sock, hosts, opts, consts)
     try:
-        async with trio.open_nursery() as nursery:
+        async with open_internal_nursery() as nursery:
             await nursery.start(ep._reader)
             try:
                 yield ep

@@ -18,11 +18,18 @@ transition table), ``cookie`` (HMAC State Cookie), ``handshake`` (INIT / INIT AC
 ``heartbeat`` (§8.3 path probing), ``txpath`` (the association's view of the send side),
 ``timers``, ``counters``, ``options``, ``events``; the wire format in ``packet/``, the data
 path in ``rx/``, ``tx/`` and ``congestion/``.
+
+``COMPILED`` is True when the hot-path modules were compiled with mypyc at install time
+(``NETCHAN_COMPILE=1``, docs/performance.md) and False when they run as Python: the same
+source either way.
 """
 
 from __future__ import annotations
 
+from importlib.machinery import EXTENSION_SUFFIXES
+
 from ..errors import AssociationAbortedError, MessageTooLargeError
+from . import association as _association
 from .association import Association
 from .counters import AssociationCounters
 from .endpoint import SctpEndpoint
@@ -39,7 +46,11 @@ from .events import (
 from .options import Options
 from .state import LocalProtocolError, State, StateError
 
+#: Whether the mypyc-compiled core is in use (setup.py); False for a pure-Python install.
+COMPILED: bool = (_association.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
+
 __all__ = [
+    "COMPILED",
     "Association",
     "AssociationAborted",
     "AssociationAbortedError",

@@ -139,6 +139,37 @@ class UdpAssociation(Association):
         # Queued: from here on a cancellation must not pretend it was not sent.
         await trio.lowlevel.cancel_shielded_checkpoint()
 
+    def send_nowait(self, data: bytes, *, stream: int = 0, ppid: int = 0) -> None:
+        """Hand one message to the stack now if it leaves at once (see the base class).
+
+        Not while application sends of a burst are being collected for one flush (the
+        message would wait for that flush anyway; the caller can coalesce meanwhile), nor
+        while the send buffer is full or the association is not established.
+        """
+        endpoint = self._endpoint
+        if self._phase == _OPEN and not 0 <= stream < self._outbound:
+            raise ValueError(f"stream {stream} is not below the {self._outbound} outbound streams")
+        if self._phase != _OPEN or endpoint._flush_requested:
+            self._check_sendable()
+            raise trio.WouldBlock
+        try:
+            self._sctp.send(
+                data, stream=stream, ppid=ppid, unordered=False, now=trio.current_time()
+            )
+        except BufferError:
+            raise trio.WouldBlock from None
+        except (ValueError, TransportError):
+            raise
+        except Exception as exc:  # the stack refused: not sendable in its state
+            self._check_sendable()
+            raise trio.BrokenResourceError(f"association cannot send: {exc}") from exc
+        self._bytes_sent += len(data)
+        endpoint._unflushed += len(data)
+        if self._sctp.buffered_amount <= len(data):
+            endpoint._flush()  # an idle association: out now
+        else:
+            endpoint._request_flush()
+
     async def receive(self) -> Message:
         """The next message of this association only.
 

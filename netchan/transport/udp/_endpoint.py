@@ -47,6 +47,7 @@ from .._api import (
     PeerAddressChanged,
 )
 from .._common import EventQueue, ReadyRing, check_option_names, resolve_host
+from .._nursery import open_internal_nursery
 from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
 from ..sctp import events as ev
 from ..sctp.options import Options
@@ -271,7 +272,7 @@ class UdpEndpoint(Endpoint):
             self._cancel_scope = scope
             if self._closed:
                 scope.cancel()
-            async with trio.open_nursery() as nursery:
+            async with open_internal_nursery() as nursery:
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._timer)
                 nursery.start_soon(self._writer)
@@ -709,7 +710,7 @@ async def open_udp_endpoint(address: Address | str, **options: Any) -> AsyncIter
     stack_factory = options.pop("stack_factory", None)
     ep = UdpEndpoint(addr, _make_options(dict(options)), rng=rng, stack_factory=stack_factory)
     try:
-        async with trio.open_nursery() as nursery:
+        async with open_internal_nursery() as nursery:
             await nursery.start(ep._run)
             try:
                 yield ep

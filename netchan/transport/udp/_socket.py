@@ -137,6 +137,8 @@ def open_udp_socket(host: str, port: int) -> socket.socket:
 
     The family follows the host literal (IPv6 when it contains a colon). Resolution of names
     is the caller's job (bind needs an address; ``localhost`` is accepted and means IPv4).
+    The IPv6 wildcard ``::`` binds dual-stack (``IPV6_V6ONLY`` off, whatever the system's
+    default): IPv4 peers are reached as IPv4-mapped addresses, their ICMP reported too.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     bind_host = "127.0.0.1" if host == "localhost" else host
@@ -147,10 +149,14 @@ def open_udp_socket(host: str, port: int) -> socket.socket:
             # Some systems refuse large buffers; the default then has to do.
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+        dual = family == socket.AF_INET6 and bind_host == "::"
+        if dual:
+            with contextlib.suppress(OSError):  # systems that refuse keep their default
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         if sys.platform.startswith("linux"):
             if family == socket.AF_INET6:
                 sock.setsockopt(SOL_IPV6, IPV6_RECVERR, 1)
-            else:
+            if family == socket.AF_INET or dual:
                 sock.setsockopt(SOL_IP, IP_RECVERR, 1)
             set_dont_fragment(sock, True)
         sock.bind((bind_host, port))
@@ -210,6 +216,23 @@ def local_mtu(family: int, destination: PeerAddr) -> int | None:
         return None
     size = mtu - header_overhead(destination[0])
     return min(size, _MAX_PAYLOAD.get(family, 65535 - IPV4_OVERHEAD)) if size > 0 else None
+
+
+def dual_stack_available() -> bool:
+    """Whether this host can bind a dual-stack UDP socket (IPv6 wildcard, IPv4-mapped too)."""
+    global _dual_stack
+    if _dual_stack is None:
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                probe.bind(("::", 0))
+            _dual_stack = True
+        except (OSError, AttributeError):
+            _dual_stack = False
+    return _dual_stack
+
+
+_dual_stack: bool | None = None
 
 
 def read_error_queue(sock: socket.socket, limit: int = 64) -> list[IcmpReport]:
