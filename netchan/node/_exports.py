@@ -20,8 +20,9 @@ from .. import _protocol as P
 from .._listing import answer
 from ..codec import check_type
 from ._credit import window_of
+from ._export_links import ExportReceiveLink, ExportSendLink
 from ._host import Host
-from ._links import ExportReceiveLink, ExportSendLink, type_name
+from ._links import type_name
 from ._peers import Peer
 from ._signal import Signal
 

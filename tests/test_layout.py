@@ -1,0 +1,22 @@
+"""The package stays small modules: no module of netchan/ over 1000 lines.
+
+One concern per file (docs/architecture.md); a module that grows past the bound is the sign
+that it holds two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LIMIT = 1000
+PACKAGE = Path(__file__).resolve().parent.parent / "netchan"
+
+
+def test_no_module_over_the_limit() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 50
+    over = {name: lines for name, lines in sizes.items() if lines > LIMIT}
+    assert not over, f"modules over {LIMIT} lines: {over}"
