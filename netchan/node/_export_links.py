@@ -125,6 +125,9 @@ class ExportReceiveLink(_Sending):
         self.export = export
         self._init_sending(clamp_credit(credit))
         self.forwards = 0
+        #: Values the importer confirmed it took (the credit it gave back).
+        self.confirmed = 0
+        self._in_doubt = 0  # counted as values_in_doubt when the importer failed
         self.attach(peer, peer_link)
 
     def ready(self) -> bool:
@@ -133,6 +136,7 @@ class ExportReceiveLink(_Sending):
 
     def on_credit(self, msg: P.Credit) -> None:
         self.credit = clamp_credit(self.credit + msg.n)
+        self.confirmed += msg.n
         self.export.signal.fire()
 
     def on_close(self, payload: memoryview) -> None:
@@ -181,6 +185,9 @@ class ExportReceiveLink(_Sending):
 
     def send_failed(self) -> None:
         # Not handed to SCTP: another importer may have it (docs/protocol.md, work queue).
+        if self._in_doubt and self.in_flight:
+            self.host.counters.count("values_in_doubt", -min(self.in_flight, self._in_doubt))
+            self._in_doubt -= min(self.in_flight, self._in_doubt)
         self._return_unsent(keep_first=False)
 
     def peer_failed(self, cause: BaseException) -> None:
@@ -188,6 +195,20 @@ class ExportReceiveLink(_Sending):
         # to SCTP and is lost with this importer (it may have been delivered; giving it to
         # another importer too could duplicate it); if it raises, send_failed returns it.
         self._return_unsent(keep_first=True)
+        # Values this importer got (or may have got) and never confirmed taking: their fate
+        # is unknown, and it is counted, never silent (credit comes back in batches, so some
+        # may have been read). A send still under way counts; send_failed takes it back.
+        in_doubt = self.values_sent - (len(self.outbox) - self.in_flight) - self.confirmed
+        self._in_doubt = in_doubt
+        if in_doubt > 0:
+            self.host.counters.count("values_in_doubt", in_doubt)
+            log.warning(
+                "%d value(s) of work queue %r went to an importer that failed before "
+                "confirming it took them (%s)",
+                in_doubt,
+                self.name,
+                cause,
+            )
         self.fail(cause)
 
     def fail(self, cause: BaseException) -> None:

@@ -37,9 +37,9 @@ class Counters:
         self.values_out = 0
         self.errors: Counter[str] = Counter()
 
-    def count(self, kind: str) -> None:
-        """Count one error of ``kind`` (a short snake_case word, see ``NodeStatistics``)."""
-        self.errors[kind] += 1
+    def count(self, kind: str, n: int = 1) -> None:
+        """Count ``n`` errors of ``kind`` (a short snake_case word, see ``NodeStatistics``)."""
+        self.errors[kind] += n
 
 
 class Host(Protocol):

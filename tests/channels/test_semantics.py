@@ -439,12 +439,15 @@ async def test_work_queue_values_not_yet_sent_to_a_dead_importer_go_to_another(
                     work = await survivor.import_receive(server.address, "work", max_buffer=2)
                     with trio.fail_after(30):
                         got = [i async for i, _ in work]
+            in_doubt = server.statistics().errors.get("values_in_doubt", 0)
         # Only the first message the dead importer's transport had accepted is lost (one
         # value, or the first few when they went together in a BATCH); every value the
         # exporter had taken but not handed to SCTP went to the surviving importer.
         assert len(got) == len(set(got))
         lost = set(range(20)) - set(got)
         assert lost == set(range(len(lost))) and 1 <= len(lost) <= 3
+        # What went with the dead importer is counted, never silent.
+        assert in_doubt == len(lost)
 
 
 async def test_one_association_per_pair_of_nodes_in_both_directions(
@@ -608,3 +611,5 @@ async def test_work_queue_value_handed_to_sctp_is_not_requeued_when_the_importer
             with trio.fail_after(30):
                 got = [v async for v in work]
         assert got == []
+        # The value that went with the dead importer is counted (its fate is unknown).
+        assert server.statistics().errors.get("values_in_doubt") == 1
