@@ -353,8 +353,8 @@ class _Sending(Link):
                 await self.sender_signal.wait()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             if self.in_flight:
+                self.send_failed()  # sees how many values were in flight
                 self.in_flight = 0
-                self.send_failed()
             self.host.peer_failed(peer, exc.__cause__ or exc)
 
 
