@@ -3,7 +3,8 @@
 #
 #   bash scripts/setup.sh          everything the checks and tests use (scripts/test.sh):
 #     * as root with apt-get, Debian packages: libusrsctp-examples (usrsctp's example programs,
-#       the interop peers), iproute2 (ip), gcc (builds a small LD_PRELOAD shim for tsctp and a
+#       the interop peers), iproute2 (ip: the multihoming tests' namespaces and veth links),
+#       nftables (nft: black holes and loss on those links), gcc (builds a small LD_PRELOAD shim for tsctp and a
 #       test's C peer); on a host whose kernel lacks SCTP also the kernel tests' VM:
 #       qemu-system-x86 and a Debian kernel unpacked into a cache (scripts/vm/sctp_vm.py --setup);
 #     * pip: netchan (editable) with its dependencies and the dev extras: pytest, pytest-trio,
@@ -24,6 +25,7 @@ if [ $MODE = dev ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     [ -x /usr/lib/usrsctp/echo_server ] || need+=(libusrsctp-examples)
     command -v ip >/dev/null || need+=(iproute2)
     command -v gcc >/dev/null || need+=(gcc)
+    command -v nft >/dev/null || need+=(nftables)
     if [ ${#need[@]} -gt 0 ]; then
         say "installing Debian packages: ${need[*]}"
         apt-get update -qq
