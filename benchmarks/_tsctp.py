@@ -59,7 +59,23 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
 
 
 def udp_port_taken(port: int, host: str = "127.0.0.1") -> bool:
-    """True once some process has bound ``port`` (usrsctp binds the wildcard address)."""
+    """True once some process has bound ``port`` (usrsctp binds the wildcard address).
+
+    On Linux this reads /proc/net/udp and /proc/net/udp6 instead of trying to bind the port:
+    a probing bind, polled while usrsctp starts, can take the port for the instant usrsctp
+    binds its IPv4 socket, which then fails while its IPv6 socket succeeds; the program looks
+    started but never answers on IPv4. Elsewhere it falls back to a probing bind.
+    """
+    tables = [Path("/proc/net/udp"), Path("/proc/net/udp6")]
+    if tables[0].exists():
+        wanted = f":{port:04X}"
+        for table in tables:
+            with contextlib.suppress(OSError):
+                for line in table.read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if len(fields) > 1 and fields[1].endswith(wanted):
+                        return True
+        return False
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         try:
             s.bind((host, port))
