@@ -106,6 +106,9 @@ class Core:
     async def peer_to(self, address: str | None, owner_id: bytes | None) -> Peer:
         return await self.peers.connect(address, owner_id)
 
+    def ready_peer(self, owner_id: bytes) -> Peer | None:
+        return self.peers.ready(owner_id)
+
     def peer_failed(self, peer: Peer, cause: BaseException) -> None:
         self.peers.failed(peer, cause)
 

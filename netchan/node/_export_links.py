@@ -37,7 +37,16 @@ class ExportSendLink(_Receiving):
         self._init_receiving(export.window)
         self.inbox: deque[Any] = deque()
         self.forwards = 0
+        # The pump task runs only while values wait for room in the exported channel: a
+        # link whose values all go in at once (a reply channel) never costs a task.
+        self.pumping = False
         self.attach(peer, peer_link)
+
+    def start_pump(self) -> None:
+        """Run the pump (values are waiting, or the exported channel refused one)."""
+        if not self.pumping:
+            self.pumping = True
+            self.host.spawn(self.run_pump)
 
     def on_value(self, payload: memoryview) -> None:
         try:
@@ -61,17 +70,25 @@ class ExportSendLink(_Receiving):
                     self.consumed_one()
                     return
         self.inbox.append(value)
+        self.start_pump()
         self.changed.fire()
 
     def on_end(self, payload: memoryview) -> None:
         self.forwards = P.end_forwards(payload)
         self.life.fire(T.REMOTE_END)
-        self.changed.fire()
+        self._ended()
 
     def peer_failed(self, cause: BaseException) -> None:
         # What arrived is still delivered by the pump; nothing more will come.
         if self.life.can(T.REMOTE_END):
             self.life.fire(T.REMOTE_END)
+        self._ended()
+
+    def _ended(self) -> None:
+        """Nothing more will arrive: the pump delivers what waits, or the link is done now."""
+        if not self.pumping and not self.inbox and self.state is S.ENDED:
+            self.life.fire(T.DELIVERED)
+            self.remove()
         self.changed.fire()
 
     def remove(self) -> None:
@@ -100,8 +117,9 @@ class ExportSendLink(_Receiving):
                     return
                 if self.state is not S.OPEN:
                     return
-                await self.changed.wait()
-                continue
+                # Drained: the pump stops until values wait again (start_pump).
+                self.pumping = False
+                return
             value = self.inbox[0]
             try:
                 await export.end.send(value)

@@ -201,7 +201,6 @@ class Exports:
         if wants_send:
             link = ExportSendLink(self._host, export, peer, msg.link)
             peer.early[msg.link] = link
-            self._host.spawn(link.run_pump)
             credit = link.window.window
         else:
             link = ExportReceiveLink(self._host, export, peer, msg.link, msg.credit)

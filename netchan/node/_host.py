@@ -82,5 +82,8 @@ class Host(Protocol):
     async def peer_to(self, address: str | None, owner_id: bytes | None) -> Peer:
         """The association to a node (reused, or set up); raises PeerUnreachableError."""
 
+    def ready_peer(self, owner_id: bytes) -> Peer | None:
+        """The peer with ``owner_id`` if its association is up and usable now, else None."""
+
     def peer_failed(self, peer: Peer, cause: BaseException) -> None:
         """The association to ``peer`` is gone: fail or wind down its links."""

@@ -443,8 +443,12 @@ class ImportLink(Link):
         self.type = tp
         self.opened = trio.Event()
         self.forwards = 0
+        # Opened by open_reference without a task waiting for the answer.
+        self.unattended = False
 
     def fail(self, cause: BaseException) -> None:
+        if self.unattended and not self.opened.is_set() and self.error is None:
+            self._unattended_failure(cause)
         super().fail(cause)
         self.opened.set()
 
@@ -520,6 +524,20 @@ class ImportLink(Link):
         if peer.node_id == self.host.node_id:
             self.fail(ValueError("connected to itself"))
             raise ValueError("a node cannot import its own channels; use them directly")
+        self._send_open(peer)
+        await self.opened.wait()
+        if isinstance(self.error, RemoteError) and self.error.code in (
+            "UNKNOWN_CHANNEL",
+            "WRONG_DIRECTION",
+        ):
+            raise ChannelNotFoundError(
+                f"{peer.address or self.address} has no {self.direction}able channel "
+                f"{self.target!r} ({self.error})"
+            ) from self.error
+        self.raise_if_failed()
+
+    def _send_open(self, peer: Peer) -> None:
+        """Attach to ``peer`` and queue the OPEN."""
         self.owner_id = peer.node_id
         if self.address is None:
             self.address = peer.address
@@ -535,16 +553,29 @@ class ImportLink(Link):
             )
         )
         self.open_sent()
-        await self.opened.wait()
-        if isinstance(self.error, RemoteError) and self.error.code in (
-            "UNKNOWN_CHANNEL",
-            "WRONG_DIRECTION",
-        ):
-            raise ChannelNotFoundError(
-                f"{peer.address or self.address} has no {self.direction}able channel "
-                f"{self.target!r} ({self.error})"
-            ) from self.error
-        self.raise_if_failed()
+
+    def open_reference(self) -> None:
+        """Open a link that arrived as a reference inside a value, without waiting.
+
+        When the owner's association is up (a reply channel that comes back over the
+        association its request came on: the common case), the OPEN is queued from the
+        decoding task at once and nothing waits for the answer: OPEN_OK and OPEN_ERR reach
+        the link through the router (a failure is counted and logged as a background open's
+        is). Otherwise a task sets up the association first (:meth:`open_in_background`).
+        """
+        peer = None if self.owner_id is None else self.host.ready_peer(self.owner_id)
+        if peer is None or peer.node_id == self.host.node_id:
+            self.host.spawn(self.open_in_background)
+            return
+        self.unattended = True
+        self._send_open(peer)
+
+    def _unattended_failure(self, cause: BaseException) -> None:
+        """A reference opened by :meth:`open_reference` failed before OPEN_OK."""
+        if self.host.closed:
+            return  # the node's shutdown ends the link; no one is left to tell
+        self.host.counters.count("reference_unreachable")
+        log.warning("channel reference %s could not be opened: %s", self.target[:12], cause)
 
     async def open_in_background(self) -> None:
         """Open a link that arrived as a reference inside a value (failures are logged)."""

@@ -144,7 +144,11 @@ class Peer:
             # Nothing queued before it: straight to the association when it can leave at
             # once (no hop through the sender task); otherwise the sender task sends it.
             try:
-                self.assoc.send_nowait(data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL)
+                # ``bundle``: a flush already pending takes it along (the sender task
+                # would only hand it to that same flush, one task hop later).
+                self.assoc.send_nowait(
+                    data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL, bundle=True
+                )
             except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # the sender task sends it (and reports a broken association)
             else:
@@ -227,11 +231,18 @@ class PeerTable:
             self._host.spawn(peer.run_sender)
         return peer
 
+    def ready(self, owner_id: bytes) -> Peer | None:
+        """The peer with ``owner_id`` if its association is up and not closing, else None."""
+        peer = self._by_id.get(owner_id)
+        if peer is not None and peer.error is None and not peer.closing:
+            return peer
+        return None
+
     async def connect(self, address: str | None, owner_id: bytes | None) -> Peer:
         """The ready peer with ``owner_id``, or a new association to ``address``."""
         if owner_id is not None:
-            peer = self._by_id.get(owner_id)
-            if peer is not None and peer.error is None and not peer.closing:
+            peer = self.ready(owner_id)
+            if peer is not None:
                 return peer
         if address is None:
             raise PeerUnreachableError("the channel's owner has no known address")

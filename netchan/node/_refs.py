@@ -172,7 +172,7 @@ class References:
             end = RemoteReceiveChannel(link)
         if kind is P.TargetKind.NAME:
             link.name = key
-        self._host.spawn(link.open_in_background)
+        link.open_reference()
         return end
 
     def _claim_local(self, direction: P.Dir, kind: P.TargetKind, key: str) -> Any:

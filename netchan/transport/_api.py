@@ -201,7 +201,9 @@ class Association(abc.ABC):
             ValueError: stream id not below ``outbound_streams``.
         """
 
-    def send_nowait(self, data: bytes, *, stream: int = 0, ppid: int = 0) -> None:
+    def send_nowait(
+        self, data: bytes, *, stream: int = 0, ppid: int = 0, bundle: bool = False
+    ) -> None:
         """Send one ordered message now, without a checkpoint, if it can leave at once.
 
         A fast path for callers that keep their own queue (the channel layer): when it
@@ -209,6 +211,11 @@ class Association(abc.ABC):
         :meth:`send`. A backend takes the message only when nothing would make it wait
         (room in the send buffer, established, no burst of sends being collected); the
         default never takes it.
+
+        ``bundle=True``: the message may also join a burst being collected (it then leaves
+        with that burst's flush, in its packets) instead of being refused; for messages the
+        caller would otherwise queue behind nothing but that same flush (the channel
+        layer's control messages), which saves the hop through the caller's sender task.
 
         Raises:
             trio.WouldBlock: not now (use :meth:`send`).

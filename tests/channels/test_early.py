@@ -94,6 +94,9 @@ async def test_values_refused_with_the_open_are_counted(env: Env, clock: object)
                 await trio.sleep(0.01)
         assert reply.statistics().rejected == 1
         assert server.statistics().errors["rejected_by_peer"] == 1
+        # Opened from the decoding task (no task waits for the answer): the refusal is
+        # still counted and logged, as a background open's is.
+        assert server.statistics().errors["reference_unreachable"] == 1
         reply.close()
 
 

@@ -535,10 +535,14 @@ async def test_send_nowait_takes_a_message_only_when_it_leaves_at_once(open_ep: 
             msgs = [await server.receive() for _ in range(2)]
             assert [(m.data, m.stream) for m in msgs] == [(b"one", 2), (b"two", 2)]
             assert msgs[0].ppid == 7
-            # While a burst of sends is being collected for one flush: not now.
+            # While a burst of sends is being collected for one flush: not now, unless
+            # the message may join that flush (bundle=True: the channel layer's control).
             client._request_flush()
             with pytest.raises(trio.WouldBlock):
                 assoc.send_nowait(b"later")
+            assoc.send_nowait(b"joins", stream=1, bundle=True)
+            joined = await server.receive()
+            assert (joined.data, joined.stream) == (b"joins", 1)
             with pytest.raises(ValueError):
                 assoc.send_nowait(b"x", stream=assoc.outbound_streams)
             assoc.abort()

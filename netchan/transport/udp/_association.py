@@ -139,17 +139,20 @@ class UdpAssociation(Association):
         # Queued: from here on a cancellation must not pretend it was not sent.
         await trio.lowlevel.cancel_shielded_checkpoint()
 
-    def send_nowait(self, data: bytes, *, stream: int = 0, ppid: int = 0) -> None:
+    def send_nowait(
+        self, data: bytes, *, stream: int = 0, ppid: int = 0, bundle: bool = False
+    ) -> None:
         """Hand one message to the stack now if it leaves at once (see the base class).
 
         Not while application sends of a burst are being collected for one flush (the
-        message would wait for that flush anyway; the caller can coalesce meanwhile), nor
-        while the send buffer is full or the association is not established.
+        message would wait for that flush anyway; the caller can coalesce meanwhile) unless
+        ``bundle`` (then it joins that flush), nor while the send buffer is full or the
+        association is not established.
         """
         endpoint = self._endpoint
         if self._phase == _OPEN and not 0 <= stream < self._outbound:
             raise ValueError(f"stream {stream} is not below the {self._outbound} outbound streams")
-        if self._phase != _OPEN or endpoint._flush_requested:
+        if self._phase != _OPEN or (endpoint._flush_requested and not bundle):
             self._check_sendable()
             raise trio.WouldBlock
         try:
