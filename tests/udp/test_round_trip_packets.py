@@ -1,0 +1,81 @@
+"""Packets per channel round trip over udp:// (issue 9): a regression guard on the wire cost.
+
+Two nodes on loopback; the association's own counters say how many SCTP packets each
+round trip took. Today a ping-pong over two fixed channels costs 3 packets each way (the
+value, its CREDIT, a SACK) and a request/reply with a reply channel in each request about
+3-4 (docs/benchmarks.md, "Round trips"); the bounds leave room for a delayed SACK or a
+retransmission on a loaded machine, not for a new message per round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+import netchan
+
+ROUND_TRIPS = 40
+
+
+def _packets(node: netchan.Node) -> tuple[int, int]:
+    out = into = 0
+    for peer in node.statistics().peers:
+        if peer.association is not None:
+            out += peer.association.packets_sent
+            into += peer.association.packets_received
+    return out, into
+
+
+async def _echo(recv: trio.MemoryReceiveChannel[Any], send: trio.MemorySendChannel[Any]) -> None:
+    async for value in recv:
+        await send.send(value)
+
+
+async def _answer(requests: trio.MemoryReceiveChannel[Any]) -> None:
+    async for request in requests:
+        async with request["reply"] as reply:
+            await reply.send(request["value"])
+
+
+async def test_packets_per_round_trip() -> None:
+    async with (
+        netchan.open_node("udp://127.0.0.1:0") as server,
+        netchan.open_node(client_address="udp://127.0.0.1:0") as client,
+        trio.open_nursery() as nursery,
+    ):
+        echo_in, echo_recv = trio.open_memory_channel[Any](1)
+        out_send, echo_out = trio.open_memory_channel[Any](0)
+        req_send, req_recv = trio.open_memory_channel[Any](16)
+        server.export("echo_in", echo_in)
+        server.export("echo_out", echo_out)
+        server.export("requests", req_send)
+        nursery.start_soon(_echo, echo_recv, out_send)
+        nursery.start_soon(_answer, req_recv)
+        assert server.address is not None
+        with trio.fail_after(20):
+            send = await client.import_send(server.address, "echo_in")
+            recv = await client.import_receive(server.address, "echo_out", max_buffer=1)
+            requests = await client.import_send(server.address, "requests")
+            for _ in range(5):  # warm-up: congestion window, streams
+                await send.send(b"p")
+                await recv.receive()
+            before = _packets(client)
+            for i in range(ROUND_TRIPS):
+                await send.send(i)
+                assert await recv.receive() == i
+            after = _packets(client)
+            out, into = ((a - b) / ROUND_TRIPS for a, b in zip(after, before, strict=True))
+            assert out <= 3.5 and into <= 3.5, (out, into)
+            before = _packets(client)
+            for i in range(ROUND_TRIPS):
+                reply_send, reply_recv = trio.open_memory_channel[int](1)
+                async with reply_recv:
+                    await requests.send({"value": i, "reply": reply_send})
+                    assert await reply_recv.receive() == i
+            await trio.sleep(0.05)  # the last reply link's END and its answers
+            after = _packets(client)
+            out, into = ((a - b) / ROUND_TRIPS for a, b in zip(after, before, strict=True))
+            assert out <= 4.5 and into <= 4.5, (out, into)
+            print(f"packets per request/reply round trip: {out:.2f} out, {into:.2f} in")
+        nursery.cancel_scope.cancel()
