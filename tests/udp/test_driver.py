@@ -548,3 +548,22 @@ async def test_send_nowait_takes_a_message_only_when_it_leaves_at_once(open_ep: 
             assoc.abort()
             with pytest.raises(trio.ClosedResourceError):
                 assoc.send_nowait(b"x")
+
+
+async def test_send_nowait_behind_data_in_flight_leaves_at_once(open_ep: Opener) -> None:
+    """A value while the previous one awaits its SACK goes out in the calling task (no
+    wait for the timer task: a channel's value right behind its CREDIT); the next one
+    right behind it is refused, so a sender in a loop coalesces in its own queue."""
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            before = client.statistics().datagrams_sent
+            assoc.send_nowait(b"one", stream=1)  # idle: out at once
+            assert client.statistics().datagrams_sent == before + 1
+            assoc.send_nowait(b"two", stream=1)  # "one" in flight: out at once too
+            assert client.statistics().datagrams_sent == before + 2
+            with pytest.raises(trio.WouldBlock):
+                assoc.send_nowait(b"three", stream=1)  # a burst: collected for the timer
+            await assoc.send(b"three", stream=1)
+            got = [(await server.receive()).data for _ in range(3)]
+            assert got == [b"one", b"two", b"three"]

@@ -170,6 +170,12 @@ class UdpAssociation(Association):
         endpoint._unflushed += len(data)
         if self._sctp.buffered_amount <= len(data):
             endpoint._flush()  # an idle association: out now
+        elif not bundle and not endpoint._flush_requested:
+            # The first message of a possible burst: out now (Nagle's rule in the stack
+            # still holds it while two packets await their SACK); the rest of the burst
+            # is refused until the timer task's flush, so the caller coalesces it.
+            endpoint._flush()
+            endpoint._request_flush()
         else:
             endpoint._request_flush()
 
