@@ -197,7 +197,7 @@ def handle_sack(assoc: Association, chunk: SackChunk, now: float) -> None:
             assoc._t3.start(now, 0.0)
     if result.acked_bytes > 0:
         # §8.1/§8.2: an acknowledgement of new data clears the error counters.
-        liveness.clear_errors(assoc)
+        liveness.clear_errors(assoc, now)
         assoc._packets_since_ack = 0
     after_ack(assoc, now)
 
@@ -281,7 +281,7 @@ def t3_expired(assoc: Association, now: float) -> None:
         assoc._t3_streak += 1
         if assoc._t3_streak >= BLACK_HOLE_T3_EXPIRIES and assoc._pmtud.black_hole(now):
             assoc._t3_streak = 0
-    if not probing and not liveness.count_error(assoc, "retransmission timeouts"):
+    if not probing and not liveness.count_error(assoc, "retransmission timeouts", now):
         return
     assoc._t3.start(now, assoc._rto.rto)
 

@@ -1,0 +1,286 @@
+"""Multihoming of the sans-io stack on the in-memory network (RFC 9260 §5.1.2, §5.4, §6.4,
+§8.2, §8.3; RFC 7829): two hosts joined by two paths, one path cut and restored."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from netchan.transport.sctp import events as ev
+from netchan.transport.sctp.association import Association
+from netchan.transport.sctp.cookie import CookieContents, CookieFactory
+from netchan.transport.sctp.endpoint import SctpEndpoint
+from netchan.transport.sctp.options import Options
+from netchan.transport.sctp.packet import (
+    DataChunk,
+    IDataChunk,
+    InitAckChunk,
+    InitChunk,
+    IPv4AddressParameter,
+    parse_packet,
+)
+from tests.sctp.netsim import Link, NetSim
+
+A1 = ("10.0.0.1", 5000)
+A2 = ("10.1.0.1", 5000)
+B1 = ("10.0.0.2", 6000)
+B2 = ("10.1.0.2", 6000)
+
+
+class Hosts:
+    """Two multihomed endpoints: path 1 joins 10.0.0.x, path 2 joins 10.1.0.x."""
+
+    def __init__(self, seed: int = 1, options: Options | None = None) -> None:
+        self.options = options or Options()
+        self.net = NetSim(random.Random(seed), Link(delay=0.005))
+        self.a = SctpEndpoint(self.options, local_port=5000, rng=random.Random(seed), now=0.0)
+        self.b = SctpEndpoint(self.options, local_port=6000, rng=random.Random(seed + 7), now=0.0)
+        self.a.local_addresses = [A1[0], A2[0]]
+        self.b.local_addresses = [B1[0], B2[0]]
+        self.net.add_multihomed([A1, A2], self.a)
+        self.net.add_multihomed([B1, B2], self.b)
+
+    def connect(self, timeout: float = 10.0) -> tuple[Association, Association]:
+        assoc = self.a.connect(B1, 6000, self.net.now, alternates=[B2])
+        self.net.run_until(
+            lambda: (
+                bool(self.net.events_of(A1, ev.AssociationEstablished))
+                and bool(self.net.events_of(B1, ev.AssociationEstablished))
+            ),
+            timeout,
+        )
+        (peer,) = self.b.associations.values()
+        return assoc, peer
+
+    def received(self) -> list[ev.MessageReceived]:
+        return self.net.events_of(B1, ev.MessageReceived)
+
+    def address_events(self, at: tuple[str, int]) -> list[tuple[tuple[str, int], str]]:
+        return [(e.address, e.state) for e in self.net.events_of(at, ev.PeerAddressChanged)]
+
+    def stream(self, assoc: Association, count: int, every: float, size: int = 200) -> list[float]:
+        """Send ``count`` numbered messages, one every ``every`` s; return arrival times at
+        B of each delivered message (in delivery order)."""
+        arrivals: list[float] = []
+        start = seen = len(self.received())
+        sent = 0
+        net = self.net
+        for _ in range(count * 50):
+            if sent < count:
+                try:
+                    assoc.send(sent.to_bytes(4, "big") * (size // 4), stream=0, now=net.now)
+                    sent += 1
+                except BufferError:
+                    pass
+            net.run(every)
+            got = self.received()
+            for _ in got[seen:]:
+                arrivals.append(net.now)
+            seen = len(got)
+            if seen - start >= count:
+                break
+        return arrivals
+
+    def check_in_order(self, count: int) -> None:
+        values = [int.from_bytes(m.data[:4], "big") for m in self.received()]
+        assert values == list(range(count)), "each message exactly once, in order"
+
+
+def test_addresses_listed_learned_and_confirmed() -> None:
+    hosts = Hosts()
+    a_assoc, b_assoc = hosts.connect()
+    init = next(
+        c
+        for _t, src, _d, data in hosts.net.sent
+        if src == A1
+        for c in parse_packet(data).chunks
+        if isinstance(c, InitChunk)
+    )
+    listed = {str(p.address) for p in init.parameters if isinstance(p, IPv4AddressParameter)}
+    assert listed == {A1[0], A2[0]}  # §5.1.2
+    ack = next(
+        c
+        for _t, _s, _d, data in hosts.net.sent
+        for c in parse_packet(data).chunks
+        if isinstance(c, InitAckChunk)
+    )
+    assert {str(p.address) for p in ack.parameters if isinstance(p, IPv4AddressParameter)} == {
+        B1[0],
+        B2[0],
+    }
+    assert a_assoc.peer_addresses == (B1, B2)
+    assert b_assoc.peer_addresses == (A1, A2)
+    assert a_assoc.primary_path == B1 and b_assoc.primary_path == A1
+    # §5.4: B confirms A's second address with a heartbeat before using it.
+    assert b_assoc.path_states()[A2] == ("active", False)
+    hosts.net.run(1.0)
+    assert b_assoc.path_states() == {A1: ("active", True), A2: ("active", True)}
+    assert (A2, "confirmed") in hosts.address_events(B1)
+
+
+def test_single_homed_lists_no_addresses() -> None:
+    net = NetSim(random.Random(3))
+    a = SctpEndpoint(local_port=5000, rng=random.Random(1), now=0.0)
+    b = SctpEndpoint(local_port=6000, rng=random.Random(2), now=0.0)
+    a.local_addresses = [A1[0]]
+    net.add(A1, a)
+    net.add(B1, b)
+    assoc = a.connect(B1, 6000, 0.0)
+    net.run_until(lambda: bool(net.events_of(A1, ev.AssociationEstablished)), 5.0)
+    inits = [c for _t, _s, _d, data in net.sent for c in parse_packet(data).chunks if c.TYPE == 1]
+    assert inits and all(not isinstance(p, IPv4AddressParameter) for p in inits[0].parameters)
+    assert assoc.peer_addresses == (B1,)
+
+
+def test_cut_primary_during_transfer_fails_over_quickly() -> None:
+    hosts = Hosts(seed=2)
+    a_assoc, b_assoc = hosts.connect()
+    hosts.net.run(1.0)  # paths confirmed, RTTs measured
+    count = 400
+    net = hosts.net
+    cut_at: list[float] = []
+
+    arrivals: list[float] = []
+    seen = 0
+    sent = 0
+    for _ in range(20_000):
+        if sent < count:
+            try:
+                a_assoc.send(sent.to_bytes(4, "big") * 50, stream=0, now=net.now)
+                sent += 1
+            except BufferError:
+                pass
+        if sent == 100 and not cut_at:
+            net.cut(A1[0], B1[0])
+            cut_at.append(net.now)
+        net.run(0.005)
+        got = hosts.received()
+        arrivals.extend(net.now for _ in got[seen:])
+        seen = len(got)
+        if seen >= count:
+            break
+    hosts.check_in_order(count)
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    # One T3-rtx timeout on the primary (RTO from a 10 ms RTT: rto_min 0.1 s) moves the
+    # data (RFC 7829, PFMR 0): no delivery gap near Path.Max.Retrans timeouts.
+    assert max(gaps) < 0.3, max(gaps)
+    assert a_assoc.address == B2
+    assert (B1, "potentially_failed") in hosts.address_events(A1)
+    # B's SACKs and data follow: its path to A1 fails too.
+    net.run(5.0)
+    assert (A1, "unreachable") in hosts.address_events(B1)
+    assert (B1, "unreachable") in hosts.address_events(A1)
+    assert not a_assoc.closed and not b_assoc.closed
+
+
+def test_restored_path_becomes_active_and_primary_carries_data_again() -> None:
+    hosts = Hosts(seed=4)
+    a_assoc, _ = hosts.connect()
+    net = hosts.net
+    net.run(1.0)
+    net.cut(A1[0], B1[0])
+    hosts.stream(a_assoc, 50, 0.01)
+    net.run(5.0)
+    assert a_assoc.path_states()[B1][0] == "inactive"
+    assert a_assoc.address == B2
+    net.cut(A1[0], B1[0], cut=False)
+    # Heartbeats continue on the inactive path (§8.3): the first answer makes it active.
+    net.run(2.0)
+    assert a_assoc.path_states()[B1] == ("active", True)
+    assert hosts.address_events(A1)[-1] == (B1, "available")
+    assert a_assoc.address == B1  # back to the primary
+    before = len(net.sent)
+    hosts.stream(a_assoc, 20, 0.01)
+    data_dsts = {
+        dst
+        for _t, src, dst, data in net.sent[before:]
+        if src[0].startswith("10.") and src[1] == 5000
+        for c in parse_packet(data).chunks
+        if isinstance(c, (DataChunk, IDataChunk))
+    }
+    assert data_dsts == {B1}
+    assert len(hosts.received()) == 70
+
+
+def test_primary_cut_before_handshake_init_goes_to_other_address() -> None:
+    hosts = Hosts(seed=5)
+    hosts.net.cut(A1[0], B1[0])
+    a_assoc, b_assoc = hosts.connect(timeout=5.0)
+    init_dsts = [
+        dst
+        for _t, _s, dst, data in hosts.net.sent
+        if any(isinstance(c, InitChunk) for c in parse_packet(data).chunks)
+    ]
+    assert init_dsts[:2] == [B1, B2]  # §5.1: the retransmitted INIT tries the next address
+    assert a_assoc.address == B2
+    hosts.stream(a_assoc, 30, 0.01)
+    hosts.check_in_order(30)
+    assert not b_assoc.closed
+
+
+def test_set_primary_moves_data_and_reports_it() -> None:
+    hosts = Hosts(seed=6)
+    a_assoc, _ = hosts.connect()
+    hosts.net.run(1.0)
+    a_assoc.set_primary(B2, hosts.net.now)
+    hosts.net.flush()
+    assert a_assoc.primary_path == B2 and a_assoc.address == B2
+    assert a_assoc.peer_addresses[0] == B2
+    assert (B2, "primary") in hosts.address_events(A1)
+    before = len(hosts.net.sent)
+    hosts.stream(a_assoc, 10, 0.01)
+    dsts = {
+        dst
+        for _t, src, dst, data in hosts.net.sent[before:]
+        if src in (A1, A2)
+        for c in parse_packet(data).chunks
+        if isinstance(c, (DataChunk, IDataChunk))
+    }
+    assert dsts == {B2}
+    try:
+        a_assoc.set_primary(("10.9.9.9", 6000), hosts.net.now)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an address the peer does not own is refused")
+
+
+def test_unconfirmed_address_never_gets_data() -> None:
+    """§5.4: a listed address that never answers a HEARTBEAT gets only HEARTBEATs."""
+    hosts = Hosts(seed=7)
+    bogus = "10.1.0.99"
+    hosts.a.local_addresses = [A1[0], A2[0], bogus]  # nothing listens there
+    a_assoc, b_assoc = hosts.connect()
+    hosts.net.run(1.0)
+    hosts.stream(a_assoc, 20, 0.01)
+    # B answers a stream of data; it sends nothing but HEARTBEATs to the bogus address.
+    to_bogus = [
+        c.TYPE
+        for _t, _s, dst, data in hosts.net.sent
+        if dst[0] == bogus
+        for c in parse_packet(data).chunks
+    ]
+    assert to_bogus and set(to_bogus) == {4}  # HEARTBEAT only
+    _state, confirmed = b_assoc.path_states()[(bogus, 5000)]
+    assert not confirmed
+    hosts.net.run(10.0)
+    assert b_assoc.path_states()[(bogus, 5000)][0] == "inactive"
+    assert not b_assoc.closed  # §5.4: unconfirmed probes do not count for the association
+
+
+def test_cookie_carries_the_init_addresses() -> None:
+    factory = CookieFactory(random.Random(1), 60.0, 0.0)
+    contents = CookieContents(
+        local_tag=1,
+        peer_tag=2,
+        local_initial_tsn=3,
+        peer_initial_tsn=4,
+        outbound_streams=5,
+        inbound_streams=6,
+        peer_a_rwnd=70000,
+        local_port=7,
+        peer_port=8,
+        peer_addresses=(bytes([10, 0, 0, 1]), bytes(15) + b"\x01"),
+    )
+    cookie = factory.make(contents, 0.0)
+    assert factory.open(cookie, 1.0) == contents
