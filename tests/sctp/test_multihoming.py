@@ -284,3 +284,42 @@ def test_cookie_carries_the_init_addresses() -> None:
     )
     cookie = factory.make(contents, 0.0)
     assert factory.open(cookie, 1.0) == contents
+
+
+def test_cut_path_and_loss_on_the_other_delivers_everything_once_in_order() -> None:
+    hosts = Hosts(seed=8)
+    a_assoc, b_assoc = hosts.connect()
+    hosts.net.run(1.0)
+    hosts.stream(a_assoc, 50, 0.005)
+    hosts.net.cut(A1[0], B1[0])
+    hosts.net.paths[frozenset((A2[0], B2[0]))] = Link(loss=0.05, delay=0.005)
+    hosts.stream(a_assoc, 300, 0.005)
+    values = [int.from_bytes(m.data[:4], "big") for m in hosts.received()]
+    assert values == list(range(50)) + list(range(300))
+    assert not a_assoc.closed and not b_assoc.closed
+    assert a_assoc.address == B2
+
+
+def test_restart_keeps_probing_every_path() -> None:
+    """§5.2.4 A: the peer restarts; heartbeats go on to every destination afterwards."""
+    hosts = Hosts(seed=9)
+    a_assoc, _ = hosts.connect()
+    hosts.net.run(1.0)
+    net = hosts.net
+    new_b = SctpEndpoint(hosts.options, local_port=6000, rng=random.Random(99), now=net.now)
+    new_b.local_addresses = [B1[0], B2[0]]
+    net.add_multihomed([B1, B2], new_b)
+    restarted = new_b.connect(A1, 5000, net.now, alternates=[A2])
+    net.run_until(lambda: bool(net.events_of(A1, ev.AssociationRestarted)), 5.0)
+    assert not restarted.closed
+    mark = len(net.sent)
+    net.run(3.0)
+    heartbeat_dsts = {
+        dst
+        for _t, src, dst, data in net.sent[mark:]
+        if src in (A1, A2)
+        for c in parse_packet(data).chunks
+        if c.TYPE == 4
+    }
+    assert heartbeat_dsts == {B1, B2}
+    assert a_assoc.peer_addresses == (B1, B2)

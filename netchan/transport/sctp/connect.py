@@ -370,6 +370,9 @@ def cookie_restart(assoc: Association, contents: CookieContents, now: float) -> 
         flush_pre_queue(assoc, now)
         assoc._host._emit(AssociationRestarted(assoc.id))
         liveness.restart_heartbeat(assoc, now)
+        for path in assoc._paths:
+            if path is not assoc._path:
+                paths.start_probing(assoc, path, now)  # their timers were reset too
         assoc._pmtud.limit_max(assoc._peer_a_rwnd // PEER_WINDOW_PACKETS)
         assoc._pmtud.start(now)
     else:
