@@ -122,6 +122,8 @@ def setup_datapath(
     assoc._tx = TxPath(
         options, assoc.local_initial_tsn, peer_a_rwnd, assoc._rto, interleaving=interleaving
     )
+    for path in assoc._paths:
+        path.congestion = None  # a new send side: every destination starts afresh (§7.2.1)
     assoc._tx_open = False
     assoc._peer_window_closed = False
     assoc._pmtu = options.pmtu  # a new send side is cut for BASE_PLPMTU
