@@ -180,3 +180,18 @@ async def test_mixed_families_are_refused() -> None:
     with pytest.raises(TransportError):
         async with open_endpoint("udp://127.0.0.1,[::1]:0"):
             pass
+
+
+async def test_connect_to_another_address_of_the_peer_returns_the_association() -> None:
+    async with (
+        open_endpoint("udp://127.0.0.1,127.0.0.2:0") as server,
+        open_endpoint("udp://127.0.0.1,127.0.0.2:0") as client,
+    ):
+        port = server.address.rsplit(":", 1)[1]
+        with trio.fail_after(SETUP_BOUND):
+            assoc = await client.connect(server.address)
+            again = await client.connect(f"udp://127.0.0.2:{port}")
+            by_send = await client.send(b"x", to=f"udp://127.0.0.2:{port}")
+        assert again is assoc and by_send is assoc
+        assert client.associations == (assoc,)
+        assert (await server.receive()).data == b"x"

@@ -216,10 +216,16 @@ class UdpEndpoint(Endpoint):
                 )
             else:
                 sctp_assoc = self._sctp.connect(peer, target.sctp_port, trio.current_time())
-            assoc = UdpAssociation(self, sctp_assoc, target.sctp_port)
-            self._assocs[assoc.id] = assoc
-            self._by_peer[key] = assoc
-            assoc._peer_key = key
+            existing = self._assocs.get(sctp_assoc.id)
+            if existing is not None:
+                # Another address of a (multihomed) peer we are associated with: the stack
+                # returned that association (RFC 9260 §5.2.1 allows one per peer).
+                assoc = existing
+            else:
+                assoc = UdpAssociation(self, sctp_assoc, target.sctp_port)
+                self._assocs[assoc.id] = assoc
+                self._by_peer[key] = assoc
+                assoc._peer_key = key
             self._flush()
         try:
             await assoc._wait_established()
