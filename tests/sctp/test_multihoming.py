@@ -323,3 +323,38 @@ def test_restart_keeps_probing_every_path() -> None:
     }
     assert heartbeat_dsts == {B1, B2}
     assert a_assoc.peer_addresses == (B1, B2)
+
+
+def test_idle_association_moves_off_a_dead_primary_by_heartbeat() -> None:
+    hosts = Hosts(seed=10)
+    a_assoc, _ = hosts.connect()
+    net = hosts.net
+    net.run(1.0)
+    net.cut(A1[0], B1[0])
+    # No data: the primary's heartbeat goes unanswered, it is potentially failed (RFC 7829)
+    # within HB.interval + 2 RTO (LAN defaults: 0.5 s + jitter + 0.1 s ...).
+    net.run(1.5)
+    assert a_assoc.address == B2
+    assert (B1, "potentially_failed") in hosts.address_events(A1)
+    start = net.now
+    arrivals = hosts.stream(a_assoc, 1, 0.001)
+    assert arrivals and arrivals[0] - start < 0.05  # no timeout: sent on path 2 at once
+
+
+def test_icmp_unreachable_for_one_address_fails_that_path_only() -> None:
+    hosts = Hosts(seed=11)
+    a_assoc, _ = hosts.connect()
+    net = hosts.net
+    net.run(1.0)
+    quoted = next(
+        data
+        for _t, src, dst, data in reversed(net.sent)
+        if src == A1 and dst == B1 and parse_packet(data).verification_tag == a_assoc.peer_tag
+    )
+    hosts.a.icmp_unreachable(B1, quoted[:64], net.now)
+    net.flush()
+    assert a_assoc.path_states()[B1][0] == "inactive"
+    assert (B1, "unreachable") in hosts.address_events(A1)
+    assert a_assoc.address == B2 and not a_assoc.closed
+    hosts.stream(a_assoc, 10, 0.01)
+    assert len(hosts.received()) == 10
