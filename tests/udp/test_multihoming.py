@@ -195,3 +195,55 @@ async def test_connect_to_another_address_of_the_peer_returns_the_association() 
         assert again is assoc and by_send is assoc
         assert client.associations == (assoc,)
         assert (await server.receive()).data == b"x"
+
+
+async def test_channel_transfer_survives_a_black_holed_link() -> None:
+    """The issue's scenario on loopback: a channel transfer runs while link 1 is a black hole
+    (both directions) for 2 s; every value arrives once and in order, no gap between two
+    arrivals reaches 2 s, and after the link is back the heartbeat marks it active again."""
+    import netchan
+
+    async with (
+        netchan.open_node("udp://127.0.0.1,127.0.0.2:0") as server,
+        netchan.open_node("udp://127.0.0.1,127.0.0.2:0") as client,
+    ):
+        values_send, values_recv = trio.open_memory_channel[int](0)
+        server.export("values", values_send)
+        with trio.fail_after(SETUP_BOUND):
+            remote = await client.import_send(server.address, "values")
+        server_ep, client_ep = server._ep, client._ep
+        assert isinstance(server_ep, UdpEndpoint) and isinstance(client_ep, UdpEndpoint)
+        count = 400
+        got: list[int] = []
+        arrivals: list[float] = []
+
+        async def receive() -> None:
+            async for value in values_recv:
+                got.append(value)
+                arrivals.append(trio.current_time())
+                if len(got) == count:
+                    return
+
+        async def black_hole() -> None:
+            _cut(client_ep, "127.0.0.1", "127.0.0.1")
+            _cut(server_ep, "127.0.0.1", "127.0.0.1")
+            await trio.sleep(2.0)
+            client_ep._path_filter = None
+            server_ep._path_filter = None
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(receive)
+                for i in range(count):
+                    if i == 100:
+                        nursery.start_soon(black_hole)
+                    await remote.send(i)
+                    await trio.sleep(0.005)
+        assert got == list(range(count))
+        gap = max(b - a for a, b in itertools.pairwise(arrivals))
+        assert gap < 2.0, gap
+        (assoc,) = client_ep.associations
+        port = server.address.rsplit(":", 1)[1]
+        with trio.fail_after(10):
+            while assoc._sctp.path_states()[("127.0.0.1", int(port))] != ("active", True):
+                await trio.sleep(0.05)
