@@ -358,3 +358,33 @@ def test_icmp_unreachable_for_one_address_fails_that_path_only() -> None:
     assert a_assoc.address == B2 and not a_assoc.closed
     hosts.stream(a_assoc, 10, 0.01)
     assert len(hosts.received()) == 10
+
+
+def test_listed_addresses_no_host_owns_are_ignored_and_the_count_is_bounded() -> None:
+    """A peer's INIT lists multicast, broadcast, unspecified and loopback addresses and far
+    too many others: none of the first kind becomes a path, and at most MAX_PATHS do."""
+    import ipaddress
+
+    from netchan.transport.sctp.paths import MAX_PATHS, addresses_from_parameters
+
+    junk = [
+        IPv4AddressParameter(ipaddress.IPv4Address(text))
+        for text in ("0.0.0.0", "224.0.0.1", "255.255.255.255", "127.0.0.1")
+    ]
+    many = [
+        IPv4AddressParameter(ipaddress.IPv4Address(f"10.2.{i // 250}.{i % 250 + 1}"))
+        for i in range(100)
+    ]
+    addrs = addresses_from_parameters(junk + many, ("10.0.0.2", 6000))
+    assert len(addrs) == MAX_PATHS
+    assert all(a[0].startswith("10.2.") for a in addrs)
+    # On loopback, loopback addresses are the peer's own.
+    assert addresses_from_parameters(junk, ("127.0.0.2", 6000)) == [("127.0.0.1", 6000)]
+    # Through the handshake: B's endpoint lists them all; A keeps at most MAX_PATHS paths.
+    hosts = Hosts(seed=12)
+    hosts.b.local_addresses = [B1[0], B2[0], "224.0.0.1", *(f"10.3.0.{i}" for i in range(1, 60))]
+    a_assoc, _ = hosts.connect()
+    assert len(a_assoc.peer_addresses) == MAX_PATHS
+    assert ("224.0.0.1", 6000) not in a_assoc.peer_addresses
+    hosts.stream(a_assoc, 5, 0.01)
+    assert len(hosts.received()) == 5

@@ -47,6 +47,10 @@ __all__ = [
 
 PeerAddr = Hashable
 
+#: Most destinations an association keeps (§5.1.2 sets no limit; a peer listing thousands of
+#: addresses would get a heartbeat timer each). Further addresses are ignored.
+MAX_PATHS = 32
+
 #: Path states (§8.2; RFC 7829 §5 adds Potentially Failed).
 ACTIVE = "active"
 POTENTIALLY_FAILED = "potentially_failed"
@@ -149,25 +153,49 @@ def addresses_from_parameters(
     Formed after ``source`` (the packet's source, itself always one of the peer's
     addresses): same port, the parameter's IP, in the family of ``source`` (IPv4 peers of
     an IPv6 socket are IPv4-mapped). Empty when ``source`` is not a ``(host, port)`` tuple.
+    Addresses no host owns (unspecified, multicast, broadcast) are ignored, and loopback
+    addresses unless the peer itself is on loopback (§5.1.2: they are not to be listed to
+    a remote peer); at most :data:`MAX_PATHS`.
     """
-    if not isinstance(source, tuple) or len(source) < 2 or ip_of(source) is None:
+    source_ip = ip_of(source)
+    if not isinstance(source, tuple) or len(source) < 2 or source_ip is None:
         return []
     host = str(source[0])
     mapped = ":" in host
+    source_loopback = _unmapped(ipaddress.ip_address(source_ip)).is_loopback
     out: list[PeerAddr] = []
     for param in params:
+        if len(out) >= MAX_PATHS:
+            break
         if isinstance(param, IPv4AddressParameter):
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address = param.address
             text = f"::ffff:{param.address}" if mapped else str(param.address)
         elif isinstance(param, IPv6AddressParameter):
             if not mapped:
                 continue  # an IPv4 socket cannot reach it
+            ip = _unmapped(param.address)
             text = str(param.address)
         else:
+            continue
+        if (
+            ip.is_unspecified
+            or ip.is_multicast
+            or ip == ipaddress.IPv4Address("255.255.255.255")
+            or (ip.is_loopback and not source_loopback)
+        ):
             continue
         addr: PeerAddr = (text, source[1])
         if addr not in out:
             out.append(addr)
     return out
+
+
+def _unmapped(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 # ---------------------------------------------------------------------------- association side
@@ -216,6 +244,8 @@ def add_peer_addresses(
             if confirmed and not path.confirmed:
                 path.confirmed = True
             continue
+        if len(assoc._paths) >= MAX_PATHS:
+            break
         if not assoc._host._add_peer_address(assoc, addr):
             continue  # another association of this endpoint owns it
         path = new_path(assoc, addr, confirmed=confirmed)
