@@ -388,3 +388,20 @@ def test_listed_addresses_no_host_owns_are_ignored_and_the_count_is_bounded() ->
     assert ("224.0.0.1", 6000) not in a_assoc.peer_addresses
     hosts.stream(a_assoc, 5, 0.01)
     assert len(hosts.received()) == 5
+
+
+def test_cookie_echo_lost_on_a_cut_path_is_retransmitted_to_the_other_address() -> None:
+    """Path 1 fails between INIT ACK and COOKIE ECHO: T1-cookie sends it to B2 (§6.4)."""
+    hosts = Hosts(seed=13)
+    hosts.net.drop_filter = lambda src, dst, data: (
+        dst == B1 and any(c.TYPE == 10 for c in parse_packet(data).chunks)
+    )
+    a_assoc, _ = hosts.connect(timeout=5.0)
+    echo_dsts = [
+        dst
+        for _t, _s, dst, data in hosts.net.sent
+        if any(c.TYPE == 10 for c in parse_packet(data).chunks)
+    ]
+    assert echo_dsts[:2] == [B1, B2]
+    hosts.stream(a_assoc, 5, 0.01)
+    assert len(hosts.received()) == 5

@@ -414,12 +414,17 @@ def t1_expired(assoc: Association, now: float) -> None:
         )
         return
     assoc._rto.backoff()
-    if assoc.state is State.COOKIE_WAIT and assoc._multihomed:
-        # §5.1: a multihomed peer's INIT may go to another of its addresses: the next
-        # one, in turn, with that destination's RTO (§6.3: per destination).
+    if assoc._multihomed:
+        # §5.1, §6.4: INIT and COOKIE ECHO of a multihomed peer may be retransmitted to
+        # another of its addresses: the next confirmed one (§5.4: a COOKIE ECHO alone never
+        # goes to an unconfirmed address), in turn, with that destination's RTO (§6.3).
+        count = len(assoc._paths)
         index = assoc._paths.index(assoc._path)
-        following = assoc._paths[(index + 1) % len(assoc._paths)]
-        paths.use_path(assoc, following, now)
+        for step in range(1, count):
+            following = assoc._paths[(index + step) % count]
+            if following.confirmed:
+                paths.use_path(assoc, following, now)
+                break
     if assoc.state is State.COOKIE_WAIT and assoc._init_chunk is not None:
         assoc._send_raw(0, [assoc._init_chunk])
         assoc._t1.start(now, assoc._rto.rto)
