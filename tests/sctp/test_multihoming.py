@@ -405,3 +405,33 @@ def test_cookie_echo_lost_on_a_cut_path_is_retransmitted_to_the_other_address() 
     assert echo_dsts[:2] == [B1, B2]
     hosts.stream(a_assoc, 5, 0.01)
     assert len(hosts.received()) == 5
+
+
+def test_timed_out_chunks_are_retransmitted_to_another_path_before_pf() -> None:
+    """§6.4 with PFMR 2 (RFC 7829): the primary is not yet potentially failed after its
+    first T3-rtx timeout, but the chunks that timed out go to the other path at once."""
+    hosts = Hosts(seed=14, options=Options(pf_max_retransmissions=2))
+    a_assoc, _ = hosts.connect()
+    net = hosts.net
+    net.run(1.0)
+    hosts.stream(a_assoc, 20, 0.005)
+    net.cut(A1[0], B1[0])
+    cut_at = net.now
+    expiries = a_assoc.statistics().t3_expiries
+    hosts.stream(a_assoc, 200, 0.005)
+    values = [int.from_bytes(m.data[:4], "big") for m in hosts.received()]
+    assert values == list(range(20)) + list(range(200))
+    first_t3 = a_assoc.statistics().t3_expiries > expiries
+    assert first_t3
+    # The first DATA after the cut that went to B2 left one RTO after the cut, before
+    # B1 was potentially failed (that takes three timeouts).
+    to_b2 = [
+        t
+        for t, src, dst, data in net.sent
+        if t >= cut_at
+        and dst == B2
+        and any(isinstance(c, (DataChunk, IDataChunk)) for c in parse_packet(data).chunks)
+    ]
+    pf_events = [e for e in hosts.address_events(A1) if e == (B1, "potentially_failed")]
+    assert to_b2 and to_b2[0] - cut_at < 0.3
+    assert pf_events  # after PFMR + 1 timeouts, B1 is left for good

@@ -191,6 +191,9 @@ class Association:
         # the confirmed path the next SACK answers to (§6.4: replies to the DATA's source).
         self._src: PeerAddr = addr
         self._reply_path: paths.Path | None = None
+        # Data goes to another path for the retransmissions of a T3-rtx timeout (§6.4)
+        # until the next acknowledgement of new data.
+        self._detour = False
         self._established_once = False
         self._timers: tuple[Timer, ...] = ()
         self._rebuild_timers()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import liveness, shutdown
+from . import liveness, paths, shutdown
 from .events import MessageReceived, SendBufferAvailable
 from .packet import (
     AbortChunk,
@@ -275,6 +275,7 @@ def t3_expired(assoc: Association, now: float) -> None:
     # closed) are not errors: the receiver may keep its window closed indefinitely.
     probing = assoc._sack_since_t3 and tx.peer_rwnd == 0
     assoc._sack_since_t3 = False
+    failed = assoc._path
     tx.handle_t3_expiry(now)
     if not probing:
         # RFC 8899 §4.3: repeated loss of full-size packets may be a black hole.
@@ -283,6 +284,8 @@ def t3_expired(assoc: Association, now: float) -> None:
             assoc._t3_streak = 0
     if not probing and not liveness.count_error(assoc, "retransmission timeouts", now):
         return
+    if assoc._multihomed and not probing:
+        paths.retransmit_elsewhere(assoc, failed, now)
     assoc._t3.start(now, assoc._rto.rto)
 
 

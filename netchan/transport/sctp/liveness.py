@@ -29,6 +29,10 @@ def clear_errors(assoc: Association, now: float) -> None:
     path = assoc._path
     if path.error_count or path.state != ACTIVE:
         paths.path_answered(assoc, path, now)
+    if assoc._detour:
+        # The retransmissions sent elsewhere (§6.4) arrived: back to the preferred path.
+        assoc._detour = False
+        paths.select(assoc, now)
 
 
 def count_error(

@@ -360,6 +360,20 @@ def path_failed_once(assoc: Association, path: Path, now: float) -> None:
             select(assoc, now)
 
 
+def retransmit_elsewhere(assoc: Association, failed: Path, now: float) -> None:
+    """§6.4: after a T3-rtx timeout on ``failed``, the chunks that timed out go to another
+    active destination when there is one, until new data is acknowledged (then
+    :func:`select` chooses again). Nothing to do when ``failed`` is no longer the current
+    destination (it went potentially failed or inactive and :func:`select` moved away)."""
+    if assoc._path is not failed:
+        return
+    for path in assoc._paths:
+        if path is not failed and path.usable:
+            use_path(assoc, path, now)
+            assoc._detour = True
+            return
+
+
 def path_answered(assoc: Association, path: Path, now: float) -> None:
     """``path`` answered (HEARTBEAT ACK; SACK of data sent there): §8.2 clears its counter
     and it is active again; data returns to the primary when that is the one (§8.3)."""
