@@ -537,7 +537,8 @@ class UdpEndpoint(Endpoint):
 
     def _sendto(self, data: bytes, addr: PeerAddr) -> bool:
         """One datagram; False when the kernel buffer is full (caller keeps it)."""
-        sock = self._socket_for(addr)
+        sources = self._sources
+        sock = self._sock if sources is None else sources.for_peer(addr[0])
         if self._path_filter is not None and self._path_filter(sock.getsockname()[0], addr):
             self._drops["test_path_filter"] += 1
             return True
