@@ -25,11 +25,11 @@ import ipaddress
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
-from .congestion import CongestionControl
+from .congestion import CongestionControl, create_congestion_control
 from .events import PeerAddressChanged
 from .heartbeat import HeartbeatHandler
 from .packet import IPv4AddressParameter, IPv6AddressParameter, Parameter
-from .plpmtud import PathMtuDiscovery
+from .plpmtud import PathMtuDiscovery, PlpmtudState
 from .tx.rto import RtoEstimator
 
 if TYPE_CHECKING:
@@ -291,25 +291,21 @@ def use_path(assoc: Association, path: Path, now: float) -> None:
     assoc._rto = path.rto
     tx = assoc._tx
     if tx is not None:
-        tx._rto = path.rto
-        rtx = tx.rtx
-        old.congestion = rtx.congestion
         congestion = path.congestion
         if congestion is None:
-            from .congestion import create_congestion_control
-
             options = assoc._options
             congestion = create_congestion_control(
                 options.congestion_control,
                 mtu=assoc._pmtu,
                 initial_cwnd_mtus=options.initial_cwnd_mtus,
             )
-        rtx.congestion = congestion
+        old.congestion = tx.switch_path(path.rto, congestion)
         path.congestion = None
     if path.pmtud is not assoc._pmtud:
         assoc._pmtud = path.pmtud
-        if assoc._established_once and path.pmtud.timer.deadline is None:
-            from .connect import PEER_WINDOW_PACKETS
+        if assoc._established_once and path.pmtud.state is PlpmtudState.DISABLED:
+            # RFC 8899 §5.2: this path's search starts when it first carries data.
+            from .connect import PEER_WINDOW_PACKETS  # (connect imports this module)
 
             path.pmtud.limit_max(assoc._peer_a_rwnd // PEER_WINDOW_PACKETS)
             path.pmtud.start(now)
