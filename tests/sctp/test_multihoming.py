@@ -435,3 +435,21 @@ def test_timed_out_chunks_are_retransmitted_to_another_path_before_pf() -> None:
     pf_events = [e for e in hosts.address_events(A1) if e == (B1, "potentially_failed")]
     assert to_b2 and to_b2[0] - cut_at < 0.3
     assert pf_events  # after PFMR + 1 timeouts, B1 is left for good
+
+
+def test_rtt_and_rto_are_kept_per_destination() -> None:
+    """§6.3.1 per destination: a slow second path's RTT does not leak into the first's."""
+    hosts = Hosts(seed=15)
+    hosts.net.paths[frozenset((A2[0], B2[0]))] = Link(delay=0.05)
+    a_assoc, _ = hosts.connect()
+    hosts.net.run(3.0)  # heartbeats measure both paths
+    hosts.stream(a_assoc, 20, 0.01)
+    fast = a_assoc.statistics().srtt
+    assert fast is not None and fast < 0.02
+    a_assoc.set_primary(B2, hosts.net.now)
+    hosts.stream(a_assoc, 20, 0.01)
+    slow = a_assoc.statistics().srtt
+    assert slow is not None and 0.09 < slow < 0.12
+    a_assoc.set_primary(B1, hosts.net.now)
+    again = a_assoc.statistics().srtt
+    assert again is not None and again < 0.02  # path 1's estimate, untouched
