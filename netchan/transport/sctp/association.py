@@ -259,7 +259,7 @@ class Association:
     def path_states(self) -> dict[PeerAddr, tuple[str, bool]]:
         """Each peer address's (state, confirmed): ``"active"``, ``"potentially_failed"``
         (RFC 7829) or ``"inactive"`` (§8.2), and whether §5.4 confirmed it."""
-        return {p.addr: (p.state, p.confirmed) for p in self._paths}
+        return {p.addr: (p.state.value, p.confirmed) for p in self._paths}
 
     def set_primary(self, addr: PeerAddr, now: float) -> None:
         """Make ``addr`` the primary path (§6.4: the upper layer may choose it).
@@ -756,7 +756,7 @@ class Association:
         if self._multihomed and addr is not None:
             path = paths.find(self, addr)
             if path is not None and any(
-                p is not path and p.state != paths.INACTIVE for p in self._paths
+                p is not path and p.state is not paths.INACTIVE for p in self._paths
             ):
                 path.error_count = max(path.error_count, self._options.path_max_retransmissions)
                 paths.path_failed_once(self, path, now)

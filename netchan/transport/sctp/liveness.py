@@ -27,7 +27,7 @@ def clear_errors(assoc: Association, now: float) -> None:
     assoc._error_count = 0
     assoc._t3_streak = 0
     path = assoc._path
-    if path.error_count or path.state != ACTIVE:
+    if path.error_count or path.state is not ACTIVE:
         paths.path_answered(assoc, path, now)
     if assoc._detour:
         # The retransmissions sent elsewhere (§6.4) arrived: back to the preferred path.
@@ -78,7 +78,7 @@ def heartbeat_timeout(assoc: Association, path: Path, now: float) -> None:
         path.rto.backoff()
         if not count_error(assoc, "heartbeats", now, path, overall=path.confirmed):
             return
-        if path.confirmed and path.state != POTENTIALLY_FAILED:
+        if path.confirmed and path.state is not POTENTIALLY_FAILED:
             heartbeat.restart(now, path.rto.rto)
             return
         # §5.4: an unconfirmed address is probed every RTO; RFC 7829 §5.1: so is a

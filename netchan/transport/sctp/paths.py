@@ -21,6 +21,7 @@ port, RFC 6951 §5.1: one per peer) is the one the packet came from.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ __all__ = [
     "INACTIVE",
     "POTENTIALLY_FAILED",
     "Path",
+    "PathState",
     "address_parameters",
     "addresses_from_parameters",
     "ip_of",
@@ -51,10 +53,19 @@ PeerAddr = Hashable
 #: addresses would get a heartbeat timer each). Further addresses are ignored.
 MAX_PATHS = 32
 
-#: Path states (§8.2; RFC 7829 §5 adds Potentially Failed).
-ACTIVE = "active"
-POTENTIALLY_FAILED = "potentially_failed"
-INACTIVE = "inactive"
+
+class PathState(enum.Enum):
+    """A destination's state (§8.2; RFC 7829 §5 adds Potentially Failed). The transitions
+    are :func:`path_failed_once` (errors) and :func:`path_answered` (an answer)."""
+
+    ACTIVE = "active"
+    POTENTIALLY_FAILED = "potentially_failed"
+    INACTIVE = "inactive"
+
+
+ACTIVE = PathState.ACTIVE
+POTENTIALLY_FAILED = PathState.POTENTIALLY_FAILED
+INACTIVE = PathState.INACTIVE
 
 
 class Path:
@@ -104,11 +115,11 @@ class Path:
     @property
     def usable(self) -> bool:
         """DATA may go here: active and confirmed (§5.4, §6.4)."""
-        return self.state == ACTIVE and self.confirmed
+        return self.state is ACTIVE and self.confirmed
 
     def __repr__(self) -> str:
         flag = "" if self.confirmed else " unconfirmed"
-        return f"<Path {self.addr!r} {self.state}{flag} errors={self.error_count}>"
+        return f"<Path {self.addr!r} {self.state.value}{flag} errors={self.error_count}>"
 
 
 def ip_of(addr: PeerAddr) -> str | None:
@@ -328,7 +339,7 @@ def select(assoc: Association, now: float) -> None:
             use_path(assoc, path, now)
             return
     candidates = [p for p in assoc._paths if p.confirmed] or assoc._paths
-    best = min(candidates, key=lambda p: (p.state == INACTIVE, p.error_count))
+    best = min(candidates, key=lambda p: (p.state is INACTIVE, p.error_count))
     use_path(assoc, best, now)
 
 
@@ -336,7 +347,7 @@ def path_failed_once(assoc: Association, path: Path, now: float) -> None:
     """An unanswered retransmission or heartbeat on ``path`` (§8.2, RFC 7829 §5)."""
     path.error_count += 1
     options = assoc._options
-    if path.state != INACTIVE and path.error_count > options.path_max_retransmissions:
+    if path.state is not INACTIVE and path.error_count > options.path_max_retransmissions:
         # §8.2: the destination becomes inactive.
         path.state = INACTIVE
         emit(assoc, path, "unreachable")
@@ -344,7 +355,7 @@ def path_failed_once(assoc: Association, path: Path, now: float) -> None:
             select(assoc, now)
     elif (
         assoc._multihomed
-        and path.state == ACTIVE
+        and path.state is ACTIVE
         and path.error_count > options.pf_max_retransmissions
     ):
         # RFC 7829 §5.1: Potentially Failed: no new data goes there; heartbeats probe it.
@@ -374,7 +385,7 @@ def path_answered(assoc: Association, path: Path, now: float) -> None:
     """``path`` answered (HEARTBEAT ACK; SACK of data sent there): §8.2 clears its counter
     and it is active again; data returns to the primary when that is the one (§8.3)."""
     path.error_count = 0
-    if path.state != ACTIVE:
+    if path.state is not ACTIVE:
         path.state = ACTIVE
         emit(assoc, path, "available")
         if assoc._multihomed:
