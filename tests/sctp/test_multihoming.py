@@ -453,3 +453,66 @@ def test_rtt_and_rto_are_kept_per_destination() -> None:
     a_assoc.set_primary(B1, hosts.net.now)
     again = a_assoc.statistics().srtt
     assert again is not None and again < 0.02  # path 1's estimate, untouched
+
+
+def test_random_cuts_and_loss_never_lose_or_reorder() -> None:
+    """Seeded schedules: one path at a time goes down for 0.2-3 s, then both are up for
+    1.5-3 s (time for a heartbeat to find the repaired one, §8.3), with loss, duplication
+    and reordering on both: each message arrives once, in order, and the association
+    survives. (Both paths failing within one heartbeat interval can end it: §8.1.)"""
+    for seed in range(20):
+        _flapping_run(seed)
+
+
+def _flapping_run(seed: int) -> None:
+    pairs = ((A1[0], B1[0]), (A2[0], B2[0]))
+    rng = random.Random(seed)
+    hosts = Hosts(seed=100 + seed)
+    a_assoc, b_assoc = hosts.connect()
+    net = hosts.net
+    noisy = Link(loss=0.03, duplicate=0.02, reorder=0.05, delay=0.005)
+    sent = 0
+    count = 300
+
+    def run_sending(duration: float) -> None:
+        nonlocal sent
+        end = net.now + duration
+        while net.now < end:
+            if sent < count:
+                try:
+                    a_assoc.send(sent.to_bytes(4, "big") * 40, stream=0, now=net.now)
+                    sent += 1
+                except BufferError:
+                    pass
+            net.run(0.01)
+
+    for _phase in range(6):
+        for pair in pairs:
+            net.paths[frozenset(pair)] = noisy
+        net.cut(*rng.choice(pairs))
+        run_sending(rng.uniform(0.2, 3.0))
+        for pair in pairs:
+            net.paths[frozenset(pair)] = noisy
+        run_sending(rng.uniform(1.5, 3.0))
+    net.run_until(lambda: len(hosts.received()) >= sent, 30.0)
+    values = [int.from_bytes(m.data[:4], "big") for m in hosts.received()]
+    assert values == list(range(sent)), f"seed {seed}"
+    assert not a_assoc.closed and not b_assoc.closed, f"seed {seed}"
+
+
+def test_dead_alternate_path_does_not_end_an_idle_association() -> None:
+    """§8.1: unanswered heartbeats on a path other than the one data uses do not count for
+    the association (an idle association with a healthy primary must not die of them)."""
+    options = Options(heartbeat_interval=30.0, path_max_retransmissions=20)
+    hosts = Hosts(seed=16, options=options)
+    a_assoc, b_assoc = hosts.connect()
+    hosts.net.run(1.0)  # both paths confirmed
+    hosts.net.cut(A2[0], B2[0])
+    # Path 2's first heartbeat after about 30 s fails, then it is probed every RTO
+    # (potentially failed): 20 failures in a few seconds, while path 1, idle, answers its
+    # heartbeat every 30 s.
+    hosts.net.run(45.0)
+    assert not a_assoc.closed and not b_assoc.closed
+    assert a_assoc.path_states()[B2][0] != "active"
+    hosts.stream(a_assoc, 5, 0.01)
+    assert len(hosts.received()) == 5

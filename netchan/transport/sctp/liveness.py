@@ -73,10 +73,13 @@ def heartbeat_timeout(assoc: Association, path: Path, now: float) -> None:
         return
     heartbeat = path.heartbeat
     if heartbeat.awaiting_ack:
-        # Not answered within one RTO: an error for the path and the association, and
-        # the RTO backs off (§8.3).
+        # Not answered within one RTO: an error for the path, and the RTO backs off
+        # (§8.3). It counts for the association only on the path data goes to (§8.1:
+        # heartbeats on other paths SHOULD NOT, or an idle association would die of a
+        # dead alternate path) and never for an unconfirmed address (§5.4).
         path.rto.backoff()
-        if not count_error(assoc, "heartbeats", now, path, overall=path.confirmed):
+        overall = path is assoc._path and path.confirmed
+        if not count_error(assoc, "heartbeats", now, path, overall=overall):
             return
         if path.confirmed and path.state is not POTENTIALLY_FAILED:
             heartbeat.restart(now, path.rto.rto)
