@@ -7,7 +7,9 @@ DATA to one *current* destination: the primary path while it is active, another 
 confirmed path otherwise (§6.4.1 failover), and back to the primary once a HEARTBEAT ACK shows
 it active again (§8.3). RFC 7829's Potentially Failed state makes that switch quick: after
 ``Options.pf_max_retransmissions`` (PFMR, default 0) unanswered retransmissions to the
-current path, data moves at once instead of after Path.Max.Retrans.
+current path, data moves at once instead of after Path.Max.Retrans; before that, the chunks
+of a T3-rtx timeout are retransmitted to another active path (§6.4) and data returns with the
+next acknowledgement. Replies (SACK, HEARTBEAT ACK) go to the address the packet came from.
 
 The single-homed case has exactly one :class:`Path`, created with the association: the data
 path reads the current path's objects through the association's own attributes (``_rto``,
