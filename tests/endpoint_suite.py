@@ -57,6 +57,7 @@ __all__ = [
     "test_implicit_association_by_send_to",
     "test_large_messages",
     "test_many_associations_on_one_endpoint",
+    "test_multihomed_primary_path",
     "test_ordering_per_stream",
     "test_statistics_fields",
     "test_streams_and_ppid",
@@ -128,6 +129,38 @@ async def test_address_is_bound_with_ephemeral_port(open_ep: OpenEp, endpoint_sc
                 assert 0 < port < 65536
             assert a.address != b.address
             assert a.associations == ()
+
+
+async def test_multihomed_primary_path(endpoint_scheme: str) -> None:
+    """Two loopback addresses each side: both listed to the peer, the first one primary;
+    ``set_primary`` moves it and is reported as a ``PeerAddressChanged`` "primary" event."""
+    if endpoint_scheme not in ("udp", "sctp"):
+        pytest.skip(f"{endpoint_scheme} endpoints have one address")
+    from netchan.transport import InvalidAddressError, PeerAddressChanged
+
+    with trio.fail_after(TIMEOUT):
+        async with (
+            open_endpoint(f"{endpoint_scheme}://127.0.0.1,127.0.0.2:0") as srv,
+            open_endpoint(f"{endpoint_scheme}://127.0.0.1,127.0.0.2:0") as cli,
+        ):
+            port = int(srv.address.rsplit(":", 1)[1])
+            first = f"{endpoint_scheme}://127.0.0.1:{port}"
+            second = f"{endpoint_scheme}://127.0.0.2:{port}"
+            assoc = await cli.connect(srv.address)
+            assert set(assoc.peer_addresses) == {first, second}
+            assert assoc.primary_path == first
+            assoc.set_primary(second)
+            while True:
+                ev = await wait_event(cli, PeerAddressChanged, assoc)
+                if ev.state == "primary":
+                    break
+            assert ev.address == second
+            assert assoc.primary_path == second
+            assert assoc.peer_addresses[0] == second
+            await assoc.send(b"on the new primary", stream=1)
+            assert (await srv.receive()).data == b"on the new primary"
+            with pytest.raises(InvalidAddressError):
+                assoc.set_primary(f"{endpoint_scheme}://127.0.0.3:{port}")
 
 
 async def test_implicit_association_by_send_to(open_ep: OpenEp) -> None:

@@ -92,11 +92,14 @@ class AssociationAborted(AssociationEvent):
 
 @dataclass(frozen=True, slots=True)
 class PeerAddressChanged(AssociationEvent):
-    """A peer transport address became reachable/unreachable/primary (multihoming).
+    """A peer transport address changed state (multihoming, RFC 9260 §8.2, RFC 7829).
 
     Attributes:
         address: the peer address URL.
-        state: ``"available"``, ``"unreachable"``, ``"primary"``, ``"added"`` or ``"removed"``.
+        state: ``"available"`` (active again), ``"unreachable"`` (inactive: Path.Max.Retrans
+            exceeded), ``"potentially_failed"`` (RFC 7829: data moved to another path after
+            a timeout), ``"confirmed"`` (RFC 9260 §5.4: answered a HEARTBEAT, may carry
+            data), ``"primary"`` (made the primary path), ``"added"`` or ``"removed"``.
     """
 
     address: str
@@ -176,6 +179,20 @@ class Association(abc.ABC):
     @abc.abstractmethod
     def peer_addresses(self) -> tuple[str, ...]:
         """The peer's transport addresses as URLs, primary first."""
+
+    @property
+    @abc.abstractmethod
+    def primary_path(self) -> str:
+        """The peer address data goes to while it is reachable (RFC 9260 §6.4), as a URL."""
+
+    @abc.abstractmethod
+    def set_primary(self, address: str) -> None:
+        """Make ``address`` (one of :attr:`peer_addresses`) the primary path; a
+        :class:`PeerAddressChanged` event with state ``"primary"`` follows.
+
+        Raises:
+            InvalidAddressError: ``address`` is not one of the peer's addresses.
+        """
 
     @property
     @abc.abstractmethod

@@ -175,7 +175,7 @@ async def test_peer_address_events_on_multihomed_association() -> None:
             server_side = (await wait_event(srv, AssociationEstablished)).association
             ev = await wait_event(srv, PeerAddressChanged, server_side)
             assert ev.address == f"sctp://127.0.0.3:{cport}"
-            assert ev.state == "available"
+            assert ev.state == "confirmed"
 
 
 async def test_ipv6_and_dual_stack() -> None:

@@ -6,6 +6,11 @@ MTU: a datagram above it is dropped (a router discarding a packet with Don't Fra
 optionally answered with an ICMP Packet Too Big hint, unless the stack marked it
 ``Fragmentable`` (RFC 9260 §6.9: IP fragments it and the fragments get through).
 
+Multihomed endpoints (:meth:`NetSim.add_multihomed`) own several addresses; each datagram
+leaves from the one on the destination's network (the longest common prefix, as a route would
+pick it), and :attr:`NetSim.paths` gives a pair of hosts its own fault model (cut a path with
+``Link(loss=1.0)``).
+
 Time only moves when the simulator jumps to the next event: the earliest datagram arrival or
 endpoint deadline. Every loop is bounded in steps and in virtual time, so a stuck protocol
 fails a test instead of hanging it.
@@ -80,6 +85,8 @@ class NetSim:
             ``record`` is True.
         drop_filter: optional ``f(src, dst, data) -> bool``; True drops the datagram
             (deterministic, targeted loss for timer tests).
+        paths: per path fault models, by ``frozenset({src_host, dst_host})`` (both
+            directions); other datagrams use ``link``.
     """
 
     def __init__(self, rng: random.Random, link: Link | None = None, now: float = 0.0) -> None:
@@ -91,6 +98,9 @@ class NetSim:
         self.sent: list[tuple[float, Any, Any, bytes]] = []
         self.record = True
         self.drop_filter: Callable[[Any, Any, bytes], bool] | None = None
+        self.paths: dict[frozenset[Any], Link] = {}
+        # Every address of a multihomed endpoint, by the endpoint's first address.
+        self._homes: dict[Any, list[Any]] = {}
         self._queue: list[_InFlight] = []
         self._seq = 0
         self.delivered = 0
@@ -104,8 +114,44 @@ class NetSim:
         self.events[addr] = []
         return endpoint
 
+    def add_multihomed(self, addrs: list[Any], endpoint: EndpointLike) -> EndpointLike:
+        """Attach ``endpoint`` at every address of ``addrs`` (events under the first)."""
+        first = addrs[0]
+        self.add(first, endpoint)
+        self._homes[first] = list(addrs)
+        return endpoint
+
+    def cut(self, host_a: str, host_b: str, cut: bool = True) -> None:
+        """Black-hole the path between two hosts (both directions), or restore it."""
+        key = frozenset((host_a, host_b))
+        if cut:
+            self.paths[key] = Link(loss=1.0, delay=self.link.delay)
+        else:
+            self.paths.pop(key, None)
+
+    def _source(self, home: Any, dst: Any) -> Any:
+        addrs = self._homes.get(home)
+        if addrs is None:
+            return home
+        target = str(dst[0]) if isinstance(dst, tuple) else str(dst)
+
+        def common(addr: Any) -> int:
+            host = str(addr[0]) if isinstance(addr, tuple) else str(addr)
+            n = 0
+            for x, y in zip(host, target, strict=False):
+                if x != y:
+                    break
+                n += 1
+            return n
+
+        return max(addrs, key=common)
+
     def _schedule(self, src: Any, dst: Any, data: bytes) -> None:
         link = self.link
+        if self.paths:
+            src_host = src[0] if isinstance(src, tuple) else src
+            dst_host = dst[0] if isinstance(dst, tuple) else dst
+            link = self.paths.get(frozenset((src_host, dst_host)), link)
         rng = self.rng
         if self.record:
             self.sent.append((self.now, src, dst, data))
@@ -153,7 +199,7 @@ class NetSim:
         """Collect outgoing datagrams and events of every endpoint (no time passes)."""
         for addr, ep in self.endpoints.items():
             for data, dst in ep.datagrams_to_send(self.now):
-                self._schedule(addr, dst, data)
+                self._schedule(self._source(addr, dst), dst, data)
             events = self.events[addr]
             while (event := ep.next_event()) is not None:
                 events.append(event)
@@ -182,7 +228,7 @@ class NetSim:
         self.now = max(self.now, t)
         while self._queue and self._queue[0].arrival <= self.now:
             item = heapq.heappop(self._queue)
-            ep = self.endpoints.get(item.dst)
+            ep = self.endpoints.get(item.dst) or self._alias(item.dst)
             if ep is None:
                 continue
             if item.ptb_mtu:
@@ -196,6 +242,12 @@ class NetSim:
                 ep.handle_timeout(self.now)
         self.flush()
         return True
+
+    def _alias(self, addr: Any) -> EndpointLike | None:
+        for first, addrs in self._homes.items():
+            if addr in addrs:
+                return self.endpoints[first]
+        return None
 
     def run(self, duration: float, max_steps: int = 200_000) -> None:
         """Run for ``duration`` seconds of virtual time (bounded in steps)."""

@@ -40,6 +40,7 @@ from netchan.transport import (
     AssociationStatistics,
     Endpoint,
     EndpointStatistics,
+    InvalidAddressError,
     Message,
     MessageTooLargeError,
     parse_address,
@@ -158,6 +159,14 @@ class MemoryAssociation(Association):
     def peer_addresses(self) -> tuple[str, ...]:
         assert self.peer is not None  # set at creation, before anyone sees the object
         return (self.peer._endpoint.address,)
+
+    @property
+    def primary_path(self) -> str:
+        return self.peer_addresses[0]
+
+    def set_primary(self, address: str) -> None:
+        if address not in self.peer_addresses:
+            raise InvalidAddressError(f"{address!r} is not an address of the peer")
 
     @property
     def outbound_streams(self) -> int:

@@ -221,6 +221,30 @@ class KernelAssociation(Association):
         return tuple(_url([p]) for p in self._peers)
 
     @property
+    def primary_path(self) -> str:
+        """The primary path as the kernel reports it (SCTP_STATUS), as a URL."""
+        if self._kid and not self._ended.is_set():
+            addr = self._ep._sock.primary_address(self._kid)
+            if addr is not None:
+                return _url([addr])
+        return _url(self._peers[:1])
+
+    def set_primary(self, address: str) -> None:
+        """SCTP_PRIMARY_ADDR for one of :attr:`peer_addresses`; the kernel reports it with an
+        SCTP_ADDR_MADE_PRIM notification (a ``PeerAddressChanged`` event, ``"primary"``)."""
+        target = parse_address(address)
+        if target.scheme != "sctp" or len(target.hosts) != 1:
+            raise InvalidAddressError(f"{address!r} is not one sctp:// peer address")
+        wanted = str(ipaddress.ip_address(target.hosts[0]))
+        for peer in self._peers:
+            if str(ipaddress.ip_address(peer[0])) == wanted and peer[1] == target.port:
+                if not self._kid or self._ended.is_set():
+                    raise trio.ClosedResourceError("the association is not open")
+                self._ep._sock.set_primary(self._kid, peer)
+                return
+        raise InvalidAddressError(f"{address!r} is not an address of the peer ({self!r})")
+
+    @property
     def outbound_streams(self) -> int:
         return self._out
 

@@ -137,6 +137,9 @@ ffi.cdef(
         struct sockaddr_storage spc_aaddr; int spc_state; int spc_error;
         sctp_assoc_t spc_assoc_id;
     };
+    struct sctp_prim {
+        sctp_assoc_t ssp_assoc_id; struct sockaddr_storage ssp_addr;
+    };
     struct sctp_paddrparams {
         sctp_assoc_t spp_assoc_id; struct sockaddr_storage spp_address;
         uint32_t spp_hbinterval; uint16_t spp_pathmaxrxt; uint32_t spp_pathmtu;
@@ -170,6 +173,7 @@ EXPECTED_SIZES_LINUX_X86_64 = {
     "struct sctp_paddrinfo": 152,
     "struct sctp_status": 176,
     "struct sctp_paddr_change": 148,
+    "struct sctp_prim": 132,
     # 156 in C: aligned(4) pads the packed 155 bytes. We pass the 152-byte "old" length,
     # which the kernel accepts (see _socket.py).
     "struct sctp_paddrparams": 155,

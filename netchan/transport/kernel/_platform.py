@@ -39,6 +39,7 @@ class SctpConstants:
     sctp_bindx_add: int
     sctp_connectx: int  # Linux: SCTP_SOCKOPT_CONNECTX3 (getsockopt); FreeBSD: SCTP_CONNECT_X
     sctp_get_peer_addrs: int
+    sctp_primary_addr: int
     sctp_get_assoc_stats: int | None  # Linux only
     # cmsg types
     cmsg_sndinfo: int
@@ -93,6 +94,7 @@ LINUX = SctpConstants(
     sctp_bindx_add=100,
     sctp_connectx=111,
     sctp_get_peer_addrs=108,
+    sctp_primary_addr=6,
     sctp_get_assoc_stats=112,
     cmsg_sndinfo=2,
     cmsg_rcvinfo=3,
@@ -120,8 +122,8 @@ LINUX = SctpConstants(
         2: "removed",
         3: "added",
         4: "primary",
-        5: "available",  # SCTP_ADDR_CONFIRMED: the address answered a HEARTBEAT
-        6: "unreachable",  # SCTP_ADDR_POTENTIALLY_FAILED
+        5: "confirmed",  # SCTP_ADDR_CONFIRMED: the address answered a HEARTBEAT
+        6: "potentially_failed",  # SCTP_ADDR_POTENTIALLY_FAILED (RFC 7829)
     },
     sctp_future_assoc=0,
     sctp_current_assoc=1,
@@ -148,6 +150,7 @@ FREEBSD = SctpConstants(
     sctp_bindx_add=0x8001,
     sctp_connectx=0x8007,
     sctp_get_peer_addrs=0x8003,
+    sctp_primary_addr=0x07,
     sctp_get_assoc_stats=None,
     cmsg_sndinfo=0x04,
     cmsg_rcvinfo=0x05,
@@ -175,7 +178,7 @@ FREEBSD = SctpConstants(
         3: "removed",
         4: "added",
         5: "primary",
-        6: "available",
+        6: "confirmed",
     },
     sctp_future_assoc=0,
     sctp_current_assoc=1,

@@ -428,6 +428,24 @@ class SctpSocket:
             pos += step
         return out
 
+    def primary_address(self, assoc_id: int) -> PeerAddr | None:
+        """SCTP_STATUS: the association's primary path (RFC 6458 §8.2.1), or None."""
+        st = ffi.new("struct sctp_status *")
+        st.sstat_assoc_id = assoc_id
+        try:
+            self.getsockopt(self.consts.sctp_status, st)
+        except OSError:
+            return None
+        return self.decode_sockaddr(ffi.addressof(st.sstat_primary, "spinfo_address"))
+
+    def set_primary(self, assoc_id: int, addr: PeerAddr) -> None:
+        """SCTP_PRIMARY_ADDR: make ``addr`` the primary path (RFC 6458 §8.3.2)."""
+        prim = ffi.new("struct sctp_prim *")
+        prim.ssp_assoc_id = assoc_id
+        sa, size = self.sockaddr(addr)
+        ffi.memmove(ffi.addressof(prim, "ssp_addr"), sa, size)
+        self.setsockopt(self.consts.sctp_primary_addr, prim)
+
     def status(self, assoc_id: int) -> Status | None:
         """SCTP_STATUS plus SCTP_GET_ASSOC_STATS; None if the association is gone."""
         st = ffi.new("struct sctp_status *")

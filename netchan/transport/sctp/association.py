@@ -21,7 +21,7 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from ..errors import MessageTooLargeError
-from . import bundling, connect, datapath, liveness, shutdown
+from . import bundling, connect, datapath, liveness, paths, shutdown
 from .connect import PEER_WINDOW_PACKETS
 from .cookie import CookieContents, CookieFactory
 from .counters import AssociationCounters, DropCounter
@@ -44,6 +44,7 @@ from .packet import (
     InitChunk,
     Packet,
     PadChunk,
+    Parameter,
     ProtocolViolationCause,
     SackChunk,
     ShutdownAckChunk,
@@ -84,6 +85,10 @@ class _Host(Protocol):
     def _emit(self, event: Event) -> None: ...
     def _new_tag(self) -> int: ...
     def _max_plpmtu(self, addr: PeerAddr) -> int: ...
+    def _add_peer_address(self, assoc: Association, addr: PeerAddr) -> bool: ...
+
+    @property
+    def address_parameters(self) -> tuple[Parameter, ...]: ...
     def _association_closed(self, assoc: Association) -> None: ...
     def _touch(self, assoc: Association) -> None: ...
 
@@ -151,7 +156,7 @@ class Association:
         self.drops = DropCounter()
         self._heartbeat = HeartbeatHandler(options.heartbeat_interval, rng, self.drops)
         self._sack_timer = Timer("delayed-SACK")
-        # RFC 8899 PLPMTUD for the (only) destination, RFC 9260 §7.3: one per destination.
+        # RFC 8899 PLPMTUD, RFC 9260 §7.3: one per destination; this is the first one's.
         self._pmtud = PathMtuDiscovery(
             base=options.pmtu,
             max_plpmtu=host._max_plpmtu(addr) if options.plpmtud else 0,
@@ -172,16 +177,26 @@ class Association:
         self._packets_since_ack = 0
         # The last DATA packet left with more data still queued (a sender outpacing it).
         self._data_left_queued = False
-        self._timers = (
-            self._nagle,
-            self._t1,
-            self._t2,
-            self._t3,
-            self._t5,
-            self._heartbeat.timer,
-            self._sack_timer,
-            self._pmtud.timer,
-        )
+        # Destinations (§6.4): the first is the address the association was created with;
+        # ``_rto``, ``_heartbeat`` and ``_pmtud`` above are its state. ``_path`` is where
+        # DATA goes (paths.select), ``_primary`` the preferred one.
+        self._path = paths.Path(addr, self._rto, self._heartbeat, self._pmtud, confirmed=True)
+        self._primary = self._path
+        self._paths = [self._path]
+        self._multihomed = False
+        # Packets for a destination other than the current one (heartbeats of other paths,
+        # replies to the address a packet came from, §6.4, §8.3).
+        self._directed: list[tuple[bytes, PeerAddr]] = []
+        # The source of the packet being processed (set by the endpoint) and, multihomed,
+        # the confirmed path the next SACK answers to (§6.4: replies to the DATA's source).
+        self._src: PeerAddr = addr
+        self._reply_path: paths.Path | None = None
+        # Data goes to another path for the retransmissions of a T3-rtx timeout (§6.4)
+        # until the next acknowledgement of new data.
+        self._detour = False
+        self._established_once = False
+        self._timers: tuple[Timer, ...] = ()
+        self._rebuild_timers()
         # Packets with a special verification tag (INIT, T-bit replies...), ready to go.
         self._raw: list[bytes] = []
         # Control chunks to bundle at the front of the next packet(s), peer's tag.
@@ -227,16 +242,46 @@ class Association:
 
     @property
     def peer_addresses(self) -> tuple[PeerAddr, ...]:
-        """The peer's transport addresses (one: single-homed)."""
-        return (self._addr,)
+        """The peer's transport addresses, the primary path first (§6.4)."""
+        primary = self._primary
+        return (primary.addr, *(p.addr for p in self._paths if p is not primary))
 
     @property
     def address(self) -> PeerAddr:
-        """The primary (only) peer address."""
+        """Where DATA goes now: the primary path, or the failover destination (§6.4.1)."""
         return self._addr
+
+    @property
+    def primary_path(self) -> PeerAddr:
+        """The primary path's address (§6.4), whatever its state."""
+        return self._primary.addr
+
+    def path_states(self) -> dict[PeerAddr, tuple[str, bool]]:
+        """Each peer address's (state, confirmed): ``"active"``, ``"potentially_failed"``
+        (RFC 7829) or ``"inactive"`` (§8.2), and whether §5.4 confirmed it."""
+        return {p.addr: (p.state.value, p.confirmed) for p in self._paths}
+
+    def set_primary(self, addr: PeerAddr, now: float) -> None:
+        """Make ``addr`` the primary path (§6.4: the upper layer may choose it).
+
+        DATA moves there at once when it is active and confirmed; otherwise once it is.
+
+        Raises:
+            ValueError: ``addr`` is not one of :attr:`peer_addresses`.
+        """
+        path = paths.find(self, addr)
+        if path is None:
+            raise ValueError(f"{addr!r} is not an address of the peer")
+        if path is not self._primary:
+            self._primary = path
+            paths.emit(self, path, "primary")
+        if self._multihomed:
+            paths.select(self, now)
+        self._host._touch(self)
 
     def rebind(self, addr: PeerAddr) -> None:
         """The peer's transport address changed (RFC 6951 UDP port learning)."""
+        self._path.addr = addr
         self._addr = addr
 
     @property
@@ -368,8 +413,8 @@ class Association:
             retransmissions=tx.retransmissions if tx else 0,
             fast_retransmits=tx.fast_retransmits if tx else 0,
             t3_expiries=tx.t3_expiries if tx else 0,
-            heartbeats_sent=self._heartbeat.sent,
-            heartbeat_acks_received=self._heartbeat.acks_received,
+            heartbeats_sent=sum(p.heartbeat.sent for p in self._paths),
+            heartbeat_acks_received=sum(p.heartbeat.acks_received for p in self._paths),
             drops=self.drops.snapshot(),
             srtt=self._rto.srtt,
             rto=self._rto.rto,
@@ -411,7 +456,7 @@ class Association:
 
     def start_passive(self, contents: CookieContents, now: float) -> None:
         """Build the association from a verified State Cookie (§5.1 D): ESTABLISHED."""
-        connect.adopt_cookie(self, contents)
+        connect.adopt_cookie(self, contents, now)
         self._transition(Trigger.COOKIE_ECHO_ACCEPTED)
         self._queue_control(CookieAckChunk())
         connect.on_established(self, now)
@@ -493,9 +538,12 @@ class Association:
             elif isinstance(chunk, SackChunk):
                 datapath.handle_sack(self, chunk, now)
             elif isinstance(chunk, HeartbeatChunk):
-                # §8.3: echo the info back unchanged.
+                # §8.3: echo the info back unchanged, to the address it came from.
                 if self.state is not State.COOKIE_WAIT:
-                    self._queue_control(HeartbeatAckChunk(chunk.info))
+                    if self._multihomed and self._src != self._addr:
+                        self._send_to(self._src, self.peer_tag, [HeartbeatAckChunk(chunk.info)])
+                    else:
+                        self._queue_control(HeartbeatAckChunk(chunk.info))
             elif isinstance(chunk, HeartbeatAckChunk):
                 liveness.handle_heartbeat_ack(self, chunk, now)
             elif isinstance(chunk, AbortChunk):
@@ -543,6 +591,10 @@ class Association:
                 if not action.skip:
                     break
         if had_data:
+            if self._multihomed:
+                # §6.4: the SACK goes to the DATA's source, when we may send there (§5.4).
+                path = paths.find(self, self._src)
+                self._reply_path = path if path is not None and path.confirmed else None
             datapath.end_of_data_packet(self, now)
 
     # ------------------------------------------------------------------ data receive
@@ -602,8 +654,11 @@ class Association:
             return
         if self._sack_timer.expired(now) and self._tracker is not None:
             self._tracker.handle_timeout(now)
-        if self._heartbeat.timer.expired(now):
-            liveness.heartbeat_timeout(self, now)
+        for path in self._paths:
+            if path.heartbeat.timer.expired(now):
+                liveness.heartbeat_timeout(self, path, now)
+                if self._is_closed():
+                    return
         if self._nagle.expired(now):
             self._nagle_expired = True  # the held partial packet goes with the next output
         if self._pmtud.timer.expired(now):
@@ -619,6 +674,34 @@ class Association:
 
     def _send_raw(self, vtag: int, chunks: list[Chunk]) -> None:
         self._raw.append(serialize_packet(self._host.local_port, self.remote_port, vtag, chunks))
+
+    def _send_to(self, addr: PeerAddr, vtag: int, chunks: list[Chunk]) -> None:
+        """A packet for ``addr`` rather than the current destination (§6.4, §8.3)."""
+        packet = serialize_packet(self._host.local_port, self.remote_port, vtag, chunks)
+        self._directed.append((packet, addr))
+        self.packets_sent += 1
+        self.bytes_sent += len(packet)
+
+    def take_directed(self) -> list[tuple[bytes, PeerAddr]]:
+        """Packets for destinations other than :attr:`address`, with their address."""
+        out = self._directed
+        self._directed = []
+        return out
+
+    def _rebuild_timers(self) -> None:
+        """The timers :meth:`next_deadline` watches: the association's, the current path's
+        path MTU discovery, and every path's heartbeat."""
+        timers = [
+            self._nagle,
+            self._t1,
+            self._t2,
+            self._t3,
+            self._t5,
+            self._sack_timer,
+            self._pmtud.timer,
+        ]
+        timers.extend(path.heartbeat.timer for path in self._paths)
+        self._timers = tuple(timers)
 
     def datagrams_to_send(self, now: float) -> list[bytes]:
         """Packets ready to go to :attr:`address`: bundles control chunks, SACK and DATA
@@ -662,8 +745,20 @@ class Association:
         self._host._emit(AssociationClosed(self.id))
         self._host._association_closed(self)
 
-    def icmp_unreachable(self, now: float) -> None:
-        """The peer's host reported it unreachable (RFC 9260 §10), tag verified."""
+    def icmp_unreachable(self, now: float, addr: PeerAddr | None = None) -> None:
+        """The peer's host reported it unreachable (RFC 9260 §10), tag verified.
+
+        Multihomed, an unreachable ``addr`` is a failed path (§8.2): data moves to another
+        one; the association ends only when no other path is left.
+        """
         if self.state is State.CLOSED:
             return
+        if self._multihomed and addr is not None:
+            path = paths.find(self, addr)
+            if path is not None and any(
+                p is not path and p.state is not paths.INACTIVE for p in self._paths
+            ):
+                path.error_count = max(path.error_count, self._options.path_max_retransmissions)
+                paths.path_failed_once(self, path, now)
+                return
         self._close_aborted("peer unreachable (ICMP)", True)

@@ -57,6 +57,12 @@ def datagrams_to_send(assoc: Association, now: float) -> list[bytes]:
     local_port = assoc._host.local_port
     max_packets = assoc._options.max_burst or 1_000_000
     packets = 0
+    reply = assoc._reply_path
+    if reply is not None and tracker is not None and tracker.should_send_sack_now:
+        # §6.4: the SACK answers the DATA's source, here not the current destination.
+        assoc._reply_path = None
+        if reply is not assoc._path:
+            assoc._send_to(reply.addr, assoc.peer_tag, [datapath.make_sack(assoc, tracker)])
     while packets < max_packets:
         chunks: list[Chunk] = []
         budget = pmtu - COMMON_HEADER_SIZE

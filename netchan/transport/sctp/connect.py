@@ -10,9 +10,10 @@ and timers to them; every state change still goes through :func:`~.state.next_st
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
-from . import liveness, shutdown
+from . import liveness, paths, shutdown
 from .cookie import CookieContents, ForgedCookieError, StaleCookieError
 from .events import AssociationEstablished, AssociationRestarted
 from .handshake import check_init, make_init, make_init_ack, negotiate_interleaving
@@ -25,6 +26,9 @@ from .packet import (
     ErrorChunk,
     InitAckChunk,
     InitChunk,
+    IPv4AddressParameter,
+    IPv6AddressParameter,
+    Parameter,
     ShutdownAckChunk,
     StaleCookieErrorCause,
     UnrecognizedParametersCause,
@@ -53,14 +57,30 @@ def pre_queued_bytes(assoc: Association) -> int:
 
 def send_init(assoc: Association, now: float) -> None:
     assoc._init_chunk = make_init(
-        assoc._options, assoc.local_tag, assoc.local_initial_tsn, assoc._preservative
+        assoc._options,
+        assoc.local_tag,
+        assoc.local_initial_tsn,
+        assoc._preservative,
+        assoc._host.address_parameters,
     )
     # §8.5.1 A: the packet carrying INIT has verification tag 0.
     assoc._send_raw(0, [assoc._init_chunk])
     assoc._t1.start(now, assoc._rto.rto)
 
 
-def adopt_cookie(assoc: Association, contents: CookieContents) -> None:
+def adopt_cookie(assoc: Association, contents: CookieContents, now: float) -> None:
+    if contents.peer_addresses:
+        # §5.1.2: the addresses the peer's INIT listed; §5.4 rule 2: only the one the
+        # INIT ACK went to (the COOKIE ECHO's source) is confirmed.
+        params: list[Parameter] = []
+        for packed in contents.peer_addresses:
+            ip = ipaddress.ip_address(packed)
+            if isinstance(ip, ipaddress.IPv4Address):
+                params.append(IPv4AddressParameter(ip))
+            else:
+                params.append(IPv6AddressParameter(ip))
+        addrs = paths.addresses_from_parameters(params, assoc._path.addr)
+        paths.add_peer_addresses(assoc, addrs, confirmed=False, now=now)
     assoc.local_tag = contents.local_tag
     assoc.peer_tag = contents.peer_tag
     assoc.local_initial_tsn = contents.local_initial_tsn
@@ -102,6 +122,8 @@ def setup_datapath(
     assoc._tx = TxPath(
         options, assoc.local_initial_tsn, peer_a_rwnd, assoc._rto, interleaving=interleaving
     )
+    for path in assoc._paths:
+        path.congestion = None  # a new send side: every destination starts afresh (§7.2.1)
     assoc._tx_open = False
     assoc._peer_window_closed = False
     assoc._pmtu = options.pmtu  # a new send side is cut for BASE_PLPMTU
@@ -124,6 +146,10 @@ def flush_pre_queue(assoc: Association, now: float) -> None:
 
 
 def on_established(assoc: Association, now: float) -> None:
+    assoc._established_once = True
+    for path in assoc._paths:
+        if path is not assoc._path:
+            paths.start_probing(assoc, path, now)
     flush_pre_queue(assoc, now)
     assoc._t1.reset()
     assoc._init_chunk = None
@@ -160,6 +186,16 @@ def handle_init_ack(assoc: Association, chunk: InitAckChunk, now: float) -> None
     if check.cookie is None:  # check_init reports a missing cookie; defensive
         assoc.drops.add("invalid_init_ack")
         return
+    if assoc._multihomed or chunk.parameters:
+        # §5.1.2: the peer's addresses (its INIT ACK's list and the packet's source);
+        # §5.4 rule 1: those we were given are confirmed, the others get probed. DATA
+        # goes where the answer came from.
+        src = assoc._src
+        learned = paths.addresses_from_parameters(chunk.parameters, src)
+        paths.add_peer_addresses(assoc, [src, *learned], confirmed=False, now=now)
+        answered = paths.find(assoc, src)
+        if answered is not None and answered.confirmed:
+            paths.use_path(assoc, answered, now)
     assoc.peer_tag = chunk.initiate_tag
     outbound = min(assoc._options.outbound_streams, chunk.inbound_streams)
     inbound = min(assoc._options.inbound_streams, chunk.outbound_streams)
@@ -242,6 +278,7 @@ def handle_init(assoc: Association, chunk: InitChunk, now: float) -> None:
         now=now,
         local_tie_tag=assoc._local_tie_tag if tie else 0,
         peer_tie_tag=assoc._peer_tie_tag if tie else 0,
+        addresses=assoc._host.address_parameters,
     )
     assoc._send_raw(chunk.initiate_tag, [ack])
 
@@ -282,7 +319,7 @@ def handle_cookie_echo(assoc: Association, chunk: CookieEchoChunk, vtag: int, no
     if local_match and not peer_match:
         # Action B: the peer chose a new tag after answering our INIT (collision).
         if assoc.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED):
-            adopt_cookie(assoc, contents)
+            adopt_cookie(assoc, contents, now)
             assoc._transition(Trigger.COLLISION_ESTABLISHED)
             assoc._queue_control(CookieAckChunk())
             on_established(assoc, now)
@@ -328,13 +365,16 @@ def cookie_restart(assoc: Association, contents: CookieContents, now: float) -> 
     assoc._t3_streak = 0
     if was_established:
         assoc._shutdown_requested = False
-    adopt_cookie(assoc, contents)
+    adopt_cookie(assoc, contents, now)
     assoc._transition(Trigger.RESTART)
     assoc._queue_control(CookieAckChunk())
     if was_established:
         flush_pre_queue(assoc, now)
         assoc._host._emit(AssociationRestarted(assoc.id))
         liveness.restart_heartbeat(assoc, now)
+        for path in assoc._paths:
+            if path is not assoc._path:
+                paths.start_probing(assoc, path, now)  # their timers were reset too
         assoc._pmtud.limit_max(assoc._peer_a_rwnd // PEER_WINDOW_PACKETS)
         assoc._pmtud.start(now)
     else:
@@ -374,6 +414,17 @@ def t1_expired(assoc: Association, now: float) -> None:
         )
         return
     assoc._rto.backoff()
+    if assoc._multihomed:
+        # §5.1, §6.4: INIT and COOKIE ECHO of a multihomed peer may be retransmitted to
+        # another of its addresses: the next confirmed one (§5.4: a COOKIE ECHO alone never
+        # goes to an unconfirmed address), in turn, with that destination's RTO (§6.3).
+        count = len(assoc._paths)
+        index = assoc._paths.index(assoc._path)
+        for step in range(1, count):
+            following = assoc._paths[(index + step) % count]
+            if following.confirmed:
+                paths.use_path(assoc, following, now)
+                break
     if assoc.state is State.COOKIE_WAIT and assoc._init_chunk is not None:
         assoc._send_raw(0, [assoc._init_chunk])
         assoc._t1.start(now, assoc._rto.rto)

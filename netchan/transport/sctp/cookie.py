@@ -28,7 +28,10 @@ _VERSION = 2
 _BODY = struct.Struct("!BIIIIHHIHHIIddB")
 # Flag bits of the cookie's last byte.
 _FLAG_INTERLEAVING = 0x01
+#: Size of a cookie without peer addresses; each address adds 1 + 4 or 1 + 16 bytes.
 COOKIE_SIZE = _BODY.size + _MAC_SIZE
+#: Most peer addresses a cookie carries (§5.1.2 sets no limit; this bounds its size).
+MAX_COOKIE_ADDRESSES = 32
 
 
 class CookieError(Exception):
@@ -73,6 +76,8 @@ class CookieContents:
         created: when the cookie was made (driver time, seconds).
         lifetime: Valid.Cookie.Life in seconds.
         interleaving: I-DATA was negotiated (RFC 8260 §2.2.1: both INIT and INIT ACK list it).
+        peer_addresses: the IPv4 / IPv6 addresses the INIT listed (§5.1.2), packed (4 or
+            16 bytes each): the multihomed peer's other destinations.
     """
 
     local_tag: int
@@ -89,6 +94,7 @@ class CookieContents:
     created: float = 0.0
     lifetime: float = 60.0
     interleaving: bool = False
+    peer_addresses: tuple[bytes, ...] = ()
 
 
 class CookieFactory:
@@ -144,6 +150,9 @@ class CookieFactory:
             contents.lifetime,
             _FLAG_INTERLEAVING if contents.interleaving else 0,
         )
+        addresses = contents.peer_addresses[:MAX_COOKIE_ADDRESSES]
+        if addresses:
+            body += b"".join(bytes((len(a),)) + a for a in addresses if len(a) in (4, 16))
         return body + hmac.new(self._current, body, hashlib.sha256).digest()
 
     def open(self, cookie: bytes, now: float) -> CookieContents:
@@ -154,10 +163,11 @@ class CookieFactory:
             StaleCookieError: the MAC verifies but the lifetime has passed.
         """
         self._maybe_rotate(now)
-        if len(cookie) != COOKIE_SIZE:
+        size = len(cookie)
+        if size < COOKIE_SIZE or size > COOKIE_SIZE + 17 * MAX_COOKIE_ADDRESSES:
             raise ForgedCookieError("State Cookie has the wrong size")
-        body = bytes(cookie[: _BODY.size])
-        mac = bytes(cookie[_BODY.size :])
+        body = bytes(cookie[: size - _MAC_SIZE])
+        mac = bytes(cookie[size - _MAC_SIZE :])
         # §5.1.5 step 2: compare in constant time, against the current then previous secret.
         ok = hmac.compare_digest(mac, hmac.new(self._current, body, hashlib.sha256).digest())
         if not ok and self._previous is not None:
@@ -180,9 +190,15 @@ class CookieFactory:
             created,
             lifetime,
             flags,
-        ) = _BODY.unpack(body)
+        ) = _BODY.unpack_from(body)
         if version != _VERSION:
             raise ForgedCookieError("State Cookie has an unknown version")
+        addresses: list[bytes] = []
+        pos = _BODY.size
+        while pos < len(body):  # authenticated: only our own make() wrote this
+            length = body[pos]
+            addresses.append(body[pos + 1 : pos + 1 + length])
+            pos += 1 + length
         contents = CookieContents(
             local_tag=local_tag,
             peer_tag=peer_tag,
@@ -198,6 +214,7 @@ class CookieFactory:
             created=created,
             lifetime=lifetime,
             interleaving=bool(flags & _FLAG_INTERLEAVING),
+            peer_addresses=tuple(addresses),
         )
         # §5.1.5 step 3: compare the creation timestamp plus lifetime with the current time.
         expires = contents.created + contents.lifetime

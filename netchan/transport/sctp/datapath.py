@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import liveness, shutdown
+from . import liveness, paths, shutdown
 from .events import MessageReceived, SendBufferAvailable
 from .packet import (
     AbortChunk,
@@ -197,7 +197,7 @@ def handle_sack(assoc: Association, chunk: SackChunk, now: float) -> None:
             assoc._t3.start(now, 0.0)
     if result.acked_bytes > 0:
         # §8.1/§8.2: an acknowledgement of new data clears the error counters.
-        liveness.clear_errors(assoc)
+        liveness.clear_errors(assoc, now)
         assoc._packets_since_ack = 0
     after_ack(assoc, now)
 
@@ -275,14 +275,17 @@ def t3_expired(assoc: Association, now: float) -> None:
     # closed) are not errors: the receiver may keep its window closed indefinitely.
     probing = assoc._sack_since_t3 and tx.peer_rwnd == 0
     assoc._sack_since_t3 = False
+    failed = assoc._path
     tx.handle_t3_expiry(now)
     if not probing:
         # RFC 8899 §4.3: repeated loss of full-size packets may be a black hole.
         assoc._t3_streak += 1
         if assoc._t3_streak >= BLACK_HOLE_T3_EXPIRIES and assoc._pmtud.black_hole(now):
             assoc._t3_streak = 0
-    if not probing and not liveness.count_error(assoc, "retransmission timeouts"):
+    if not probing and not liveness.count_error(assoc, "retransmission timeouts", now):
         return
+    if assoc._multihomed and not probing:
+        paths.retransmit_elsewhere(assoc, failed, now)
     assoc._t3.start(now, assoc._rto.rto)
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from . import paths
 from .association import Association
 from .cookie import CookieFactory, ForgedCookieError, StaleCookieError
 from .events import AssociationAborted, AssociationClosed, Event
@@ -34,6 +35,7 @@ from .packet import (
     InitChunk,
     OutOfResourceCause,
     Packet,
+    Parameter,
     ParseError,
     ShutdownAckChunk,
     ShutdownCompleteChunk,
@@ -65,6 +67,9 @@ class SctpEndpoint:
             address can send (the interface MTU minus the IP and UDP headers), or None when
             unknown. It bounds path MTU discovery (RFC 8899 §3 item 5, MAX_PLPMTU); without
             it only ``Options.pmtu_max`` does.
+        local_addresses: set by a multihomed driver: the IP addresses it sends and receives
+            on, listed in our INIT and INIT ACK (§5.1.2). Empty (the default): none are
+            listed and the peer knows only the packets' source address.
     """
 
     def __init__(
@@ -89,7 +94,11 @@ class SctpEndpoint:
         self._dirty: dict[int, Association] = {}
         self._deadline_of: dict[int, float] = {}
         self._heap: list[tuple[float, int]] = []
+        # Every peer address of every association (§8.5: packets from any of them).
         self._by_peer: dict[tuple[PeerAddr, int], Association] = {}
+        self._open: set[int] = set()
+        self._local_addresses: tuple[str, ...] = ()
+        self._address_params: tuple[Parameter, ...] = ()
         # Our verification tag -> association (RFC 6951 port learning).
         self._by_tag: dict[int, Association] = {}
         self._events: deque[Event] = deque()
@@ -104,14 +113,39 @@ class SctpEndpoint:
     # ------------------------------------------------------------------ driver contract
 
     @property
+    def local_addresses(self) -> tuple[str, ...]:
+        """Our IP addresses as listed to peers in INIT / INIT ACK (§5.1.2)."""
+        return self._local_addresses
+
+    @local_addresses.setter
+    def local_addresses(self, hosts: Iterable[str]) -> None:
+        self._local_addresses = tuple(hosts)
+        params = paths.address_parameters(list(self._local_addresses))
+        # A single address is the packets' source anyway: listing it adds nothing.
+        self._address_params = tuple(params) if len(params) > 1 else ()
+
+    @property
+    def address_parameters(self) -> tuple[Parameter, ...]:
+        """The IPv4 / IPv6 Address parameters of our INIT and INIT ACK."""
+        return self._address_params
+
+    @property
     def associations(self) -> Mapping[int, Association]:
         """Associations by id (read-only view); an association leaves once its final
         event (closed or aborted) has been handed out by :meth:`next_event`."""
         return MappingProxyType(self._assocs)
 
-    def connect(self, addr: PeerAddr, remote_port: int, now: float) -> Association:
+    def connect(
+        self,
+        addr: PeerAddr,
+        remote_port: int,
+        now: float,
+        alternates: Iterable[PeerAddr] = (),
+    ) -> Association:
         """Start an association with ``addr``/``remote_port`` (INIT, §5.1 A).
 
+        ``alternates``: more addresses of a multihomed peer; the INIT goes to them in turn
+        when ``addr`` does not answer (§5.1), and they are confirmed (§5.4 rule 1).
         Returns the existing association when one with that peer is open.
 
         Raises:
@@ -126,6 +160,9 @@ class SctpEndpoint:
         if self._open_count() >= self.options.max_associations:
             raise LocalProtocolError(f"max_associations ({self.options.max_associations}) reached")
         assoc = self._create(addr, remote_port, now)
+        extra = [a for a in alternates if a != addr]
+        if extra:
+            paths.add_peer_addresses(assoc, extra, confirmed=True, now=now)
         assoc.start_active(now)
         self._by_tag[assoc.local_tag] = assoc
         self._touch(assoc)
@@ -168,6 +205,8 @@ class SctpEndpoint:
                 addr = assoc.address
                 for data in assoc.datagrams_to_send(now):
                     out.append((data, addr))
+                if assoc._directed:
+                    out.extend(assoc.take_directed())
             self._refresh_deadline(assoc)
         self.datagrams_sent += len(out)
         return out
@@ -206,7 +245,8 @@ class SctpEndpoint:
         """
         assoc = self._icmp_association(addr, quoted, init_ok=True)
         if assoc is not None:
-            assoc.icmp_unreachable(now)
+            assoc.icmp_unreachable(now, addr)
+            self._touch(assoc)
 
     def icmp_packet_too_big(self, addr: PeerAddr, quoted: bytes, size: int, now: float) -> None:
         """An ICMP Packet Too Big (Fragmentation Needed) quoting a packet we sent to ``addr``.
@@ -286,6 +326,16 @@ class SctpEndpoint:
             return configured
         return min(configured, local) if configured else local
 
+    def _add_peer_address(self, assoc: Association, addr: PeerAddr) -> bool:
+        """Map another peer address to ``assoc`` (§8.5); False when another open
+        association already has it (the address stays with that one)."""
+        key = (addr, assoc.remote_port)
+        owner = self._by_peer.get(key)
+        if owner is not None and owner is not assoc and not owner.closed:
+            return False
+        self._by_peer[key] = assoc
+        return True
+
     def _touch(self, assoc: Association) -> None:
         """``assoc`` got input or a user call: it may have output or a new deadline."""
         self._dirty[assoc.id] = assoc
@@ -311,21 +361,24 @@ class SctpEndpoint:
             heapq.heapify(self._heap)
 
     def _association_closed(self, assoc: Association) -> None:
-        key = (assoc.address, assoc.remote_port)
-        if self._by_peer.get(key) is assoc:
-            del self._by_peer[key]
+        self._open.discard(assoc.id)
+        for path in assoc._paths:
+            key = (path.addr, assoc.remote_port)
+            if self._by_peer.get(key) is assoc:
+                del self._by_peer[key]
         if self._by_tag.get(assoc.local_tag) is assoc:
             del self._by_tag[assoc.local_tag]
         # Its last packets (ABORT, SHUTDOWN COMPLETE) go out before anything the endpoint
         # answers afterwards on its behalf (e.g. out-of-the-blue replies).
         addr = assoc.address
+        self._out.extend(assoc.take_directed())
         self._out.extend((data, addr) for data in assoc.take_packets())
         self._touch(assoc)  # its deadline entry goes at the next refresh
 
     # ------------------------------------------------------------------ internals
 
     def _open_count(self) -> int:
-        return len(self._by_peer)
+        return len(self._open)
 
     def _create(self, addr: PeerAddr, remote_port: int, now: float) -> Association:
         assoc_id = self._next_id
@@ -333,6 +386,7 @@ class SctpEndpoint:
         assoc = Association(self, assoc_id, addr, remote_port, now)
         self._assocs[assoc_id] = assoc
         self._by_peer[(addr, remote_port)] = assoc
+        self._open.add(assoc_id)
         self.associations_created += 1
         return assoc
 
@@ -363,6 +417,7 @@ class SctpEndpoint:
             assoc = self._rebound(packet, addr)
         if assoc is not None:
             old_tag = assoc.local_tag
+            assoc._src = addr
             assoc.receive_packet(packet, len(data), now)
             if assoc.local_tag != old_tag and not assoc.closed:  # restart (§5.2.4 A)
                 if self._by_tag.get(old_tag) is assoc:
@@ -468,6 +523,7 @@ class SctpEndpoint:
             local_port=self.local_port,
             peer_port=packet.src_port,
             now=now,
+            addresses=self._address_params,
         )
         self._reply(addr, packet.src_port, init.initiate_tag, [ack])
 

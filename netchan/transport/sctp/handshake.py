@@ -20,6 +20,8 @@ from .packet import (
     InitAckChunk,
     InitChunk,
     InvalidMandatoryParameterCause,
+    IPv4AddressParameter,
+    IPv6AddressParameter,
     MissingMandatoryParameterCause,
     Parameter,
     StateCookieParameter,
@@ -152,11 +154,17 @@ def _extension_parameters(options: Options) -> list[Parameter]:
 
 
 def make_init(
-    options: Options, local_tag: int, initial_tsn: int, preservative: float = 0.0
+    options: Options,
+    local_tag: int,
+    initial_tsn: int,
+    preservative: float = 0.0,
+    addresses: tuple[Parameter, ...] = (),
 ) -> InitChunk:
     """Our INIT (§5.1 A): I-DATA offered when ``Options.interleaving`` is on (RFC 8260
-    §2.2.1), and a Cookie Preservative when retrying after a Stale Cookie error (§5.2.6 3)."""
-    params = _extension_parameters(options)
+    §2.2.1), a Cookie Preservative when retrying after a Stale Cookie error (§5.2.6 3), and
+    the IPv4 / IPv6 Address parameters of a multihomed endpoint (§5.1.2)."""
+    params: list[Parameter] = list(addresses)
+    params.extend(_extension_parameters(options))
     if preservative > 0:
         params.append(CookiePreservativeParameter(int(preservative * 1000)))
     return InitChunk(
@@ -182,13 +190,17 @@ def make_init_ack(
     now: float,
     local_tie_tag: int = 0,
     peer_tie_tag: int = 0,
+    addresses: tuple[Parameter, ...] = (),
 ) -> InitAckChunk:
     """An INIT ACK carrying a signed State Cookie (§5.1 B, §5.1.3), no state kept.
 
     The cookie holds the negotiated stream counts, both tags and initial TSNs, the peer's
     a_rwnd, the Tie-Tags (§5.2.2; zero for a normal setup) and whether I-DATA was negotiated
-    (RFC 8260 §2.2.1: the INIT listed it and so do we). Unknown parameters of the INIT that
-    ask for a report come back as Unrecognized Parameter parameters (§3.2.1).
+    (RFC 8260 §2.2.1: the INIT listed it and so do we), and the addresses the INIT listed
+    (§5.1.2: the association built from the cookie knows all the peer's destinations).
+    Unknown parameters of the INIT that ask for a report come back as Unrecognized Parameter
+    parameters (§3.2.1). ``addresses``: our own Address parameters, for a multihomed
+    endpoint.
     """
     outbound, inbound = negotiate_streams(options, init.outbound_streams, init.inbound_streams)
     contents = CookieContents(
@@ -206,8 +218,14 @@ def make_init_ack(
         created=now,
         lifetime=options.valid_cookie_life + check.preservative,
         interleaving=negotiate_interleaving(options, check),
+        peer_addresses=tuple(
+            p.address.packed
+            for p in init.parameters
+            if isinstance(p, (IPv4AddressParameter, IPv6AddressParameter))
+        ),
     )
     params: list[Parameter] = [StateCookieParameter(factory.make(contents, now))]
+    params.extend(addresses)
     params.extend(_extension_parameters(options))
     params.extend(UnrecognizedParameter(raw) for raw in check.unrecognized)
     return InitAckChunk(

@@ -1,6 +1,6 @@
 """Path heartbeat (RFC 9260 §8.3): probing an idle destination and measuring its RTT.
 
-The association owns one :class:`HeartbeatHandler` (single-homed: one destination). The
+The association owns one :class:`HeartbeatHandler` per destination (:mod:`.paths`). The
 handler keeps the heartbeat timer, the outstanding HEARTBEAT's nonce and send time; the
 association decides what an unanswered heartbeat means (error counters, §8.1/§8.2) and feeds
 RTT samples to its RTO estimator.
@@ -77,6 +77,12 @@ class HeartbeatHandler:
         self.sent += 1
         self.timer.start(now, rto)
         return HeartbeatChunk(_INFO.pack(nonce, now))
+
+    def matches(self, info: bytes) -> bool:
+        """``info`` answers this handler's outstanding HEARTBEAT: its nonce is the one sent
+        to this destination (§5.4 path verification)."""
+        nonce = self._nonce
+        return nonce is not None and len(info) == _INFO.size and _INFO.unpack(info)[0] == nonce
 
     def handle_ack(self, chunk: HeartbeatAckChunk, now: float) -> float | None:
         """A HEARTBEAT ACK: the RTT sample if it answers our outstanding HEARTBEAT.

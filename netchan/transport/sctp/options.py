@@ -43,6 +43,11 @@ class Options:
         association_max_retransmissions: consecutive unanswered retransmissions/heartbeats
             after which the peer is declared dead (RFC Association.Max.Retrans, 10). LAN: 6.
         path_max_retransmissions: the same per destination address (RFC Path.Max.Retrans, 5).
+        pf_max_retransmissions: PFMR (RFC 7829 §5): after this many consecutive unanswered
+            retransmissions or heartbeats a destination of a multihomed peer is Potentially
+            Failed: new data and retransmissions move to another active destination at
+            once, heartbeats probe it every RTO, and its first answer makes it active again.
+            0 (RFC 7829's recommendation): the first T3-rtx timeout moves the data.
         heartbeat_interval: HB.interval on an idle path (RFC 30 s). LAN: 0.5 s (one small
             HEARTBEAT and its ACK about every 0.6 s per idle association). See the dead-peer
             bound above. 0 disables heartbeats.
@@ -117,6 +122,7 @@ class Options:
     max_init_retransmits: int = 8
     association_max_retransmissions: int = 6
     path_max_retransmissions: int = 5
+    pf_max_retransmissions: int = 0
     heartbeat_interval: float = 0.5
     delayed_ack_timeout: float = 0.02
     delayed_ack_packets: int = 2
@@ -154,6 +160,8 @@ class Options:
             raise ValueError("pmtu_probe_timeout must be positive, pmtu_raise_interval >= 0")
         if self.receive_window < 1500:
             raise ValueError("receive_window must be at least 1500 (RFC 9260 §3.3.2)")
+        if self.pf_max_retransmissions < 0:
+            raise ValueError("pf_max_retransmissions must not be negative")
         if self.max_message_size < 1:
             raise ValueError("max_message_size must be positive")
 

@@ -53,7 +53,7 @@ def handle_shutdown(assoc: Association, chunk: ShutdownChunk, now: float) -> Non
         return
     # §9.2: the Cumulative TSN Ack acknowledges data like a SACK without gaps.
     if tx.handle_cumulative_ack(chunk.cumulative_tsn_ack, now):
-        liveness.clear_errors(assoc)
+        liveness.clear_errors(assoc, now)
     if state in (State.ESTABLISHED, State.SHUTDOWN_PENDING):
         assoc._transition(Trigger.SHUTDOWN_RECEIVED)
         assoc._shutdown_requested = True
@@ -91,7 +91,7 @@ def handle_shutdown_complete(assoc: Association, now: float) -> None:
 def t2_expired(assoc: Association, now: float) -> None:
     # §9.2: retransmit SHUTDOWN / SHUTDOWN ACK with backoff; the error counter applies.
     assoc._rto.backoff()
-    if not liveness.count_error(assoc, "SHUTDOWN retransmissions"):
+    if not liveness.count_error(assoc, "SHUTDOWN retransmissions", now):
         return
     if assoc.state is State.SHUTDOWN_SENT:
         send_shutdown(assoc, now)

@@ -7,7 +7,7 @@ keep their own records.
 
 from __future__ import annotations
 
-from .congestion import create_congestion_control
+from .congestion import CongestionControl, create_congestion_control
 from .options import Options
 from .packet import SackChunk
 from .tx.retransmission_queue import RetransmissionQueue, SackResult
@@ -210,6 +210,15 @@ class TxPath:
         of the PLPMTU MUST NOT increase the congestion window measured in bytes)."""
         self.send_queue.set_pmtu(pmtu)
         self.rtx.congestion.mtu = pmtu
+
+    def switch_path(self, rto: RtoEstimator, congestion: CongestionControl) -> CongestionControl:
+        """DATA goes to another destination (RFC 9260 §6.4): its RTO estimator takes the RTT
+        samples and its congestion controller the window (§7.2, per destination). Returns
+        the previous destination's controller, to keep for its return."""
+        old = self.rtx.congestion
+        self._rto = rto
+        self.rtx.congestion = congestion
+        return old
 
     def handle_t3_expiry(self, now: float) -> None:
         """§6.3.3 E1/E3: collapse cwnd, mark outstanding DATA for retransmission."""

@@ -8,16 +8,17 @@ the stack's counters onto the backend-neutral record. Its endpoint
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._address import format_address
+from .._address import format_address, parse_address
 from .._api import Association, AssociationAborted, AssociationStatistics, Message
 from .._common import Inbox, raise_if_ended
-from ..errors import AssociationAbortedError, TransportError
+from ..errors import AssociationAbortedError, InvalidAddressError, TransportError
 from ._socket import PeerAddr
 
 if TYPE_CHECKING:
@@ -78,6 +79,33 @@ class UdpAssociation(Association):
         return tuple(
             format_address("udp", [host], port, self._remote_sctp_port) for host, port in addrs
         )
+
+    @property
+    def primary_path(self) -> str:
+        """The peer address data goes to while it is reachable (RFC 9260 §6.4), as a URL."""
+        host, port = self._sctp.primary_path[:2]
+        return format_address("udp", [host], port, self._remote_sctp_port)
+
+    def set_primary(self, address: str) -> None:
+        """Make ``address`` (one of :attr:`peer_addresses`) the primary path.
+
+        Data moves there at once when the path is active and confirmed (RFC 9260 §5.4),
+        otherwise as soon as it is; a ``PeerAddressChanged`` event with state ``"primary"``
+        follows.
+
+        Raises:
+            InvalidAddressError: not a ``udp://`` URL of one of the peer's addresses.
+        """
+        target = parse_address(address)
+        if target.scheme != "udp" or len(target.hosts) != 1:
+            raise InvalidAddressError(f"{address!r} is not one udp:// peer address")
+        wanted = _normalized(target.hosts[0])
+        for addr in self._sctp.peer_addresses:
+            if _normalized(addr[0]) == wanted and addr[1] == target.port:
+                self._sctp.set_primary(addr, trio.current_time())
+                self._endpoint._flush()
+                return
+        raise InvalidAddressError(f"{address!r} is not an address of the peer ({self!r})")
 
     @property
     def outbound_streams(self) -> int:
@@ -382,3 +410,14 @@ def _association_statistics(assoc: UdpAssociation, counters: Any) -> Association
         drops=dict(drops) if drops else {},
         pmtu=get("pmtu"),
     )
+
+
+def _normalized(host: str) -> str:
+    """An IP literal in one spelling (IPv4-mapped IPv6 as IPv4), for comparing addresses."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)

@@ -13,6 +13,10 @@ Tasks (in the endpoint's nursery):
   sends are queued in the stack and flushed here, so back-to-back small sends bundle);
 * the writer only runs when the kernel's socket buffer was full (EAGAIN) and sends the rest.
 
+Multihoming (``udp://A,B:PORT``, RFC 9260 §6.4): one socket per local address, all on one
+port, a reader task each; the stack lists the addresses in INIT / INIT ACK and each datagram
+leaves from the socket chosen for its destination (:mod:`._sources`).
+
 Memory is bounded by the stack: delivered-but-unread messages count against the receive window
 we advertise until the application takes them (``message_consumed``); sends block while the
 association's send buffer is full (``SendBufferAvailable`` wakes them).
@@ -64,6 +68,7 @@ from ._socket import (
     read_error_queue,
     set_dont_fragment,
 )
+from ._sources import LocalSockets
 
 log = logging.getLogger("netchan.transport.udp")
 
@@ -82,7 +87,8 @@ BURST_PACKETS = 8
 
 
 class UdpEndpoint(Endpoint):
-    """A one-to-many SCTP endpoint on one UDP socket (``udp://HOST:PORT``).
+    """A one-to-many SCTP endpoint on one UDP socket (``udp://HOST:PORT``), or one per local
+    address (``udp://A,B:PORT``, multihomed).
 
     Create it with :func:`open_udp_endpoint` (or ``netchan.transport.open_endpoint``), which
     also runs its background tasks. One socket serves any number of associations.
@@ -98,13 +104,31 @@ class UdpEndpoint(Endpoint):
     ) -> None:
         if address.scheme != "udp":
             raise InvalidAddressError(f"{address} is not a udp:// address")
-        if len(address.hosts) != 1:
-            raise TransportError(
-                f"udp:// endpoints bind one address; multihoming is not supported yet ({address})"
-            )
+        if len(set(address.hosts)) != len(address.hosts):
+            raise InvalidAddressError(f"an address is listed twice in {address}")
         self._sock = open_udp_socket(address.host, address.port)
         self._family = self._sock.family
-        if options.plpmtud and not set_dont_fragment(self._sock, True):
+        socks = [self._sock]
+        try:
+            for host in address.hosts[1:]:
+                # RFC 6951 §5.1: one UDP port for all our addresses (peers learn it from
+                # the source port); the kernel's choice for port 0 is taken for all.
+                sock = open_udp_socket(host, self._sock.getsockname()[1])
+                socks.append(sock)
+                if sock.family != self._family:
+                    raise TransportError(
+                        f"a multihomed udp:// endpoint binds addresses of one family ({address})"
+                    )
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        self._socks = socks
+        self._sources = LocalSockets(socks) if len(socks) > 1 else None
+        #: Test hook: ``f(local_host, peer_addr) -> bool``; True drops the datagram sent or
+        #: received between them (a black-holed path on loopback). None in production.
+        self._path_filter: Any = None
+        if options.plpmtud and not all(set_dont_fragment(sock, True) for sock in socks):
             # Without the Don't Fragment bit a probe would be fragmented and confirm a size
             # the path does not carry (RFC 8899 §3 item 2): no path MTU discovery here.
             from dataclasses import replace
@@ -115,6 +139,7 @@ class UdpEndpoint(Endpoint):
         self._local_mtus: dict[str, int | None] = {}
         bound = self._sock.getsockname()
         self._host: str = bound[0]
+        self._hosts = [sock.getsockname()[0] for sock in socks]
         self._port: int = bound[1]
         # RFC 6951: the SCTP port is independent of the UDP port; it defaults to the same
         # number, also when that number was chosen by the kernel (port 0).
@@ -131,6 +156,9 @@ class UdpEndpoint(Endpoint):
         )
         if options.plpmtud and hasattr(self._sctp, "local_mtu"):
             self._sctp.local_mtu = self._local_mtu
+        if len(socks) > 1:
+            # §5.1.2: every address in our INIT / INIT ACK.
+            self._sctp.local_addresses = self._hosts
         self._closed = False
         self._assocs: dict[int, UdpAssociation] = {}
         self._by_peer: dict[tuple[PeerAddr, int], UdpAssociation] = {}
@@ -157,7 +185,7 @@ class UdpEndpoint(Endpoint):
     @property
     def address(self) -> str:
         """The bound address, e.g. ``udp://127.0.0.1:40123`` (ephemeral port resolved)."""
-        return format_address("udp", [self._host], self._port, self._sctp_port)
+        return format_address("udp", self._hosts, self._port, self._sctp_port)
 
     @property
     def associations(self) -> tuple[Association, ...]:
@@ -168,23 +196,36 @@ class UdpEndpoint(Endpoint):
         """Set up an association to ``address`` (or return the one that exists).
 
         ``address`` is ``udp://HOST:UDP_PORT[?sctp_port=N]``; the SCTP port defaults to the
-        UDP port. Raises BrokenResourceError (cause attached) if the peer never answers
-        within Max.Init.Retransmits or refuses.
+        UDP port. ``udp://A,B:PORT`` names a multihomed peer: the INIT goes to A, then to B
+        when A does not answer (RFC 9260 §5.1). Raises BrokenResourceError (cause attached)
+        if the peer never answers within Max.Init.Retransmits or refuses.
         """
         self._check_open()
         target = parse_address(address)
         if target.scheme != "udp":
             raise InvalidAddressError(f"a udp:// endpoint cannot reach {address!r}")
-        peer = await self._resolve(target.host, target.port)
+        peers = [await self._resolve(host, target.port) for host in target.hosts]
+        peer = peers[0]
         key = (peer, target.sctp_port)
         assoc = self._by_peer.get(key)
         if assoc is None or assoc._phase == _ENDED:
             self._check_open()
-            sctp_assoc = self._sctp.connect(peer, target.sctp_port, trio.current_time())
-            assoc = UdpAssociation(self, sctp_assoc, target.sctp_port)
-            self._assocs[assoc.id] = assoc
-            self._by_peer[key] = assoc
-            assoc._peer_key = key
+            if len(peers) > 1:
+                sctp_assoc = self._sctp.connect(
+                    peer, target.sctp_port, trio.current_time(), alternates=peers[1:]
+                )
+            else:
+                sctp_assoc = self._sctp.connect(peer, target.sctp_port, trio.current_time())
+            existing = self._assocs.get(sctp_assoc.id)
+            if existing is not None:
+                # Another address of a (multihomed) peer we are associated with: the stack
+                # returned that association (RFC 9260 §5.2.1 allows one per peer).
+                assoc = existing
+            else:
+                assoc = UdpAssociation(self, sctp_assoc, target.sctp_port)
+                self._assocs[assoc.id] = assoc
+                self._by_peer[key] = assoc
+                assoc._peer_key = key
             self._flush()
         try:
             await assoc._wait_established()
@@ -273,7 +314,8 @@ class UdpEndpoint(Endpoint):
             if self._closed:
                 scope.cancel()
             async with open_internal_nursery() as nursery:
-                nursery.start_soon(self._reader)
+                for sock in self._socks:
+                    nursery.start_soon(self._reader, sock)
                 nursery.start_soon(self._timer)
                 nursery.start_soon(self._writer)
                 task_status.started()
@@ -298,8 +340,9 @@ class UdpEndpoint(Endpoint):
             assoc._wake_all()
         self._ready.waiters.unpark_all()
         self._events.close()
-        trio.lowlevel.notify_closing(self._sock)
-        self._sock.close()
+        for sock in self._socks:
+            trio.lowlevel.notify_closing(sock)
+            sock.close()
         if self._cancel_scope is not None:
             self._cancel_scope.cancel()
 
@@ -329,8 +372,7 @@ class UdpEndpoint(Endpoint):
 
     # --- background tasks ----------------------------------------------------------------
 
-    async def _reader(self) -> None:
-        sock = self._sock
+    async def _reader(self, sock: socket.socket) -> None:
         while not self._closed:
             try:
                 await trio.lowlevel.wait_readable(sock)
@@ -338,7 +380,7 @@ class UdpEndpoint(Endpoint):
                 return
             if self._is_closed():
                 return
-            count = self._read_available(trio.current_time())
+            count = self._read_available(trio.current_time(), sock)
             if count < 0:
                 return
             if count == 0:
@@ -348,10 +390,21 @@ class UdpEndpoint(Endpoint):
             if count == RECV_BATCH:
                 await trio.lowlevel.checkpoint()
 
-    def _read_available(self, now: float) -> int:
-        """Feed the stack every datagram waiting (up to ``RECV_BATCH``); -1 once closed."""
-        sock = self._sock
+    def _read_all(self, now: float) -> int:
+        """:meth:`_read_available` on every socket; -1 once closed."""
+        total = 0
+        for sock in self._socks:
+            count = self._read_available(now, sock)
+            if count < 0:
+                return -1
+            total += count
+        return total
+
+    def _read_available(self, now: float, sock: socket.socket) -> int:
+        """Feed the stack every datagram waiting on ``sock`` (up to ``RECV_BATCH``); -1 once
+        closed."""
         sctp = self._sctp
+        path_filter = self._path_filter
         count = 0
         for _ in range(RECV_BATCH):
             try:
@@ -369,6 +422,9 @@ class UdpEndpoint(Endpoint):
                 log.debug("recvfrom failed: %s", exc)
                 break
             count += 1
+            if path_filter is not None and path_filter(sock.getsockname()[0], addr):
+                self._drops["test_path_filter"] += 1
+                continue
             try:
                 sctp.receive_datagram(data, (addr[0], addr[1]), now)
             except Exception:
@@ -430,7 +486,7 @@ class UdpEndpoint(Endpoint):
                 # Input first: after this process was descheduled for a while, the SACKs
                 # that arrived meanwhile must count before T3-rtx or a heartbeat timer
                 # decides the peer is late (a spurious timeout collapses cwnd, §7.2.3).
-                if self._read_available(now) < 0:
+                if self._read_all(now) < 0:
                     return
                 sctp.handle_timeout(now)
             self._armed_deadline = math.inf
@@ -444,7 +500,7 @@ class UdpEndpoint(Endpoint):
             if self._is_closed():
                 return
             try:
-                await trio.lowlevel.wait_writable(self._sock)
+                await trio.lowlevel.wait_writable(self._socket_for(self._outgoing[0][1]))
             except trio.ClosedResourceError:
                 return
             while self._outgoing and not self._closed:
@@ -472,21 +528,33 @@ class UdpEndpoint(Endpoint):
             self._local_mtus[host] = local_mtu(self._family, (host, int(addr[1])))
         return self._local_mtus[host]
 
+    def _socket_for(self, addr: PeerAddr) -> socket.socket:
+        """The socket whose address is the source toward ``addr`` (multihomed: §6.4)."""
+        sources = self._sources
+        if sources is None:
+            return self._sock
+        return sources.for_peer(addr[0])
+
     def _sendto(self, data: bytes, addr: PeerAddr) -> bool:
         """One datagram; False when the kernel buffer is full (caller keeps it)."""
+        sources = self._sources
+        sock = self._sock if sources is None else sources.for_peer(addr[0])
+        if self._path_filter is not None and self._path_filter(sock.getsockname()[0], addr):
+            self._drops["test_path_filter"] += 1
+            return True
         if type(data) is Fragmentable:
             # RFC 9260 §6.9: a chunk cut for a larger PMTU goes IP-fragmented: DF off for it.
-            set_dont_fragment(self._sock, False)
+            set_dont_fragment(sock, False)
             try:
-                return self._sendto_df(data, addr)
+                return self._sendto_df(sock, data, addr)
             finally:
-                set_dont_fragment(self._sock, True)
-        return self._sendto_df(data, addr)
+                set_dont_fragment(sock, True)
+        return self._sendto_df(sock, data, addr)
 
-    def _sendto_df(self, data: bytes, addr: PeerAddr) -> bool:
+    def _sendto_df(self, sock: socket.socket, data: bytes, addr: PeerAddr) -> bool:
         for _attempt in range(2):
             try:
-                self._sock.sendto(data, addr)
+                sock.sendto(data, addr)
             except (BlockingIOError, InterruptedError):
                 return False
             except OSError as exc:
@@ -515,7 +583,13 @@ class UdpEndpoint(Endpoint):
         start = 0
         # A Fragmentable datagram (rare: after the path MTU shrank) needs the socket's DF
         # option changed around it: such a flush goes datagram by datagram.
-        if self._batcher is not None and len(batch) > 1 and not self._has_fragmentable(batch):
+        if (
+            self._batcher is not None
+            and self._sources is None
+            and self._path_filter is None
+            and len(batch) > 1
+            and not self._has_fragmentable(batch)
+        ):
             retried = False
             while len(batch) - start > 1:
                 sent, error = self._batcher.send(batch[start:] if start else batch)
@@ -561,7 +635,8 @@ class UdpEndpoint(Endpoint):
                 if not self._icmp_pending:
                     break
                 self._icmp_pending = False
-                self._handle_icmp(read_error_queue(self._sock), now)
+                for sock in self._socks:
+                    self._handle_icmp(read_error_queue(sock), now)
         finally:
             self._flushing = False
         deadline = self._sctp.next_deadline()
