@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ..errors import MessageTooLargeError
 from . import bundling, connect, datapath, liveness, shutdown
+from .auth import AssociationAuth, AuthKeys, AuthParams
 from .connect import PEER_WINDOW_PACKETS
 from .cookie import CookieContents, CookieFactory
 from .counters import AssociationCounters, DropCounter
@@ -31,6 +32,7 @@ from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
     AbortChunk,
+    AuthChunk,
     Chunk,
     CookieAckChunk,
     CookieEchoChunk,
@@ -80,8 +82,10 @@ class _Host(Protocol):
     rng: random.Random
     cookies: CookieFactory
     local_port: int
+    auth_keys: AuthKeys | None
 
     def _emit(self, event: Event) -> None: ...
+    def _random_bytes(self, n: int) -> bytes: ...
     def _new_tag(self) -> int: ...
     def _max_plpmtu(self, addr: PeerAddr) -> int: ...
     def _association_closed(self, assoc: Association) -> None: ...
@@ -214,6 +218,10 @@ class Association:
             options.pmtu, int(options.receive_window * _WINDOW_UPDATE_FRACTION)
         )
         self._send_blocked = False
+        # SCTP-AUTH (RFC 4895, auth.py): our INIT's parameters (keyed endpoint, active side)
+        # and, once both sides' are known, the association's keys; None without AUTH.
+        self._local_auth: AuthParams | None = None
+        self._auth: AssociationAuth | None = None
         # Counters.
         self.packets_sent = 0
         self.packets_received = 0
@@ -234,6 +242,17 @@ class Association:
     def address(self) -> PeerAddr:
         """The primary (only) peer address."""
         return self._addr
+
+    @property
+    def authenticated(self) -> bool:
+        """SCTP-AUTH (RFC 4895) is in use on this association."""
+        return self._auth is not None
+
+    @property
+    def peer_key_id(self) -> int | None:
+        """The Shared Key Identifier of the peer's last AUTH chunk that verified: which of
+        the endpoint's keys the peer holds (None without AUTH or before one arrived)."""
+        return self._auth.peer_key_id if self._auth is not None else None
 
     def rebind(self, addr: PeerAddr) -> None:
         """The peer's transport address changed (RFC 6951 UDP port learning)."""
@@ -449,12 +468,27 @@ class Association:
             connect.handle_init(self, first, now)
             return
         start = 0
-        if isinstance(first, CookieEchoChunk):
+        keys = self._host.auth_keys
+        if keys is not None and isinstance(first, (AuthChunk, CookieEchoChunk)):
+            start = connect.authenticated_cookie_echo(self, keys, chunks, vtag, now)
+            if start < 0:
+                return
+        elif isinstance(first, CookieEchoChunk):
             if not connect.handle_cookie_echo(self, first, vtag, now):
                 return
             start = 1
-        elif not self._verification_tag_ok(packet):
-            return
+        if start == 0:
+            if not self._verification_tag_ok(packet):
+                return
+            auth = self._auth
+            if auth is not None:
+                chunks, error = auth.filter(
+                    chunks, 0, self.drops, setup=self.state is State.COOKIE_ECHOED
+                )
+                if error is not None:
+                    self._queue_control(error)
+                if not chunks:
+                    return
         self._process_chunks(chunks, start, now)
 
     def _verification_tag_ok(self, packet: Packet) -> bool:
@@ -618,7 +652,14 @@ class Association:
         self._control.append(chunk)
 
     def _send_raw(self, vtag: int, chunks: list[Chunk]) -> None:
-        self._raw.append(serialize_packet(self._host.local_port, self.remote_port, vtag, chunks))
+        self._raw.append(self._serialize(vtag, chunks))
+
+    def _serialize(self, vtag: int, chunks: list[Chunk]) -> bytes:
+        """A packet to the peer: with an AUTH chunk when SCTP-AUTH asks for one (RFC 4895)."""
+        auth = self._auth
+        if auth is not None:
+            return auth.serialize(self._host.local_port, self.remote_port, vtag, chunks)
+        return serialize_packet(self._host.local_port, self.remote_port, vtag, chunks)
 
     def datagrams_to_send(self, now: float) -> list[bytes]:
         """Packets ready to go to :attr:`address`: bundles control chunks, SACK and DATA

@@ -21,14 +21,17 @@ from dataclasses import dataclass
 
 _MAC_SIZE = 32
 _SECRET_BITS = 256
-_VERSION = 2
+_VERSION = 3
 # version, local tag, peer tag, local initial TSN, peer initial TSN, outbound streams,
 # inbound streams, peer a_rwnd, local port, peer port, local tie-tag, peer tie-tag,
 # creation time (s), lifetime (s), flags.
 _BODY = struct.Struct("!BIIIIHHIHHIIddB")
 # Flag bits of the cookie's last byte.
 _FLAG_INTERLEAVING = 0x01
+#: Size of a cookie without SCTP-AUTH key vectors (they follow the fixed fields, RFC 4895).
 COOKIE_SIZE = _BODY.size + _MAC_SIZE
+#: Longest SCTP-AUTH part a cookie of ours carries (two key vectors, see ``auth``).
+_MAX_AUTH = 1024
 
 
 class CookieError(Exception):
@@ -73,6 +76,8 @@ class CookieContents:
         created: when the cookie was made (driver time, seconds).
         lifetime: Valid.Cookie.Life in seconds.
         interleaving: I-DATA was negotiated (RFC 8260 §2.2.1: both INIT and INIT ACK list it).
+        auth: both sides' SCTP-AUTH key vectors (RFC 4895 §6.1), empty without AUTH
+            (``AssociationAuth.cookie_bytes``).
     """
 
     local_tag: int
@@ -89,6 +94,7 @@ class CookieContents:
     created: float = 0.0
     lifetime: float = 60.0
     interleaving: bool = False
+    auth: bytes = b""
 
 
 class CookieFactory:
@@ -127,22 +133,25 @@ class CookieFactory:
     def make(self, contents: CookieContents, now: float) -> bytes:
         """Serialize and sign ``contents`` (its ``created`` is taken as given)."""
         self._maybe_rotate(now)
-        body = _BODY.pack(
-            _VERSION,
-            contents.local_tag,
-            contents.peer_tag,
-            contents.local_initial_tsn,
-            contents.peer_initial_tsn,
-            contents.outbound_streams,
-            contents.inbound_streams,
-            contents.peer_a_rwnd,
-            contents.local_port,
-            contents.peer_port,
-            contents.local_tie_tag,
-            contents.peer_tie_tag,
-            contents.created,
-            contents.lifetime,
-            _FLAG_INTERLEAVING if contents.interleaving else 0,
+        body = (
+            _BODY.pack(
+                _VERSION,
+                contents.local_tag,
+                contents.peer_tag,
+                contents.local_initial_tsn,
+                contents.peer_initial_tsn,
+                contents.outbound_streams,
+                contents.inbound_streams,
+                contents.peer_a_rwnd,
+                contents.local_port,
+                contents.peer_port,
+                contents.local_tie_tag,
+                contents.peer_tie_tag,
+                contents.created,
+                contents.lifetime,
+                _FLAG_INTERLEAVING if contents.interleaving else 0,
+            )
+            + contents.auth
         )
         return body + hmac.new(self._current, body, hashlib.sha256).digest()
 
@@ -154,10 +163,10 @@ class CookieFactory:
             StaleCookieError: the MAC verifies but the lifetime has passed.
         """
         self._maybe_rotate(now)
-        if len(cookie) != COOKIE_SIZE:
+        if not COOKIE_SIZE <= len(cookie) <= COOKIE_SIZE + _MAX_AUTH:
             raise ForgedCookieError("State Cookie has the wrong size")
-        body = bytes(cookie[: _BODY.size])
-        mac = bytes(cookie[_BODY.size :])
+        body = bytes(cookie[:-_MAC_SIZE])
+        mac = bytes(cookie[-_MAC_SIZE:])
         # §5.1.5 step 2: compare in constant time, against the current then previous secret.
         ok = hmac.compare_digest(mac, hmac.new(self._current, body, hashlib.sha256).digest())
         if not ok and self._previous is not None:
@@ -180,7 +189,7 @@ class CookieFactory:
             created,
             lifetime,
             flags,
-        ) = _BODY.unpack(body)
+        ) = _BODY.unpack_from(body)
         if version != _VERSION:
             raise ForgedCookieError("State Cookie has an unknown version")
         contents = CookieContents(
@@ -198,6 +207,7 @@ class CookieFactory:
             created=created,
             lifetime=lifetime,
             interleaving=bool(flags & _FLAG_INTERLEAVING),
+            auth=body[_BODY.size :],
         )
         # §5.1.5 step 3: compare the creation timestamp plus lifetime with the current time.
         expires = contents.created + contents.lifetime

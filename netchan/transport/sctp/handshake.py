@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .auth import AssociationAuth, AuthParams
 from .cookie import CookieContents, CookieFactory
 from .options import Options
 from .packet import (
@@ -34,6 +35,8 @@ MAX_COOKIE_PRESERVATIVE = 5.0
 _STATE_COOKIE_TYPE = 7
 #: The I-DATA chunk type (RFC 8260 §2.1), listed in Supported Extensions to offer it.
 IDATA_CHUNK_TYPE = 64
+#: The AUTH chunk type (RFC 4895 §4.2), listed in Supported Extensions by a keyed endpoint.
+AUTH_CHUNK_TYPE = 0x0F
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,22 +144,32 @@ def negotiate_interleaving(options: Options, check: InitCheck) -> bool:
     return options.interleaving and check.peer_interleaving
 
 
-def _extension_parameters(options: Options) -> list[Parameter]:
-    """Supported Extensions (RFC 5061 §4.2.7) listing what we offer: I-DATA or nothing.
+def _extension_parameters(options: Options, auth: AuthParams | None = None) -> list[Parameter]:
+    """Supported Extensions (RFC 5061 §4.2.7) listing what we offer: I-DATA, AUTH, or
+    nothing; with ``auth``, our RANDOM, CHUNKS and HMAC-ALGO follow (RFC 4895 §3).
 
     FORWARD-TSN / I-FORWARD-TSN are not listed: PR-SCTP (RFC 3758) is not implemented.
     """
-    if options.interleaving:
-        return [SupportedExtensionsParameter((IDATA_CHUNK_TYPE,))]
-    return []
+    offered: tuple[int, ...] = (IDATA_CHUNK_TYPE,) if options.interleaving else ()
+    if auth is not None:
+        offered += (AUTH_CHUNK_TYPE,)
+    params: list[Parameter] = [SupportedExtensionsParameter(offered)] if offered else []
+    if auth is not None:
+        params.extend(auth.parameters())
+    return params
 
 
 def make_init(
-    options: Options, local_tag: int, initial_tsn: int, preservative: float = 0.0
+    options: Options,
+    local_tag: int,
+    initial_tsn: int,
+    preservative: float = 0.0,
+    auth: AuthParams | None = None,
 ) -> InitChunk:
     """Our INIT (§5.1 A): I-DATA offered when ``Options.interleaving`` is on (RFC 8260
-    §2.2.1), and a Cookie Preservative when retrying after a Stale Cookie error (§5.2.6 3)."""
-    params = _extension_parameters(options)
+    §2.2.1), our SCTP-AUTH parameters when keyed (RFC 4895 §6.1), and a Cookie Preservative
+    when retrying after a Stale Cookie error (§5.2.6 3)."""
+    params = _extension_parameters(options, auth)
     if preservative > 0:
         params.append(CookiePreservativeParameter(int(preservative * 1000)))
     return InitChunk(
@@ -182,13 +195,16 @@ def make_init_ack(
     now: float,
     local_tie_tag: int = 0,
     peer_tie_tag: int = 0,
+    auth: AssociationAuth | None = None,
 ) -> InitAckChunk:
     """An INIT ACK carrying a signed State Cookie (§5.1 B, §5.1.3), no state kept.
 
     The cookie holds the negotiated stream counts, both tags and initial TSNs, the peer's
     a_rwnd, the Tie-Tags (§5.2.2; zero for a normal setup) and whether I-DATA was negotiated
     (RFC 8260 §2.2.1: the INIT listed it and so do we). Unknown parameters of the INIT that
-    ask for a report come back as Unrecognized Parameter parameters (§3.2.1).
+    ask for a report come back as Unrecognized Parameter parameters (§3.2.1). With ``auth``
+    (a keyed endpoint, RFC 4895 §6.1) our AUTH parameters go in the INIT ACK and both key
+    vectors in the cookie.
     """
     outbound, inbound = negotiate_streams(options, init.outbound_streams, init.inbound_streams)
     contents = CookieContents(
@@ -206,9 +222,10 @@ def make_init_ack(
         created=now,
         lifetime=options.valid_cookie_life + check.preservative,
         interleaving=negotiate_interleaving(options, check),
+        auth=auth.cookie_bytes() if auth is not None else b"",
     )
     params: list[Parameter] = [StateCookieParameter(factory.make(contents, now))]
-    params.extend(_extension_parameters(options))
+    params.extend(_extension_parameters(options, auth.local if auth is not None else None))
     params.extend(UnrecognizedParameter(raw) for raw in check.unrecognized)
     return InitAckChunk(
         initiate_tag=local_tag,
