@@ -440,3 +440,15 @@ def test_transfer_under_loss_with_key_rotation_mid_transfer_loses_nothing(loss: 
     for ep in (a, b):
         drops = ep.statistics()["drops"]
         assert not {k for k in drops if k.startswith("auth")}, drops
+
+
+def test_an_endpoint_with_several_keys_answers_each_peer_with_its_key() -> None:
+    # b holds two keys (say "admin" 1 and "workers" 2), active 1; a only holds key 2.
+    net, a, b = _pair({2: OTHER_KEY}, {1: KEY, 2: OTHER_KEY})
+    assoc, peer = _established(net, a, b)
+    assoc.send(b"job", stream=0, now=net.now)
+    net.run_until(lambda: bool(net.events_of(B_ADDR, ev.MessageReceived)), 5.0)
+    peer.send(b"result", stream=0, now=net.now)
+    net.run_until(lambda: bool(net.events_of(A_ADDR, ev.MessageReceived)), 5.0)
+    assert peer.peer_key_id == 2 and assoc.peer_key_id == 2
+    assert not a.statistics()["drops"] and not b.statistics()["drops"]

@@ -277,6 +277,8 @@ class AssociationAuth:
     __slots__ = (
         "_generation",
         "_macs",
+        "_peer_used",
+        "_setup_active",
         "keys",
         "local",
         "overhead",
@@ -296,8 +298,33 @@ class AssociationAuth:
         self.peer_requires = frozenset(peer.chunks) - _NEVER_AUTHENTICATED
         self.we_require = frozenset(local.chunks) - _NEVER_AUTHENTICATED
         self.peer_key_id: int | None = None
+        # Key ids the peer's AUTH chunks used, and our active key when the association began
+        # (see send_key_id).
+        self._peer_used: set[int] = set()
+        self._setup_active = keys.active_key_id
         self._macs: dict[tuple[int, int], Any] = {}
         self._generation = keys.generation
+
+    @property
+    def send_key_id(self) -> int:
+        """The Shared Key Identifier our AUTH chunks use now.
+
+        Our active key, except when it is still the one we started with, the peer has never
+        used it and the peer's key is one we hold: then the peer's key. An endpoint holding
+        several keys (one per group of peers) so answers each peer with the key that peer
+        holds; a key made active later (rotation) is used from then on.
+        """
+        active = self.keys.active_key_id
+        peer = self.peer_key_id
+        if (
+            peer is None
+            or peer == active
+            or active != self._setup_active
+            or active in self._peer_used
+            or self.keys.key(peer) is None
+        ):
+            return active
+        return peer
 
     # ------------------------------------------------------------------ State Cookie
 
@@ -361,7 +388,7 @@ class AssociationAuth:
         for chunk in chunks[at:]:
             chunk.write(parts)
         body = b"".join(parts)
-        key_id = self.keys.active_key_id
+        key_id = self.send_key_id
         hmac_id = self.send_hmac_id
         size = _HMAC_SIZES[hmac_id]
         header = CHUNK_HEADER.pack(AUTH_CHUNK_TYPE, 0, 8 + size) + _KEY_IDS.pack(key_id, hmac_id)
@@ -388,8 +415,13 @@ class AssociationAuth:
         mac.update(chunk.covered)
         if not hmac.compare_digest(mac.digest(), chunk.hmac):
             return "auth_bad_hmac"
-        self.peer_key_id = chunk.shared_key_id
+        self.peer_authenticated(chunk.shared_key_id)
         return None
+
+    def peer_authenticated(self, key_id: int) -> None:
+        """An AUTH chunk of the peer using ``key_id`` verified."""
+        self.peer_key_id = key_id
+        self._peer_used.add(key_id)
 
     def filter(
         self, chunks: list[Chunk], start: int, drops: DropCounter, *, setup: bool = False

@@ -327,7 +327,7 @@ def authenticated_cookie_echo(
     if not handle_cookie_echo(assoc, echo, vtag, now):
         return -1
     if assoc._auth is not None:
-        assoc._auth.peer_key_id = first.shared_key_id
+        assoc._auth.peer_authenticated(first.shared_key_id)
     return 2
 
 

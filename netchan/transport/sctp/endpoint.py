@@ -562,7 +562,7 @@ class SctpEndpoint:
         assoc.bytes_received += size
         assoc.start_passive(contents, now)
         if assoc._auth is not None and auth_chunk is not None:
-            assoc._auth.peer_key_id = auth_chunk.shared_key_id
+            assoc._auth.peer_authenticated(auth_chunk.shared_key_id)
         self._by_tag[assoc.local_tag] = assoc
         assoc._process_chunks(packet.chunks, 1 if auth_chunk is None else 2, now)
         self._touch(assoc)
