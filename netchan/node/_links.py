@@ -33,7 +33,12 @@ import trio
 import trio.testing
 
 from .. import _protocol as P
-from .._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
+from .._errors import (
+    AccessDeniedError,
+    ChannelNotFoundError,
+    PeerUnreachableError,
+    RemoteError,
+)
 from .._stats import ChannelStatistics
 from ..codec import check_type
 from ._credit import CreditWindow, clamp_credit
@@ -536,6 +541,10 @@ class ImportLink(Link):
         )
         self.open_sent()
         await self.opened.wait()
+        if isinstance(self.error, RemoteError) and self.error.code == "FORBIDDEN":
+            raise AccessDeniedError(
+                f"{peer.address or self.address} refused channel {self.target!r}: {self.error}"
+            ) from self.error
         if isinstance(self.error, RemoteError) and self.error.code in (
             "UNKNOWN_CHANNEL",
             "WRONG_DIRECTION",

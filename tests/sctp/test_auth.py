@@ -165,7 +165,7 @@ def test_peer_without_sha1_or_with_a_short_random_is_refused() -> None:
     assert "SHA1" in str(AuthParams.find(no_sha1))
     short = [RandomParameter(bytes(16)), HmacAlgorithmParameter((HMAC_SHA1,))]
     assert "16 bytes" in str(AuthParams.find(short))
-    assert "does not support" in str(AuthParams.find([]))
+    assert "no SCTP-AUTH" in str(AuthParams.find([]))
 
 
 def test_sha1_is_used_when_the_peer_only_lists_sha1() -> None:
@@ -306,7 +306,7 @@ def test_keyed_endpoint_refuses_an_init_ack_without_auth() -> None:
     a.connect(B_ADDR, 6000, 0.0)
     net.run_until(lambda: bool(net.events_of(A_ADDR, ev.AssociationAborted)), 1.0)
     (aborted,) = net.events_of(A_ADDR, ev.AssociationAborted)
-    assert "does not support SCTP-AUTH" in aborted.reason and not aborted.by_peer
+    assert "no SCTP-AUTH" in aborted.reason and not aborted.by_peer
     net.run(1.0)
     assert not net.events_of(B_ADDR, ev.AssociationEstablished)
 

@@ -213,7 +213,10 @@ class AuthParams:
             elif isinstance(param, HmacAlgorithmParameter):
                 hmac_ids = param.hmac_ids
         if random is None or hmac_ids is None:
-            return "the peer does not support SCTP-AUTH (RFC 4895), which this endpoint requires"
+            return (
+                "no SCTP-AUTH (RFC 4895) parameters: the sender has no key, "
+                "and this endpoint requires one"
+            )
         if len(random) != RANDOM_SIZE:
             # §6.1: a RANDOM of another length than 32 bytes aborts the association.
             return f"the peer's RANDOM parameter has {len(random)} bytes, not {RANDOM_SIZE}"
@@ -238,7 +241,7 @@ def auth_refusal(chunk: InitChunk | InitAckChunk) -> tuple[AuthParams | None, Ab
     """For a keyed endpoint: the peer's AUTH parameters, or the ABORT refusing it.
 
     The ABORT carries a Protocol Violation cause naming the reason, so that the refused
-    side's user reads why ("the peer does not support SCTP-AUTH ...").
+    side's user reads why ("no SCTP-AUTH (RFC 4895) parameters ...").
     """
     found = AuthParams.find(chunk.parameters)
     if isinstance(found, AuthParams):
