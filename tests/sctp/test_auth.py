@@ -239,7 +239,7 @@ def test_unknown_key_and_unsupported_hmac() -> None:
     # §4.1/§6.3: an HMAC identifier we did not list: dropped, answered with an ERROR.
     auth = packet.chunks[0]
     assert isinstance(auth, AuthChunk)
-    bogus = AuthChunk(1, 2, auth.hmac, auth.covered)
+    bogus = AuthChunk(1, 2, auth.hmac, auth.packet, auth.offset)
     kept, error = receiver.filter([bogus, *packet.chunks[1:]], 0, drops)
     assert kept == [] and drops["auth_unsupported_hmac"] == 1
     assert isinstance(error, ErrorChunk)

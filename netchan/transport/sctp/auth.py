@@ -251,18 +251,19 @@ def auth_refusal(chunk: InitChunk | InitAckChunk) -> tuple[AuthParams | None, Ab
 
 
 class _Raw(Chunk):
-    """Chunks already serialized (what an AUTH chunk covers), for ``serialize_packet``."""
+    """Chunks already serialized, as parts (what an AUTH chunk covers), for
+    ``serialize_packet``: the parts are joined once, with the rest of the packet."""
 
-    __slots__ = ("data",)
+    __slots__ = ("parts",)
 
-    def __init__(self, data: bytes) -> None:
-        self.data = data
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
 
     def serialized_size(self) -> int:
-        return len(self.data)
+        return sum(len(p) for p in self.parts)
 
     def write(self, out: list[bytes]) -> None:
-        out.append(self.data)
+        out.extend(self.parts)
 
 
 class AssociationAuth:
@@ -390,7 +391,6 @@ class AssociationAuth:
         parts: list[bytes] = []
         for chunk in chunks[at:]:
             chunk.write(parts)
-        body = b"".join(parts)
         key_id = self.send_key_id
         hmac_id = self.send_hmac_id
         size = _HMAC_SIZES[hmac_id]
@@ -398,9 +398,11 @@ class AssociationAuth:
         mac = self._mac(key_id, hmac_id).copy()
         mac.update(header)
         mac.update(bytes(size))
-        mac.update(body)
-        auth = _Raw(header + mac.digest())
-        return serialize_packet(src_port, dst_port, vtag, [*chunks[:at], auth, _Raw(body)])
+        update = mac.update
+        for part in parts:
+            update(part)
+        auth = _Raw([header + mac.digest()])
+        return serialize_packet(src_port, dst_port, vtag, [*chunks[:at], auth, _Raw(parts)])
 
     # ------------------------------------------------------------------ receiving
 
@@ -412,10 +414,12 @@ class AssociationAuth:
         mac = self._mac(chunk.shared_key_id, hmac_id)
         if mac is None:
             return "auth_unknown_key"
-        if len(chunk.hmac) != _HMAC_SIZES[hmac_id] or not chunk.covered:
+        covered = chunk.covered_parts()
+        if len(chunk.hmac) != _HMAC_SIZES[hmac_id] or not covered:
             return "auth_bad_hmac"
         mac = mac.copy()
-        mac.update(chunk.covered)
+        for part in covered:
+            mac.update(part)
         if not hmac.compare_digest(mac.digest(), chunk.hmac):
             return "auth_bad_hmac"
         self.peer_authenticated(chunk.shared_key_id)
@@ -440,10 +444,21 @@ class AssociationAuth:
         refuses our key can only say so that way (it must carry our verification tag, so
         only an on-path attacker could forge it, who can stop the setup anyway).
         """
+        error: ErrorChunk | None = None
+        first = chunks[start] if start < len(chunks) else None
+        if isinstance(first, AuthChunk):
+            # The usual packet: AUTH first, covering all the rest (a second AUTH chunk in
+            # it is then handled as a misplaced chunk type would be).
+            reason = self.verify(first)
+            if reason is None:
+                return chunks[start + 1 :], None
+            drops.add(reason)
+            if reason == "auth_unsupported_hmac":
+                error = ErrorChunk(causes=(UnsupportedHmacIdentifierCause(first.hmac_id),))
+            return [], error
         out: list[Chunk] = []
         required = self.we_require
         authenticated = False
-        error: ErrorChunk | None = None
         for index in range(start, len(chunks)):
             chunk = chunks[index]
             if isinstance(chunk, AuthChunk):

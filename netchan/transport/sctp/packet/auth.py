@@ -103,16 +103,32 @@ class AuthChunk(Chunk):
             HMAC was computed with.
         hmac_id: the HMAC algorithm (``HMAC_SHA1``, ``HMAC_SHA256``...).
         hmac: the HMAC value; zero bytes of the right length while building a packet.
-        covered: after parsing, the bytes the HMAC covers (§6.2: this chunk with its HMAC
-            field zeroed, and everything after it in the packet); empty otherwise. Not part
-            of equality.
+        packet, offset: after parsing, the packet it came in and where it starts there (not
+            copied, not part of equality); ``covered_parts()`` gives what the HMAC covers.
     """
 
     TYPE = AUTH_CHUNK_TYPE
     shared_key_id: int
     hmac_id: int
     hmac: bytes
-    covered: bytes = field(default=b"", compare=False, repr=False)
+    packet: bytes = field(default=b"", compare=False, repr=False)
+    offset: int = field(default=-1, compare=False, repr=False)
+
+    def covered_parts(self) -> tuple[bytes | memoryview, ...]:
+        """What the HMAC covers (§6.2), in pieces: this chunk with its HMAC field zeroed,
+        then everything after it in the packet. Empty for a chunk that was not parsed."""
+        offset = self.offset
+        if offset < 0:
+            return ()
+        packet = self.packet
+        n = len(self.hmac)
+        end = offset + 8 + n
+        return packet[offset : offset + 8], bytes(n), memoryview(packet)[end:]
+
+    @property
+    def covered(self) -> bytes:
+        """``covered_parts()`` joined (for tests and debugging)."""
+        return b"".join(self.covered_parts())
 
     def serialized_size(self) -> int:
         return (11 + len(self.hmac)) & ~3
@@ -130,10 +146,7 @@ class AuthChunk(Chunk):
         if end - start < 4:
             raise ParseError(f"AUTH chunk length {end - start + 4} < 8")
         key_id, hmac_id = _U16_PAIR.unpack_from(data, start)
-        hmac = data[start + 4 : end]
-        chunk_start = start - 4
-        covered = data[chunk_start : start + 4] + bytes(len(hmac)) + data[end:]
-        return cls(key_id, hmac_id, hmac, covered)
+        return cls(key_id, hmac_id, data[start + 4 : end], data, start - 4)
 
 
 @dataclass(slots=True)
