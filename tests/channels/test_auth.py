@@ -19,8 +19,10 @@ ADMIN = b"admin-key-0123456789abcdef012345"
 WORKERS = b"workers-key-0123456789abcdef0123"
 STRANGER = b"stranger-key-0123456789abcdef012"
 
-pytestmark = pytest.mark.skipif(
-    SCHEME == "sctp", reason="the kernel backend does not take SCTP-AUTH keys yet"
+#: On sctp:// the kernel signs every association with the node's active (first) key, so a
+#: peer holding only another of the node's keys cannot associate (docs/security.md).
+single_key_kernel = pytest.mark.skipif(
+    SCHEME == "sctp", reason="the kernel answers every peer with the node's first key"
 )
 
 
@@ -42,7 +44,19 @@ async def test_keyed_nodes_exchange_values(env: Env) -> None:
 
 @pytest.mark.parametrize(
     ("client_key", "message"),
-    [(None, "no SCTP-AUTH"), (STRANGER, "SCTP-AUTH failed")],
+    [
+        (None, "no SCTP-AUTH"),
+        pytest.param(
+            STRANGER,
+            "SCTP-AUTH failed",
+            marks=pytest.mark.skipif(
+                SCHEME == "sctp",
+                reason="the kernel drops a COOKIE ECHO with a bad AUTH silently: the peer "
+                "fails after its INIT retransmissions, not at once "
+                "(tests/kernel/test_auth.py checks that nothing it sends is delivered)",
+            ),
+        ),
+    ],
     ids=["keyless", "wrong-key"],
 )
 async def test_a_node_without_the_key_is_refused_promptly_and_delivers_nothing(
@@ -53,8 +67,12 @@ async def test_a_node_without_the_key_is_refused_promptly_and_delivers_nothing(
         server.export("inbox", inbox_send)
         assert server.address is not None
         start = trio.current_time()
-        with pytest.raises(PeerUnreachableError, match=message):
+        with pytest.raises(PeerUnreachableError) as caught:
             await client.import_send(server.address, "inbox")
+        if SCHEME != "sctp":
+            # On sctp:// the keyless side is a kernel that may report its send failing
+            # before the kernel reports the refusing ABORT (and its reason).
+            assert message in str(caught.value)
         assert trio.current_time() - start < 2.0  # not the 20 s connect timeout
         with trio.move_on_after(0.5):
             await inbox_recv.receive()
@@ -70,6 +88,7 @@ async def test_a_keyed_node_does_not_associate_with_a_keyless_one(env: Env) -> N
             await client.import_send(server.address, "inbox")
 
 
+@single_key_kernel
 async def test_export_allow_list_refuses_other_keys_with_a_clear_error(env: Env) -> None:
     keys = {"admin": ADMIN, "workers": WORKERS}
     async with (

@@ -23,7 +23,13 @@ import pytest
 KERNEL_SCTP = os.environ.get("SCTP_VM") == "1" or os.environ.get("NETCHAN_KERNEL_SCTP") == "1"
 
 # Need kernel SCTP (collected only where it exists).
-NEEDS_KERNEL_SCTP = ["test_suite.py", "test_kernel.py", "test_cross_stack.py", "test_node.py"]
+NEEDS_KERNEL_SCTP = [
+    "test_suite.py",
+    "test_kernel.py",
+    "test_cross_stack.py",
+    "test_node.py",
+    "test_auth.py",
+]
 collect_ignore = [] if KERNEL_SCTP else NEEDS_KERNEL_SCTP
 
 
