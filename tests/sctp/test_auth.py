@@ -452,3 +452,56 @@ def test_an_endpoint_with_several_keys_answers_each_peer_with_its_key() -> None:
     net.run_until(lambda: bool(net.events_of(A_ADDR, ev.MessageReceived)), 5.0)
     assert peer.peer_key_id == 2 and assoc.peer_key_id == 2
     assert not a.statistics()["drops"] and not b.statistics()["drops"]
+
+
+def test_init_collision_with_auth_sets_up_one_authenticated_association() -> None:
+    # §5.2.1 / §5.2.4: both sides send INIT at once; the cookies carry the key vectors.
+    net, a, b = _pair({1: KEY}, {1: KEY}, seed=4)
+    a_assoc = a.connect(B_ADDR, 6000, 0.0)
+    b_assoc = b.connect(A_ADDR, 5000, 0.0)
+    net.run_until(
+        lambda: a_assoc.state is State.ESTABLISHED and b_assoc.state is State.ESTABLISHED, 10.0
+    )
+    a_assoc.send(b"from a", stream=0, now=net.now)
+    b_assoc.send(b"from b", stream=0, now=net.now)
+    net.run_until(
+        lambda: bool(
+            net.events_of(A_ADDR, ev.MessageReceived) and net.events_of(B_ADDR, ev.MessageReceived)
+        ),
+        10.0,
+    )
+    assert a_assoc.authenticated and b_assoc.authenticated
+    assert not {k for ep in (a, b) for k in ep.statistics()["drops"] if k.startswith("auth")}
+
+
+def test_restart_of_a_keyed_peer_is_authenticated_with_the_new_key_vectors() -> None:
+    # §5.2.4 A: the peer's process restarts (new endpoint, same address) and associates again;
+    # its AUTH before the COOKIE ECHO is checked with the vectors the new cookie carries.
+    net, a, b = _pair({1: KEY}, {1: KEY}, seed=5)
+    _assoc, peer = _established(net, a, b)
+    reborn = SctpEndpoint(
+        Options(auth_keys={1: KEY}), local_port=5000, rng=random.Random(99), now=net.now
+    )
+    net.add(A_ADDR, reborn)
+    again = reborn.connect(B_ADDR, 6000, net.now)
+    net.run_until(lambda: bool(net.events_of(B_ADDR, ev.AssociationRestarted)), 10.0)
+    again.send(b"after restart", stream=0, now=net.now)
+    net.run_until(
+        lambda: any(m.data == b"after restart" for m in net.events_of(B_ADDR, ev.MessageReceived)),
+        10.0,
+    )
+    assert peer.authenticated and peer.peer_key_id == 1
+
+
+def test_restart_by_a_peer_without_the_key_is_refused() -> None:
+    net, a, b = _pair({1: KEY}, {1: KEY}, seed=6)
+    _assoc, peer = _established(net, a, b)
+    impostor = SctpEndpoint(
+        Options(auth_keys={1: OTHER_KEY}), local_port=5000, rng=random.Random(98), now=net.now
+    )
+    net.add(A_ADDR, impostor)
+    impostor.connect(B_ADDR, 6000, net.now)
+    net.run(3.0)
+    assert not net.events_of(B_ADDR, ev.AssociationRestarted)
+    assert peer.state is State.ESTABLISHED  # the impostor's cookie did not replace it
+    assert b.statistics()["drops"].get("auth_bad_hmac", 0) >= 1

@@ -18,8 +18,9 @@ The constants are Linux's (``<linux/sctp.h>``); FreeBSD's backend is not ported.
 
 from __future__ import annotations
 
+import contextlib
 import errno
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..sctp.auth import REQUIRED_CHUNKS
 from ._ffi import ffi
@@ -73,6 +74,75 @@ EXPECTED_SIZES = {
 }
 
 
+#: Why a peer offering no AUTH is aborted (the userspace stack's words).
+NO_AUTH = (
+    "no SCTP-AUTH (RFC 4895) parameters: the sender has no key, and this endpoint requires one"
+)
+
+
+def check_options(keys: Mapping[int, bytes] | None, active: int | None) -> None:
+    """Validate the ``auth_keys`` / ``auth_active_key`` options (ValueError)."""
+    if keys is None:
+        if active is not None:
+            raise ValueError("auth_active_key needs auth_keys")
+        return
+    if not keys or not all(
+        isinstance(k, int) and 0 <= k <= 0xFFFF and isinstance(v, bytes) and v
+        for k, v in keys.items()
+    ):
+        raise ValueError("auth_keys maps identifiers 0..65535 to non-empty bytes")
+    if active is not None and active not in keys:
+        raise ValueError(f"auth_active_key {active} is not in auth_keys")
+
+
+def active_key(keys: Mapping[int, bytes], active: int | None) -> int:
+    """The key identifier to sign with: ``active``, else the smallest (as on udp://)."""
+    return min(keys) if active is None else active
+
+
+class Keyring:
+    """A keyed endpoint's keys, changed on the socket (future associations) and on each live
+    association: Linux copies the endpoint's keys into an association when it is set up."""
+
+    def __init__(self, sock: SctpSocket, keys: Mapping[int, bytes], active: int | None) -> None:
+        self._sock = sock
+        self._keys = dict(keys)
+        #: The identifier of the key our AUTH chunks use.
+        self.active = active_key(keys, active)
+
+    def add(self, key_id: int, key: bytes, live: Iterable[int]) -> None:
+        """Add (or replace) a key."""
+        if not 0 <= key_id <= 0xFFFF or not isinstance(key, bytes) or not key:
+            raise ValueError("a key identifier is 0..65535 and a key non-empty bytes")
+        add_key(self._sock, key_id, key)
+        for kid in live:
+            with contextlib.suppress(OSError):  # an association ending meanwhile
+                add_key(self._sock, key_id, key, kid)
+        self._keys[key_id] = key
+
+    def set_active(self, key_id: int, live: Iterable[int]) -> None:
+        """Sign with ``key_id`` from now on."""
+        if key_id not in self._keys:
+            raise KeyError(f"no shared key with identifier {key_id}")
+        set_active_key(self._sock, key_id)
+        for kid in live:
+            with contextlib.suppress(OSError):
+                set_active_key(self._sock, key_id, kid)
+        self.active = key_id
+
+    def remove(self, key_id: int, live: Iterable[int]) -> None:
+        """Delete a key (not the active one)."""
+        if key_id not in self._keys:
+            raise KeyError(f"no shared key with identifier {key_id}")
+        if key_id == self.active:
+            raise ValueError("cannot remove the active key; set another active key first")
+        delete_key(self._sock, key_id)
+        for kid in live:
+            with contextlib.suppress(OSError):
+                delete_key(self._sock, key_id, kid)
+        del self._keys[key_id]
+
+
 def _key_id_struct(assoc_id: int, key_id: int) -> object:
     v = ffi.new("struct sctp_authkeyid *")
     v.scact_assoc_id = assoc_id
@@ -101,8 +171,9 @@ def delete_key(sock: SctpSocket, key_id: int, assoc_id: int = _FUTURE_ASSOC) -> 
     sock.setsockopt(SCTP_AUTH_DELETE_KEY, _key_id_struct(assoc_id, key_id))
 
 
-def configure(sock: SctpSocket, keys: Mapping[int, bytes], active: int) -> None:
-    """Turn a fresh socket into a keyed endpoint (before bind / listen).
+def configure(sock: SctpSocket, keys: Mapping[int, bytes], active: int | None) -> None:
+    """Turn a fresh socket into a keyed endpoint (before bind / listen), subscribed to
+    SCTP_AUTHENTICATION_EVENT.
 
     Raises:
         OSError: the kernel refuses (no SCTP-AUTH: ``sysctl net.sctp.auth_enable=1`` on
@@ -128,7 +199,8 @@ def configure(sock: SctpSocket, keys: Mapping[int, bytes], active: int) -> None:
         sock.setsockopt(SCTP_AUTH_CHUNK, chunk)
     for key_id, key in keys.items():
         add_key(sock, key_id, key)
-    set_active_key(sock, active)
+    set_active_key(sock, active_key(keys, active))
+    sock.subscribe(SCTP_AUTHENTICATION_EVENT)
     if 0 not in keys:
         # The kernel's default key 0 is empty: anyone could authenticate with it.
         delete_key(sock, 0)

@@ -132,16 +132,7 @@ class KernelOptions:
     auth_active_key: int | None = None
 
     def __post_init__(self) -> None:
-        if self.auth_keys is not None:
-            if not self.auth_keys or not all(
-                isinstance(k, int) and 0 <= k <= 0xFFFF and isinstance(v, bytes) and v
-                for k, v in self.auth_keys.items()
-            ):
-                raise ValueError("auth_keys maps identifiers 0..65535 to non-empty bytes")
-            if self.auth_active_key is not None and self.auth_active_key not in self.auth_keys:
-                raise ValueError(f"auth_active_key {self.auth_active_key} is not in auth_keys")
-        elif self.auth_active_key is not None:
-            raise ValueError("auth_active_key needs auth_keys")
+        _auth.check_options(self.auth_keys, self.auth_active_key)
         if not 1 <= self.outbound_streams <= 65535 or not 1 <= self.inbound_streams <= 65535:
             raise ValueError("stream counts must be in 1..65535")
         if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
@@ -451,14 +442,9 @@ class KernelEndpoint(Endpoint):
         self._reader_scope = trio.CancelScope()
         self.drops: dict[str, int] = {}
         self.notifications = 0
-        # SCTP-AUTH keys (kernel/_auth.py): a copy, for rotation on live associations.
-        self._auth_keys: dict[int, bytes] | None = (
-            dict(opts.auth_keys) if opts.auth_keys is not None else None
-        )
-        self._auth_active = (
-            (min(opts.auth_keys) if opts.auth_active_key is None else opts.auth_active_key)
-            if opts.auth_keys
-            else 0
+        # SCTP-AUTH keys (kernel/_auth.py), for rotation on the socket and live associations.
+        self._keyring = (
+            _auth.Keyring(sock, opts.auth_keys, opts.auth_active_key) if opts.auth_keys else None
         )
 
     # --- API --------------------------------------------------------------------------------
@@ -471,54 +457,29 @@ class KernelEndpoint(Endpoint):
     def associations(self) -> tuple[Association, ...]:
         return tuple(self._live)
 
-    # --- SCTP-AUTH key rotation (endpoint and every live association: Linux copies the
-    # endpoint's keys into an association when it is set up) ------------------------------
-
-    def _keyed(self) -> dict[int, bytes]:
-        if self._auth_keys is None:
+    def _keys(self) -> _auth.Keyring:
+        if self._keyring is None:
             raise TransportError("this endpoint was opened without auth_keys (SCTP-AUTH)")
-        return self._auth_keys
+        return self._keyring
 
     def _live_kids(self) -> list[int]:
         return [a._kid for a in self._live if a._kid and not a._ended.is_set()]
 
     def add_auth_key(self, key_id: int, key: bytes) -> None:
         """Add an SCTP-AUTH shared key; see ``Endpoint.add_auth_key``."""
-        keys = self._keyed()
-        if not 0 <= key_id <= 0xFFFF or not isinstance(key, bytes) or not key:
-            raise ValueError("a key identifier is 0..65535 and a key non-empty bytes")
-        _auth.add_key(self._sock, key_id, key)
-        for kid in self._live_kids():
-            with contextlib.suppress(OSError):
-                _auth.add_key(self._sock, key_id, key, kid)
-        keys[key_id] = key
+        self._keys().add(key_id, key, self._live_kids())
 
     def set_active_auth_key(self, key_id: int) -> None:
         """Sign with this key from now on (new and live associations)."""
-        if key_id not in self._keyed():
-            raise KeyError(f"no shared key with identifier {key_id}")
-        _auth.set_active_key(self._sock, key_id)
+        self._keys().set_active(key_id, self._live_kids())
         for assoc in self._live:
-            if assoc._kid and not assoc._ended.is_set():
-                with contextlib.suppress(OSError):
-                    _auth.set_active_key(self._sock, key_id, assoc._kid)
-                # Linux reports the peer's key only when it differs from the association's
-                # active key (SCTP_AUTH_NEW_KEY): until such a report, it is this one.
-                assoc._peer_key = key_id
-        self._auth_active = key_id
+            # Linux reports the peer's key only when it differs from the association's
+            # active key (SCTP_AUTH_NEW_KEY): until such a report, it is this one.
+            assoc._peer_key = key_id
 
     def remove_auth_key(self, key_id: int) -> None:
         """Forget a key (not the active one)."""
-        keys = self._keyed()
-        if key_id not in keys:
-            raise KeyError(f"no shared key with identifier {key_id}")
-        if key_id == self._auth_active:
-            raise ValueError("cannot remove the active key; set another active key first")
-        _auth.delete_key(self._sock, key_id)
-        for kid in self._live_kids():
-            with contextlib.suppress(OSError):
-                _auth.delete_key(self._sock, key_id, kid)
-        del keys[key_id]
+        self._keys().remove(key_id, self._live_kids())
 
     async def connect(self, address: str) -> Association:
         self._check_open()
@@ -799,7 +760,7 @@ class KernelEndpoint(Endpoint):
             data = bytes(self._notif_buf)
             self._notif_buf.clear()
             self.notifications += 1
-            if self._auth_keys is not None:
+            if self._keyring is not None:
                 new_key = _auth.decode_new_key(data)
                 if new_key is not None:
                     peer = self._bind_kid(new_key[0])
@@ -898,15 +859,15 @@ class KernelEndpoint(Endpoint):
                         self._by_peer.setdefault(p, assoc)
             assoc._out = note.outbound_streams
             assoc._in = note.inbound_streams
-            if self._auth_keys is not None:
+            if self._keyring is not None:
                 if not _auth.peer_capable(self._sock, note.assoc_id):
                     # Linux associates with a peer offering no AUTH; this endpoint requires
                     # it (docs/security.md): refuse, as the userspace stack does.
                     self._count("auth_refused")
-                    assoc._abort_now(_NO_AUTH)
+                    assoc._abort_now(_auth.NO_AUTH)
                     return
                 if assoc._peer_key is None:
-                    assoc._peer_key = self._auth_active
+                    assoc._peer_key = self._keyring.active
             assoc._established.set()
             self._push_event(AssociationEstablished(assoc))
             return
@@ -948,11 +909,6 @@ class KernelEndpoint(Endpoint):
                     )
             assoc._end(err)
             self._push_event(AssociationAborted(assoc, err))
-
-
-_NO_AUTH = (
-    "no SCTP-AUTH (RFC 4895) parameters: the sender has no key, and this endpoint requires one"
-)
 
 
 def _family(hosts: list[str]) -> int:
@@ -1021,9 +977,7 @@ async def open_kernel_endpoint(address: Address, **options: Any) -> AsyncIterato
         if opts.udp_encapsulation_port is not None:
             sock.set_udp_encaps_port(opts.udp_encapsulation_port)
         if opts.auth_keys:
-            sock.subscribe(_auth.SCTP_AUTHENTICATION_EVENT)
-            active = min(opts.auth_keys) if opts.auth_active_key is None else opts.auth_active_key
-            _auth.configure(sock, opts.auth_keys, active)
+            _auth.configure(sock, opts.auth_keys, opts.auth_active_key)
         sock.bind([(h, address.port) for h in hosts])
         sock.sock.listen(128)
     except BaseException:
