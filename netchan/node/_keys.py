@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 #: The shortest key accepted (bytes): 128 bits.
@@ -41,17 +40,41 @@ def _check_key(name: str, key: object) -> bytes:
     return bytes(key)
 
 
-@dataclass(frozen=True, slots=True)
 class NodeKeys:
     """The keys of a node: by name, with their SCTP-AUTH identifiers.
 
     Attributes:
         by_id: key identifier -> (name, key).
-        active: the identifier our own associations start with (the first key given).
+        active: the identifier our AUTH chunks use (the first key given, until ``use``).
     """
 
-    by_id: Mapping[int, tuple[str, bytes]]
-    active: int
+    __slots__ = ("active", "by_id")
+
+    def __init__(self, by_id: dict[int, tuple[str, bytes]], active: int) -> None:
+        self.by_id = by_id
+        self.active = active
+
+    def check_new(self, name: str, key: object) -> tuple[int, bytes]:
+        """The identifier and bytes of a key to add under ``name`` (ValueError, TypeError)."""
+        if not isinstance(name, str) or not name:
+            raise TypeError("key names are non-empty strings")
+        if name in self.names:
+            raise ValueError(f"the node already holds a key named {name!r}")
+        checked = _check_key(name, key)
+        kid = key_id(checked)
+        if kid in self.by_id:
+            raise ValueError(
+                f"keys {self.by_id[kid][0]!r} and {name!r} are the same key or share an "
+                "identifier; use another key"
+            )
+        return kid, checked
+
+    def id_of(self, name: str) -> int:
+        """The identifier of the key named ``name`` (KeyError if the node has none)."""
+        for kid, (held, _) in self.by_id.items():
+            if held == name:
+                return kid
+        raise KeyError(f"the node holds no key named {name!r}")
 
     @classmethod
     def from_arguments(cls, key: bytes | None, keys: Mapping[str, bytes] | None) -> NodeKeys | None:

@@ -92,6 +92,48 @@ class Node:
         register_declared(type)
         self._core.exports.add(name, channel_end, type, allowed)
 
+    # ------------------------------------------------------------ key rotation
+
+    def _node_keys(self) -> NodeKeys:
+        if self._core.closed:
+            raise trio.ClosedResourceError("the node is closed")
+        keys = self._core.keys
+        if keys is None:
+            raise ValueError("this node was opened without keys (open_node(key=...))")
+        return keys
+
+    def add_key(self, name: str, key: bytes) -> None:
+        """Hold one more key, under ``name``: peers holding it can associate from now on.
+
+        Rotation without a restart (docs/security.md): ``add_key`` the new key on every
+        node, ``use_key`` it on every node, then ``remove_key`` the old one.
+
+        Raises:
+            ValueError: the node has no keys, the name is taken, the key is shorter than 16
+                bytes or is one the node holds.
+        """
+        keys = self._node_keys()
+        kid, checked = keys.check_new(name, key)
+        self._ep.add_auth_key(kid, checked)
+        keys.by_id[kid] = (name, checked)
+
+    def use_key(self, name: str) -> None:
+        """Authenticate what this node sends with the key ``name`` from now on."""
+        keys = self._node_keys()
+        kid = keys.id_of(name)
+        self._ep.set_active_auth_key(kid)
+        keys.active = kid
+
+    def remove_key(self, name: str) -> None:
+        """Stop holding the key ``name`` (not the one in use): peers that only hold it can
+        no longer associate, and what they send on existing associations is dropped."""
+        keys = self._node_keys()
+        kid = keys.id_of(name)
+        if kid == keys.active:
+            raise ValueError(f"key {name!r} is in use; use_key() another one first")
+        self._ep.remove_auth_key(kid)
+        del keys.by_id[kid]
+
     def _allow_set(self, allow: Iterable[str] | None) -> frozenset[str] | None:
         if allow is None:
             return None

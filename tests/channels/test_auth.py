@@ -155,3 +155,44 @@ def test_key_identifiers_are_derived_from_the_key() -> None:
 def test_open_node_names_are_public() -> None:
     assert netchan.AccessDeniedError is AccessDeniedError
     assert issubclass(AccessDeniedError, PermissionError)
+
+
+async def test_keys_rotate_on_running_nodes_without_losing_values(env: Env) -> None:
+    new = b"the-next-key-0123456789abcdef0123"
+    async with (
+        env.node(keys={"old": ADMIN}) as server,
+        env.node(listen=False, keys={"old": ADMIN}) as client,
+    ):
+        inbox_send, inbox_recv = trio.open_memory_channel[object](1000)
+        server.export("inbox", inbox_send)
+        assert server.address is not None
+        with trio.fail_after(20):
+            channel = await client.import_send(server.address, "inbox")
+            for i in range(300):
+                await channel.send(i)
+                if i == 50:
+                    server.add_key("new", new)
+                    client.add_key("new", new)
+                elif i == 100:
+                    client.use_key("new")
+                elif i == 150:
+                    server.use_key("new")
+                elif i == 250:
+                    await trio.sleep(0.1)  # what was signed with the old key has arrived
+                    client.remove_key("old")
+                    server.remove_key("old")
+            got = [await inbox_recv.receive() for _ in range(300)]
+        assert got == list(range(300))
+        # Only the new key opens the node now.
+        async with env.node(listen=False, key=ADMIN) as stale:
+            with pytest.raises(PeerUnreachableError):
+                await stale.import_send(server.address, "inbox")
+        async with env.node(listen=False, key=new) as fresh:
+            with trio.fail_after(10):
+                again = await fresh.import_send(server.address, "inbox")
+                await again.send("fresh")
+                assert await inbox_recv.receive() == "fresh"
+        with pytest.raises(ValueError, match="in use"):
+            server.remove_key("new")
+        with pytest.raises(ValueError, match="already holds"):
+            server.add_key("new", STRANGER)

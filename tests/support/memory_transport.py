@@ -401,6 +401,28 @@ class MemoryEndpoint(Endpoint):
         other._events.publish(AssociationEstablished(theirs))
         return mine
 
+    def add_auth_key(self, key_id: int, key: bytes) -> None:
+        if self.auth_keys is None:
+            super().add_auth_key(key_id, key)
+        else:
+            self.auth_keys[key_id] = key
+
+    def set_active_auth_key(self, key_id: int) -> None:
+        if self.auth_keys is None or key_id not in self.auth_keys:
+            super().set_active_auth_key(key_id)
+        self.auth_active = key_id
+        for assoc in self._assocs.values():  # what the peer sees from now on
+            if assoc.peer is not None:
+                assoc.peer.key_id = key_id
+
+    def remove_auth_key(self, key_id: int) -> None:
+        if self.auth_keys is None:
+            super().remove_auth_key(key_id)
+        elif key_id == self.auth_active:
+            raise ValueError("cannot remove the active key; set another active key first")
+        else:
+            self.auth_keys.pop(key_id, None)
+
     def _auth_refusal(self, other: MemoryEndpoint) -> str | None:
         """Why an association with ``other`` cannot be set up under SCTP-AUTH, or None."""
         unsupported = (
