@@ -538,3 +538,26 @@ def test_mutated_authenticated_packets_never_deliver_altered_data(
     assert "internal_error" not in drops
     if bytes(data) != captured:
         assert sum(drops.values()) >= 1
+
+
+def test_the_largest_peer_parameters_still_fit_our_cookie() -> None:
+    # A peer listing every chunk type and 16 HMAC identifiers: both vectors in the cookie.
+    keys = AuthKeys({1: KEY})
+    rng = random.Random(3)
+    peer = AuthParams.find(
+        [
+            RandomParameter(rng.randbytes(32)),
+            ChunkListParameter(tuple(range(256))),
+            HmacAlgorithmParameter((HMAC_SHA1, *range(100, 115))),
+        ]
+    )
+    assert isinstance(peer, AuthParams)
+    auth = AssociationAuth(keys, AuthParams.local(rng.randbytes), peer)
+    from netchan.transport.sctp.cookie import CookieContents, CookieFactory
+
+    factory = CookieFactory(rng, 60.0, 0.0)
+    cookie = factory.make(CookieContents(1, 2, 3, 4, 5, 6, 7, 8, 9, auth=auth.cookie_bytes()), 0.0)
+    restored = AssociationAuth.from_cookie(keys, factory.open(cookie, 0.0).auth)
+    assert restored is not None and restored.peer == peer and restored.local == auth.local
+    too_many = HmacAlgorithmParameter((HMAC_SHA1, *range(100, 116)))
+    assert "> 16" in str(AuthParams.find([RandomParameter(bytes(32)), too_many]))

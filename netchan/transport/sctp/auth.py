@@ -74,6 +74,8 @@ HMAC_ALGORITHMS: dict[int, Callable[..., Any]] = {
     HMAC_SHA1: hashlib.sha1,
 }
 _HMAC_SIZES = {HMAC_SHA256: 32, HMAC_SHA1: 20}
+#: Most HMAC identifiers accepted in a peer's HMAC-ALGO (the registry holds four).
+MAX_HMAC_IDS = 16
 #: Our HMAC-ALGO list, preferred first; SHA-1 must be listed (§3.3).
 LOCAL_HMAC_IDS = (HMAC_SHA256, HMAC_SHA1)
 #: Chunk types a keyed endpoint asks its peer to authenticate (our CHUNKS parameter).
@@ -220,6 +222,9 @@ class AuthParams:
         if len(random) != RANDOM_SIZE:
             # §6.1: a RANDOM of another length than 32 bytes aborts the association.
             return f"the peer's RANDOM parameter has {len(random)} bytes, not {RANDOM_SIZE}"
+        if len(hmac_ids) > MAX_HMAC_IDS:
+            # Both key vectors travel in our State Cookie, whose size is bounded.
+            return f"the peer's HMAC-ALGO parameter lists {len(hmac_ids)} identifiers (> 16)"
         if HMAC_SHA1 not in hmac_ids:
             # §3.3: every implementation must list SHA-1.
             return "the peer's HMAC-ALGO parameter does not list HMAC-SHA1 (RFC 4895 §3.3)"

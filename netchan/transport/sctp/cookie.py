@@ -133,26 +133,24 @@ class CookieFactory:
     def make(self, contents: CookieContents, now: float) -> bytes:
         """Serialize and sign ``contents`` (its ``created`` is taken as given)."""
         self._maybe_rotate(now)
-        body = (
-            _BODY.pack(
-                _VERSION,
-                contents.local_tag,
-                contents.peer_tag,
-                contents.local_initial_tsn,
-                contents.peer_initial_tsn,
-                contents.outbound_streams,
-                contents.inbound_streams,
-                contents.peer_a_rwnd,
-                contents.local_port,
-                contents.peer_port,
-                contents.local_tie_tag,
-                contents.peer_tie_tag,
-                contents.created,
-                contents.lifetime,
-                _FLAG_INTERLEAVING if contents.interleaving else 0,
-            )
-            + contents.auth
+        body = _BODY.pack(
+            _VERSION,
+            contents.local_tag,
+            contents.peer_tag,
+            contents.local_initial_tsn,
+            contents.peer_initial_tsn,
+            contents.outbound_streams,
+            contents.inbound_streams,
+            contents.peer_a_rwnd,
+            contents.local_port,
+            contents.peer_port,
+            contents.local_tie_tag,
+            contents.peer_tie_tag,
+            contents.created,
+            contents.lifetime,
+            _FLAG_INTERLEAVING if contents.interleaving else 0,
         )
+        body += contents.auth  # SCTP-AUTH key vectors (RFC 4895), variable length
         return body + hmac.new(self._current, body, hashlib.sha256).digest()
 
     def open(self, cookie: bytes, now: float) -> CookieContents:
