@@ -172,7 +172,7 @@ def run_latency(size: int, count: int, profile: str | None) -> dict[str, float]:
     """Ping-pong between our endpoint and an echoing endpoint in another process."""
     port = free_udp_port()
     cmd = [sys.executable, __file__, "--role", "echo", "--port", str(port)]
-    cmd += ["--options-json", json.dumps(OPTIONS)]
+    cmd += ["--options-repr", repr(OPTIONS)]
     if profile == "receiver":
         cmd.append("--profile-self")
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -210,7 +210,7 @@ def run_ours(size: int, seconds: float, profile: str | None) -> dict[str, float]
     """Our endpoint to our endpoint, receiver in a child process."""
     port = free_udp_port()
     cmd = [sys.executable, __file__, "--role", "receiver", "--port", str(port)]
-    cmd += ["--options-json", json.dumps(OPTIONS)]
+    cmd += ["--options-repr", repr(OPTIONS)]
     if profile == "receiver":
         cmd.append("--profile-self")
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -297,14 +297,15 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="a stack option of both endpoints (Options field; VALUE as a Python literal)",
     )
-    parser.add_argument("--options-json", help=argparse.SUPPRESS)
+    # Options as a Python literal (bytes keys such as auth_keys do not survive JSON).
+    parser.add_argument("--options-repr", help=argparse.SUPPRESS)
     parser.add_argument("--role", choices=["receiver", "echo"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--profile-self", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.options_json:
-        OPTIONS.update(json.loads(args.options_json))
+    if args.options_repr:
+        OPTIONS.update(ast.literal_eval(args.options_repr))
     for item in args.option:
         name, sep, value = item.partition("=")
         if not sep:

@@ -21,7 +21,13 @@ Wire protocol: docs/protocol.md.
 from __future__ import annotations
 
 from ._channels import RemoteReceiveChannel, RemoteSendChannel
-from ._errors import ChannelNotFoundError, NetchanError, PeerUnreachableError, RemoteError
+from ._errors import (
+    AccessDeniedError,
+    ChannelNotFoundError,
+    NetchanError,
+    PeerUnreachableError,
+    RemoteError,
+)
 from ._listing import ExportInfo
 from ._protocol import PROTOCOL_VERSION
 from ._stats import ChannelStatistics, NodeStatistics, PeerStatistics
@@ -31,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "AccessDeniedError",
     "ChannelNotFoundError",
     "ChannelStatistics",
     "ExportInfo",

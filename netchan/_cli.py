@@ -23,8 +23,9 @@ from typing import Any
 
 import trio
 
-from ._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
+from ._errors import AccessDeniedError, ChannelNotFoundError, PeerUnreachableError, RemoteError
 from .node import open_node
+from .node._keys import MIN_KEY_SIZE
 from .transport import InvalidAddressError, parse_address
 from .transport._nursery import open_internal_nursery
 from .transport.errors import SCTPUnavailableError
@@ -103,6 +104,38 @@ def _check_address(address: str) -> str:
     return address
 
 
+def _key(args: argparse.Namespace) -> bytes | None:
+    """The node key: ``--key-file``, else ``NETCHAN_KEY``, else None (no key).
+
+    Never an argument: command lines are visible to every user of the machine (ps).
+    """
+    path = getattr(args, "key_file", None)
+    if path:
+        try:
+            with open(path, "rb") as f:
+                key = f.read()
+        except OSError as exc:
+            raise Failure(EXIT_USAGE, f"cannot read the key file {path}: {exc.strerror}") from None
+        if key.endswith(b"\r\n"):
+            key = key[:-2]
+        elif key.endswith(b"\n"):
+            key = key[:-1]
+        where = f"the key file {path}"
+    else:
+        text = os.environ.get("NETCHAN_KEY")
+        if not text:
+            return None
+        key = text.encode()
+        where = "NETCHAN_KEY"
+    if len(key) < MIN_KEY_SIZE:
+        raise Failure(
+            EXIT_USAGE,
+            f"{where} holds {len(key)} bytes; a key has at least {MIN_KEY_SIZE}",
+            "e.g. python -c 'import secrets; print(secrets.token_hex(32))' > netchan.key",
+        )
+    return key
+
+
 def _client_address(address: str) -> str:
     """A client-only node's bind address for talking to ``address``.
 
@@ -144,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="print the traceback of a failure too")
+    parser.add_argument(
+        "--key-file",
+        metavar="PATH",
+        help="the node's shared key (SCTP-AUTH, docs/security.md): the file's bytes, one "
+        "trailing newline removed, at least 16 bytes; without it the NETCHAN_KEY environment "
+        "variable is the key (its UTF-8 bytes); never give a key on the command line",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, description: str) -> argparse.ArgumentParser:
@@ -262,7 +302,7 @@ async def _serve(args: argparse.Namespace) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise Failure(EXIT_USAGE, f"channel name(s) given twice: {', '.join(duplicates)}")
-    async with open_node(_check_address(args.address)) as node:
+    async with open_node(_check_address(args.address), key=_key(args)) as node:
         seen = 0
         done = trio.Event()
         async with open_internal_nursery() as nursery:
@@ -318,7 +358,7 @@ async def _serve(args: argparse.Namespace) -> None:
 async def _send(args: argparse.Namespace) -> None:
     address = _check_address(args.address)
     values = [_json_arg(text) for text in args.values]  # all checked before any is sent
-    async with open_node(client_address=_client_address(address)) as node:
+    async with open_node(client_address=_client_address(address), key=_key(args)) as node:
         channel = await node.import_send(address, args.name)
         async with channel:
             for value in values:
@@ -327,7 +367,7 @@ async def _send(args: argparse.Namespace) -> None:
 
 async def _recv(args: argparse.Namespace) -> None:
     address = _check_address(args.address)
-    async with open_node(client_address=_client_address(address)) as node:
+    async with open_node(client_address=_client_address(address), key=_key(args)) as node:
         channel = await node.import_receive(address, args.name, max_buffer=1)
         async with channel:
             n = 0
@@ -340,7 +380,7 @@ async def _recv(args: argparse.Namespace) -> None:
 
 async def _ls(args: argparse.Namespace) -> None:
     address = _check_address(args.address)
-    async with open_node(client_address=_client_address(address)) as node:
+    async with open_node(client_address=_client_address(address), key=_key(args)) as node:
         exports = await node.list_exports(address)
     if not exports:
         print(f"{address} exports no channels", file=sys.stderr)
@@ -513,6 +553,8 @@ def _classify(exc: BaseException, args: argparse.Namespace) -> Failure | None:
     address = getattr(args, "address", None)
     if isinstance(exc, Failure):
         return exc
+    if isinstance(exc, AccessDeniedError):
+        return Failure(EXIT_UNKNOWN_CHANNEL, str(exc), "the node's key does not open it")
     if isinstance(exc, ChannelNotFoundError):
         return Failure(
             EXIT_UNKNOWN_CHANNEL, str(exc), f"netchan ls {address} lists the channels it exports"
@@ -526,11 +568,12 @@ def _classify(exc: BaseException, args: argparse.Namespace) -> Failure | None:
                 f"unknown host {host!r} in {address}: {reason}",
                 "check the name, or give the node's IP address",
             )
-        return Failure(
-            EXIT_UNREACHABLE,
-            str(exc),
-            "is a node running there? (netchan serve ADDRESS starts one)",
-        )
+        hint: str | None
+        if "SCTP-AUTH" in str(exc):
+            hint = "the node and this command need the same key (--key-file PATH or NETCHAN_KEY)"
+        else:
+            hint = "is a node running there? (netchan serve ADDRESS starts one)"
+        return Failure(EXIT_UNREACHABLE, str(exc), hint)
     if isinstance(exc, trio.BrokenResourceError):
         cause = _root(exc)
         why = f": {cause}" if cause is not exc else ""

@@ -29,5 +29,10 @@ class RemoteError(NetchanError):
         self.code = code
 
 
+class AccessDeniedError(NetchanError, PermissionError):
+    """The remote node refused to open a channel: its export's ``allow`` list does not name
+    the key this node holds (docs/security.md)."""
+
+
 class PeerUnreachableError(NetchanError, ConnectionError):
     """No association could be set up to a node (or it speaks another protocol version)."""

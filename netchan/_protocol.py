@@ -139,6 +139,9 @@ class ErrorCode(enum.IntEnum):
     DECODE = 6
     CREDIT_EXCEEDED = 7
     CLOSED = 8
+    FORBIDDEN = 9
+    """OPEN_ERR: the export's ``allow`` list does not name the key the importer holds
+    (docs/security.md). A node that predates it reads it as PROTOCOL."""
 
 
 @dataclass(frozen=True, slots=True)

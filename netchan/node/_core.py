@@ -18,6 +18,7 @@ from .._listing import ExportQueries
 from ..transport import Endpoint
 from ._exports import Exports
 from ._host import Counters
+from ._keys import NodeKeys
 from ._links import Link
 from ._peers import Peer, PeerTable
 from ._refs import References
@@ -35,8 +36,11 @@ class Core:
         max_value_size: int,
         reference_buffer: int,
         connect_timeout: float,
+        keys: NodeKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
+        #: The node's shared keys (``open_node(key=...)``), None without.
+        self.keys = keys
         self._nursery = nursery
         self._node_id = secrets.token_bytes(16)
         self._counters = Counters()
@@ -111,6 +115,11 @@ class Core:
 
     def peer_failed(self, peer: Peer, cause: BaseException) -> None:
         self.peers.failed(peer, cause)
+
+    def key_name(self, peer: Peer) -> str | None:
+        if self.keys is None:
+            return None
+        return self.keys.name_of(peer.assoc.peer_key_id)
 
     # -------------------------------------------------------------- for the Node
 

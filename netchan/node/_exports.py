@@ -40,9 +40,12 @@ class Export:
         tp: Any,
         *,
         token: str | None = None,
+        allow: frozenset[str] | None = None,
     ) -> None:
         self._exports = exports
         self.name = name
+        #: Names of the node keys whose holders may open it; None: any peer that associates.
+        self.allow = allow
         self.end = end
         self.type = tp
         self.token = token
@@ -118,9 +121,9 @@ class Exports:
         self.tokens: dict[str, Export] = {}
         self._moved: dict[int, Export] = {}
 
-    def add(self, name: str, end: Any, tp: Any) -> Export:
+    def add(self, name: str, end: Any, tp: Any, allow: frozenset[str] | None = None) -> Export:
         """Serve ``end`` under ``name`` (the caller checked the arguments)."""
-        export = Export(self, name, end, tp)
+        export = Export(self, name, end, tp, allow=allow)
         self.named[name] = export
         if not export.is_send:
             self._host.spawn(self.run_work_queue, export)
@@ -173,12 +176,38 @@ class Exports:
     def on_list(self, peer: Peer, msg: P.ListExports) -> None:
         """Answer LIST with the open named exports (none once the node closed)."""
         exports = [] if self._host.closed else self.named.values()
-        listed = [(e.name, e.is_send, type_name(e.type)) for e in exports if not e.closed]
+        listed = [
+            (e.name, e.is_send, type_name(e.type))
+            for e in exports
+            if not e.closed and self.allowed(e, peer)
+        ]
         peer.send_control(answer(msg, listed))
+
+    def allowed(self, export: Export, peer: Peer) -> bool:
+        """Whether ``peer`` may open ``export``: its ``allow`` list names the key the peer's
+        association authenticated with (SCTP-AUTH key identifier), or it has no list."""
+        return export.allow is None or self._host.key_name(peer) in export.allow
 
     def on_open(self, peer: Peer, msg: P.Open) -> None:
         """OPEN from an importer: a new link, or OPEN_ERR."""
         export = None if self._host.closed else self.lookup(msg.target_kind, msg.target)
+        if export is not None and not self.allowed(export, peer):
+            self._host.counters.count("access_denied")
+            key = self._host.key_name(peer)
+            log.warning(
+                "peer %s (key %r) refused: channel %r is not open to it",
+                peer.describe(),
+                key,
+                export.name,
+            )
+            peer.send_control(
+                P.OpenErr(
+                    msg.link,
+                    P.ErrorCode.FORBIDDEN,
+                    f"channel {msg.target!r} is not open to the key {key!r}",
+                )
+            )
+            return
         if export is None:
             self._host.counters.count("unknown_channel")
             log.warning("peer %s asked for unknown channel %r", peer.describe(), msg.target[:80])

@@ -87,3 +87,7 @@ class Host(Protocol):
 
     def peer_failed(self, peer: Peer, cause: BaseException) -> None:
         """The association to ``peer`` is gone: fail or wind down its links."""
+
+    def key_name(self, peer: Peer) -> str | None:
+        """The name of the node key ``peer``'s association authenticated with (SCTP-AUTH),
+        or None (no keys, or not known yet)."""

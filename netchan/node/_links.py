@@ -33,7 +33,12 @@ import trio
 import trio.testing
 
 from .. import _protocol as P
-from .._errors import ChannelNotFoundError, PeerUnreachableError, RemoteError
+from .._errors import (
+    AccessDeniedError,
+    ChannelNotFoundError,
+    PeerUnreachableError,
+    RemoteError,
+)
 from .._stats import ChannelStatistics
 from ..codec import check_type
 from ._credit import CreditWindow, clamp_credit
@@ -526,6 +531,10 @@ class ImportLink(Link):
             raise ValueError("a node cannot import its own channels; use them directly")
         self._send_open(peer)
         await self.opened.wait()
+        if isinstance(self.error, RemoteError) and self.error.code == "FORBIDDEN":
+            raise AccessDeniedError(
+                f"{peer.address or self.address} refused channel {self.target!r}: {self.error}"
+            ) from self.error
         if isinstance(self.error, RemoteError) and self.error.code in (
             "UNKNOWN_CHANNEL",
             "WRONG_DIRECTION",

@@ -8,7 +8,7 @@ credit, so one slow consumer never stalls the association (and so no other chann
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from ..transport._nursery import open_internal_nursery
 from ..transport._open import default_client_address
 from ._core import Core
 from ._credit import DEFAULT_BUFFER
+from ._keys import NodeKeys
 from ._links import ImportLink, ImportReceiveLink, ImportSendLink
 
 EndpointFactory = Callable[[str], AbstractAsyncContextManager[Endpoint]]
@@ -48,7 +49,14 @@ class Node:
         """The address peers can reach this node at (``None`` for a client-only node)."""
         return self._ep.address if self._listening else None
 
-    def export(self, name: str, channel_end: Any, type: Any = None) -> None:
+    def export(
+        self,
+        name: str,
+        channel_end: Any,
+        type: Any = None,
+        *,
+        allow: Iterable[str] | None = None,
+    ) -> None:
         """Serve ``channel_end`` under ``name``.
 
         A ``SendChannel``: values remote importers send are pushed into it (any number of
@@ -57,9 +65,16 @@ class Node:
         end from now on and closes it when the node closes. ``type`` checks every value; the
         dataclasses and Enums it names (with their fields') are registered with the codec.
 
+        ``allow`` (a node opened with ``keys={...}``) names the keys whose holders may open
+        this channel: an importer whose association authenticated with another key gets
+        :class:`~netchan.AccessDeniedError` and nothing of the channel, and the channel is
+        not listed to it (docs/security.md). Channel ends passed inside values are
+        capabilities and are not restricted.
+
         Raises:
             TypeError: ``channel_end`` is not a trio channel end, or ``name`` not a string.
-            ValueError: ``name`` is already exported.
+            ValueError: ``name`` is already exported, or ``allow`` names a key the node does
+                not hold (or the node has no keys).
             trio.ClosedResourceError: the node is closed.
         """
         if self._core.closed:
@@ -73,8 +88,68 @@ class Node:
             )
         if name in self._core.exports.named:
             raise ValueError(f"a channel named {name!r} is already exported")
+        allowed = self._allow_set(allow)
         register_declared(type)
-        self._core.exports.add(name, channel_end, type)
+        self._core.exports.add(name, channel_end, type, allowed)
+
+    # ------------------------------------------------------------ key rotation
+
+    def _node_keys(self) -> NodeKeys:
+        if self._core.closed:
+            raise trio.ClosedResourceError("the node is closed")
+        keys = self._core.keys
+        if keys is None:
+            raise ValueError("this node was opened without keys (open_node(key=...))")
+        return keys
+
+    def add_key(self, name: str, key: bytes) -> None:
+        """Hold one more key, under ``name``: peers holding it can associate from now on.
+
+        Rotation without a restart (docs/security.md): ``add_key`` the new key on every
+        node, ``use_key`` it on every node, then ``remove_key`` the old one.
+
+        Raises:
+            ValueError: the node has no keys, the name is taken, the key is shorter than 16
+                bytes or is one the node holds.
+        """
+        keys = self._node_keys()
+        kid, checked = keys.check_new(name, key)
+        self._ep.add_auth_key(kid, checked)
+        keys.by_id[kid] = (name, checked)
+
+    def use_key(self, name: str) -> None:
+        """Authenticate what this node sends with the key ``name`` from now on."""
+        keys = self._node_keys()
+        kid = keys.id_of(name)
+        self._ep.set_active_auth_key(kid)
+        keys.active = kid
+
+    def remove_key(self, name: str) -> None:
+        """Stop holding the key ``name`` (not the one in use): peers that only hold it can
+        no longer associate, and what they send on existing associations is dropped."""
+        keys = self._node_keys()
+        kid = keys.id_of(name)
+        if kid == keys.active:
+            raise ValueError(f"key {name!r} is in use; use_key() another one first")
+        self._ep.remove_auth_key(kid)
+        del keys.by_id[kid]
+
+    def _allow_set(self, allow: Iterable[str] | None) -> frozenset[str] | None:
+        if allow is None:
+            return None
+        if isinstance(allow, str):
+            raise TypeError("allow= takes a set of key names, e.g. allow={'admin'}")
+        names = frozenset(allow)
+        keys = self._core.keys
+        if keys is None:
+            raise ValueError("allow= needs a node opened with keys={name: key, ...}")
+        unknown = names - keys.names
+        if unknown:
+            raise ValueError(
+                f"allow= names keys this node does not hold: {sorted(unknown)} "
+                f"(its keys: {sorted(keys.names)})"
+            )
+        return names
 
     async def list_exports(self, address: str) -> list[ExportInfo]:
         """The channels the node at ``address`` exports by name, sorted by name.
@@ -188,6 +263,8 @@ async def open_node(
     connect_timeout: float = 20.0,
     linger: float = 2.0,
     client_address: str | None = None,
+    key: bytes | None = None,
+    keys: Mapping[str, bytes] | None = None,
 ) -> AsyncIterator[Node]:
     """Open a node: ``async with netchan.open_node("udp://127.0.0.1:9000") as node: ...``.
 
@@ -207,20 +284,30 @@ async def open_node(
         client_address: what a client-only node binds (e.g. ``sctp://0.0.0.0:0`` to use the
             kernel's SCTP, or a loopback address). Default: ``udp://[::]:0``, dual-stack;
             ``udp://0.0.0.0:0`` on hosts without IPv6.
+        key: a shared secret (bytes, at least 16; ``secrets.token_bytes(32)``). The node's
+            endpoint then requires SCTP-AUTH (RFC 4895) with it: only peers holding the key
+            can set up an association (others fail at once, with a clear error), and every
+            DATA and SACK is authenticated. Values are not encrypted (docs/security.md).
+        keys: several named keys instead (``{"admin": k1, "workers": k2}``): a peer holding
+            any one of them can associate; ``export(..., allow={"admin"})`` restricts a
+            channel to some of them. Our own associations start with the first key.
 
     Leaving the block ends every imported channel (the peers see ``EndOfChannel``), tells
     importers of our exports that the node closed, shuts the associations down gracefully
     and closes the exported channel ends.
     """
-    opener: EndpointFactory = transport or open_endpoint
+    node_keys = NodeKeys.from_arguments(key, keys)
+    opener: Callable[..., AbstractAsyncContextManager[Endpoint]] = transport or open_endpoint
     bind = address or client_address or default_client_address()
-    async with opener(bind) as endpoint, open_internal_nursery() as nursery:
+    auth = node_keys.transport_options() if node_keys is not None else {}
+    async with opener(bind, **auth) as endpoint, open_internal_nursery() as nursery:
         core = Core(
             endpoint,
             nursery,
             max_value_size=max_value_size,
             reference_buffer=reference_buffer,
             connect_timeout=connect_timeout,
+            keys=node_keys,
         )
         core.start()
         try:

@@ -256,7 +256,7 @@ class PeerTable:
         except (OSError, trio.BrokenResourceError, TransportError) as exc:
             raise PeerUnreachableError(f"cannot reach {address}: {exc}") from exc
         if peer.error is not None:
-            raise PeerUnreachableError(f"cannot reach {address}") from peer.error
+            raise PeerUnreachableError(f"cannot reach {address}: {peer.error}") from peer.error
         return peer
 
     def on_hello(self, peer: Peer, msg: P.Hello) -> None:

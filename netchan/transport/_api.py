@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .errors import TransportError
+
 if TYPE_CHECKING:
     from .errors import AssociationAbortedError
 
@@ -269,6 +271,13 @@ class Association(abc.ABC):
     def statistics(self) -> AssociationStatistics:
         """A snapshot of counters and congestion state."""
 
+    @property
+    def peer_key_id(self) -> int | None:
+        """SCTP-AUTH (RFC 4895): the Shared Key Identifier of the key the peer's
+        authenticated chunks use, i.e. which of the endpoint's keys the peer holds; None on
+        an endpoint without keys (docs/security.md)."""
+        return None
+
 
 class Endpoint(abc.ABC):
     """A one-to-many SCTP socket: one local port, many associations."""
@@ -318,6 +327,27 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Abort every association and close the socket. Idempotent."""
+
+    # --- SCTP-AUTH key rotation (RFC 4895; endpoints opened with ``auth_keys``) --------------
+
+    def add_auth_key(self, key_id: int, key: bytes) -> None:
+        """Add a shared key (identifier 0..65535); peers may use it at once.
+
+        Rotation without a restart: add the new key on both sides, make it active on both,
+        then remove the old one (docs/security.md).
+
+        Raises:
+            TransportError: the endpoint was opened without ``auth_keys``.
+        """
+        raise TransportError("this endpoint was opened without auth_keys (SCTP-AUTH)")
+
+    def set_active_auth_key(self, key_id: int) -> None:
+        """Authenticate what we send with this key from now on."""
+        raise TransportError("this endpoint was opened without auth_keys (SCTP-AUTH)")
+
+    def remove_auth_key(self, key_id: int) -> None:
+        """Forget a key (not the active one): peers' chunks using it are dropped."""
+        raise TransportError("this endpoint was opened without auth_keys (SCTP-AUTH)")
 
     async def __aenter__(self) -> Endpoint:
         return self

@@ -29,6 +29,7 @@ NEEDS_KERNEL_SCTP = [
     "test_cross_stack.py",
     "test_cross_stack_multihoming.py",
     "test_node.py",
+    "test_auth.py",
 ]
 collect_ignore = [] if KERNEL_SCTP else NEEDS_KERNEL_SCTP
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netchan.transport import AssociationClosed, AssociationEstablished
-from netchan.transport.kernel import _notify
-from netchan.transport.kernel._endpoint import KernelEndpoint, KernelOptions
+from netchan.transport.kernel import KernelOptions, _notify
+from netchan.transport.kernel._endpoint import KernelEndpoint
 from netchan.transport.kernel._ffi import ffi
 from netchan.transport.kernel._platform import LINUX
 from netchan.transport.kernel._socket import Received

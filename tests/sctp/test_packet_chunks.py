@@ -414,7 +414,7 @@ def test_malformed_error_causes(tlv: str) -> None:
 
 def test_unknown_chunk_preserved_with_action() -> None:
     for chunk_type, action in [
-        (0x0F, UnrecognizedAction.STOP),
+        (0x30, UnrecognizedAction.STOP),
         (0x45, UnrecognizedAction.STOP_AND_REPORT),
         (0x82, UnrecognizedAction.SKIP),
         (0xC1, UnrecognizedAction.SKIP_AND_REPORT),

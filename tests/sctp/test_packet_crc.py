@@ -7,15 +7,17 @@ import struct
 import pytest
 
 from netchan.transport.sctp.packet import (
+    ChunkListParameter,
     CookieAckChunk,
     DataChunk,
     EcnCapableParameter,
     ForwardTsnSupportedParameter,
+    HmacAlgorithmParameter,
     InitChunk,
     ParseError,
+    RandomParameter,
     SackChunk,
     SupportedExtensionsParameter,
-    UnknownParameter,
     compute_checksum,
     parse_packet,
     serialize_packet,
@@ -86,10 +88,10 @@ def test_captured_init_parses_and_reserializes_byte_exact() -> None:
     assert init.parameters[0] == EcnCapableParameter()
     assert init.parameters[1] == ForwardTsnSupportedParameter()
     assert init.parameters[2] == SupportedExtensionsParameter((192, 15, 193, 128, 130))
-    # RFC 4895 AUTH parameters are kept as unknown, with their exact bytes.
-    assert init.parameters[3] == UnknownParameter(0x8002, CAPTURED_INIT[56:88])
-    assert init.parameters[4] == UnknownParameter(0x8004, b"\x00\x01")
-    assert init.parameters[5] == UnknownParameter(0x8003, b"\x80\xc1")
+    # usrsctp's RFC 4895 AUTH parameters: RANDOM, HMAC-ALGO (SHA-1), CHUNKS (ASCONF, -ACK).
+    assert init.parameters[3] == RandomParameter(CAPTURED_INIT[56:88])
+    assert init.parameters[4] == HmacAlgorithmParameter((1,))
+    assert init.parameters[5] == ChunkListParameter((0x80, 0xC1))
     assert init.problem() is None
     assert serialize_packet(5000, 5000, 0, packet.chunks) == CAPTURED_INIT
     assert packet.serialize() == CAPTURED_INIT

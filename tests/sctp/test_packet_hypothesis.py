@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from netchan.transport.sctp.packet import (
     CHUNK_CLASSES,
     AbortChunk,
+    AuthChunk,
     Chunk,
+    ChunkListParameter,
     CookieAckChunk,
     CookieEchoChunk,
     CookiePreservativeParameter,
@@ -30,6 +32,7 @@ from netchan.transport.sctp.packet import (
     HeartbeatAckChunk,
     HeartbeatChunk,
     HeartbeatInfoParameter,
+    HmacAlgorithmParameter,
     HostNameAddressParameter,
     IDataChunk,
     IForwardTsnChunk,
@@ -47,6 +50,7 @@ from netchan.transport.sctp.packet import (
     Parameter,
     ParseError,
     ProtocolViolationCause,
+    RandomParameter,
     RestartWithNewAddressesCause,
     SackChunk,
     ShutdownAckChunk,
@@ -63,6 +67,7 @@ from netchan.transport.sctp.packet import (
     UnrecognizedParameter,
     UnrecognizedParametersCause,
     UnresolvableAddressCause,
+    UnsupportedHmacIdentifierCause,
     UserInitiatedAbortCause,
     compute_checksum,
     parse_chunk,
@@ -106,6 +111,10 @@ parameters: st.SearchStrategy[Parameter] = st.one_of(
     st.builds(EcnCapableParameter),
     st.builds(SupportedExtensionsParameter, st.lists(u8, max_size=8).map(tuple)),
     st.builds(ForwardTsnSupportedParameter),
+    # RFC 4895 §3.1-§3.3
+    st.builds(RandomParameter, st.binary(min_size=1, max_size=48)),
+    st.builds(ChunkListParameter, st.lists(u8, max_size=12).map(tuple)),
+    st.builds(HmacAlgorithmParameter, st.lists(u16, min_size=1, max_size=4).map(tuple)),
     st.builds(UnknownParameter, u16.filter(lambda t: t not in PARAMETER_PARSERS), blob),
 )
 
@@ -125,6 +134,7 @@ causes: st.SearchStrategy[ErrorCause] = st.one_of(
     st.builds(RestartWithNewAddressesCause, blob),
     st.builds(UserInitiatedAbortCause, blob),
     st.builds(ProtocolViolationCause, blob),
+    st.builds(UnsupportedHmacIdentifierCause, u16),  # RFC 4895 §4.1
     st.builds(UnknownErrorCause, u16.filter(lambda c: c not in ERROR_CAUSE_PARSERS), blob),
 )
 cause_tuples = st.lists(causes, max_size=4).map(tuple)
@@ -178,6 +188,7 @@ chunks: st.SearchStrategy[Chunk] = st.one_of(
         IForwardTsnChunk, u32, st.lists(st.tuples(u16, booleans, u32), max_size=5).map(tuple)
     ),
     st.builds(PadChunk, st.integers(0, 0xFFFB)),
+    st.builds(AuthChunk, u16, u16, blob),  # RFC 4895 §4.2
     st.builds(UnknownChunk, u8.filter(lambda t: t not in CHUNK_CLASSES), u8, blob),
 )
 

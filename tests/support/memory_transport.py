@@ -13,7 +13,11 @@ It behaves like the real backends where the channel layer can tell the differenc
 * graceful close (``AssociationClosed`` on both sides; data already sent stays readable, then
   the peer's ``receive`` raises ``EndOfChannel``), abort (``AssociationAborted``;
   ``BrokenResourceError`` with the cause on the peer, ``ClosedResourceError`` locally) and a
-  crashed peer, detected after ``dead_after`` seconds of (trio) time, as heartbeats would.
+  crashed peer, detected after ``dead_after`` seconds of (trio) time, as heartbeats would;
+* SCTP-AUTH keys (``open_endpoint(..., auth_keys={id: key}, auth_active_key=id)``, RFC 4895 as
+  the userspace stack does it): a keyless peer, or one whose active key the other side does
+  not hold, is refused at ``connect`` with the stack's messages; ``peer_key_id`` is the key
+  the connecting side uses.
 
 It passes the endpoint conformance suite (tests/memory/test_suite.py), as the real backends do.
 
@@ -89,12 +93,20 @@ class MemoryNetwork:
 
     @asynccontextmanager
     async def open_endpoint(
-        self, address: str, *, receive_window: int | None = None
+        self,
+        address: str,
+        *,
+        receive_window: int | None = None,
+        auth_keys: dict[int, bytes] | None = None,
+        auth_active_key: int | None = None,
     ) -> AsyncIterator[MemoryEndpoint]:
         """Bind an endpoint to ``address`` (port 0: ephemeral) for the block's duration."""
         scheme, host, port = self._bind(address)
         async with open_internal_nursery() as nursery:
             ep = MemoryEndpoint(self, scheme, host, port, nursery)
+            if auth_keys:
+                ep.auth_keys = dict(auth_keys)
+                ep.auth_active = min(auth_keys) if auth_active_key is None else auth_active_key
             if receive_window is not None:
                 ep.receive_window = receive_window
             self.endpoints[(host, port)] = ep
@@ -150,10 +162,15 @@ class MemoryAssociation(Association):
         self.messages_received = 0
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.key_id: int | None = None
 
     @property
     def id(self) -> int:
         return self._id
+
+    @property
+    def peer_key_id(self) -> int | None:
+        return self.key_id
 
     @property
     def peer_addresses(self) -> tuple[str, ...]:
@@ -320,6 +337,8 @@ class MemoryEndpoint(Endpoint):
         self._changed = trio.Event()
         self._closed = False
         self.receive_window = network.receive_window
+        self.auth_keys: dict[int, bytes] | None = None
+        self.auth_active = 0
         self.packets_sent = 0
         self.packets_received = 0
 
@@ -363,6 +382,9 @@ class MemoryEndpoint(Endpoint):
         existing = self._by_peer.get(other.address)
         if existing is not None:
             return existing
+        refusal = self._auth_refusal(other)
+        if refusal is not None:
+            raise trio.BrokenResourceError(refusal) from AssociationAbortedError(refusal)
         streams = min(self.network.streams, other.network.streams)
         stale = other._by_peer.get(self.address)
         if stale is not None and stale.peer is not None and stale.peer._endpoint._closed:
@@ -378,6 +400,8 @@ class MemoryEndpoint(Endpoint):
         mine = MemoryAssociation(self, next(self.network._assoc_ids), streams)
         theirs = MemoryAssociation(other, next(self.network._assoc_ids), streams)
         mine.peer, theirs.peer = theirs, mine
+        if self.auth_keys is not None:
+            mine.key_id = theirs.key_id = self.auth_active
         self._assocs[mine.id] = mine
         self._by_peer[other.address] = mine
         other._assocs[theirs.id] = theirs
@@ -385,6 +409,48 @@ class MemoryEndpoint(Endpoint):
         self._events.publish(AssociationEstablished(mine))
         other._events.publish(AssociationEstablished(theirs))
         return mine
+
+    def add_auth_key(self, key_id: int, key: bytes) -> None:
+        if self.auth_keys is None:
+            super().add_auth_key(key_id, key)
+        else:
+            self.auth_keys[key_id] = key
+
+    def set_active_auth_key(self, key_id: int) -> None:
+        if self.auth_keys is None or key_id not in self.auth_keys:
+            super().set_active_auth_key(key_id)
+        self.auth_active = key_id
+        for assoc in self._assocs.values():  # what the peer sees from now on
+            if assoc.peer is not None:
+                assoc.peer.key_id = key_id
+
+    def remove_auth_key(self, key_id: int) -> None:
+        if self.auth_keys is None:
+            super().remove_auth_key(key_id)
+        elif key_id == self.auth_active:
+            raise ValueError("cannot remove the active key; set another active key first")
+        else:
+            self.auth_keys.pop(key_id, None)
+
+    def _auth_refusal(self, other: MemoryEndpoint) -> str | None:
+        """Why an association with ``other`` cannot be set up under SCTP-AUTH, or None."""
+        unsupported = (
+            "no SCTP-AUTH (RFC 4895) parameters: the sender has no key, "
+            "and this endpoint requires one"
+        )
+        if self.auth_keys is None and other.auth_keys is None:
+            return None
+        if self.auth_keys is None:
+            return f"peer sent ABORT: protocol violation: {unsupported}"
+        if other.auth_keys is None:
+            return f"INIT ACK refused: protocol violation: {unsupported}"
+        mine = self.auth_keys[self.auth_active]
+        if other.auth_keys.get(self.auth_active) != mine:
+            return (
+                "peer sent ABORT: protocol violation: SCTP-AUTH failed: the peer does not hold "
+                "the key this endpoint requires"
+            )
+        return None
 
     async def send(
         self,

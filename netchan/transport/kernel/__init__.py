@@ -7,6 +7,7 @@ once; ``udp://`` (the userspace stack) works everywhere. See ``docs/kernel.md``.
 
 from __future__ import annotations
 
-from ._endpoint import KernelAssociation, KernelEndpoint, KernelOptions, open_kernel_endpoint
+from ._endpoint import KernelAssociation, KernelEndpoint, open_kernel_endpoint
+from ._options import KernelOptions
 
 __all__ = ["KernelAssociation", "KernelEndpoint", "KernelOptions", "open_kernel_endpoint"]

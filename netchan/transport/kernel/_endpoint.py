@@ -21,7 +21,6 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -45,7 +44,6 @@ from .._common import (
     EventQueue,
     Inbox,
     ReadyRing,
-    check_option_names,
     raise_if_ended,
     resolve_host,
 )
@@ -55,8 +53,10 @@ from ..errors import (
     InvalidAddressError,
     MessageTooLargeError,
     SCTPUnavailableError,
+    TransportError,
 )
-from . import _notify, _platform
+from . import _auth, _notify, _platform
+from ._options import KernelOptions, _options
 from ._socket import PeerAddr, Received, SctpSocket
 
 # Linux's enum sctp_sstat_state (SCTP_STATUS), named as RFC 9260 names the states.
@@ -74,75 +74,6 @@ _STATE_NAMES = {
 
 _MAX_NOTIFICATION = 64 * 1024
 _RECVS_PER_WAKEUP = 64  # recvmsg calls per wake-up before yielding to other tasks
-
-
-@dataclass(frozen=True, slots=True)
-class KernelOptions:
-    """Knobs of the ``sctp://`` backend (keyword options of ``open_endpoint``).
-
-    Names match :class:`netchan.transport.sctp.Options` where the meaning is the same, so the
-    common ones can be given to either backend. Times are seconds, sizes bytes.
-
-    Attributes:
-        outbound_streams, inbound_streams: streams offered in INIT (SCTP_INITMSG). The kernel
-            preallocates per-stream state for every association, so the default is 4096
-            rather than the protocol's 65535 (a few hundred kilobytes of kernel memory per
-            association instead of several megabytes). Up to 65535.
-        max_init_retransmits: INIT retransmissions before giving up (RFC Max.Init.Retransmits).
-        rto_initial, rto_min, rto_max: RTO bounds (SCTP_RTOINFO), LAN defaults as the
-            userspace stack's.
-        association_max_retransmissions: Association.Max.Retrans (SCTP_ASSOCINFO).
-        heartbeat_interval: HB.interval (SCTP_PEER_ADDR_PARAMS); 0 keeps the kernel's.
-        delayed_ack_timeout, delayed_ack_packets: how late our SACKs may be (SCTP_DELAYED_SACK,
-            RFC 9260 §6.2). The LAN default of 20 ms (Linux: 200 ms) keeps peers whose
-            ``rto_min`` is 100 ms, like the userspace stack's, from timing out spuriously.
-        send_buffer: SO_SNDBUF requested; Linux doubles it and caps the request at
-            ``net.core.wmem_max`` (unless the process may use SO_SNDBUFFORCE). The kernel
-            refuses messages larger than the send buffer.
-        receive_window: SO_RCVBUF requested, and the bound on bytes of complete messages
-            queued for the application before the reader stops reading.
-        max_message_size: largest message accepted by ``send`` and for reassembly.
-        nodelay: SCTP_NODELAY (no Nagle-like bundling delay).
-        udp_encapsulation_port: if set, speak SCTP over UDP (RFC 6951) to this remote UDP
-            port (SCTP_REMOTE_UDP_ENCAPS_PORT; needs ``net.sctp.udp_port`` set on Linux).
-        recv_chunk: bytes read per ``recvmsg``; larger messages arrive in pieces.
-    """
-
-    outbound_streams: int = 4096
-    inbound_streams: int = 4096
-    max_init_retransmits: int = 8
-    rto_initial: float = 0.5
-    rto_min: float = 0.1
-    rto_max: float = 2.0
-    association_max_retransmissions: int = 6
-    heartbeat_interval: float = 1.0
-    delayed_ack_timeout: float = 0.02
-    delayed_ack_packets: int = 2
-    send_buffer: int = 4 * 1024 * 1024
-    receive_window: int = 4 * 1024 * 1024
-    max_message_size: int = 256 * 1024 * 1024
-    nodelay: bool = True
-    udp_encapsulation_port: int | None = None
-    recv_chunk: int = 256 * 1024
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.outbound_streams <= 65535 or not 1 <= self.inbound_streams <= 65535:
-            raise ValueError("stream counts must be in 1..65535")
-        if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
-            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
-        if self.send_buffer < 4096 or self.receive_window < 4096:
-            raise ValueError("send_buffer and receive_window must be at least 4096")
-        if self.recv_chunk < 1024:
-            raise ValueError("recv_chunk must be at least 1024")
-        if self.max_message_size < 1:
-            raise ValueError("max_message_size must be positive")
-        if not 0 < self.delayed_ack_timeout <= 0.5 or self.delayed_ack_packets < 1:
-            raise ValueError("need 0 < delayed_ack_timeout <= 0.5 s and delayed_ack_packets >= 1")
-
-
-def _options(options: dict[str, Any]) -> KernelOptions:
-    check_option_names("sctp", options, [f.name for f in fields(KernelOptions)])
-    return KernelOptions(**options)
 
 
 def _url(addrs: list[PeerAddr] | tuple[PeerAddr, ...]) -> str:
@@ -206,6 +137,14 @@ class KernelAssociation(Association):
         self.bytes_sent = 0
         self.bytes_received = 0
         self.drops: dict[str, int] = {}
+        # SCTP-AUTH: the key the peer signs with (our active key unless the kernel reported
+        # another one with SCTP_AUTH_NEW_KEY).
+        self._peer_key: int | None = None
+
+    @property
+    def peer_key_id(self) -> int | None:
+        """The Shared Key Identifier the peer's AUTH chunks use (RFC 4895), or None."""
+        return self._peer_key
 
     def __repr__(self) -> str:
         return f"<KernelAssociation id={self._id} kid={self._kid} peer={_url(self._peers)}>"
@@ -451,6 +390,10 @@ class KernelEndpoint(Endpoint):
         self._reader_scope = trio.CancelScope()
         self.drops: dict[str, int] = {}
         self.notifications = 0
+        # SCTP-AUTH keys (kernel/_auth.py), for rotation on the socket and live associations.
+        self._keyring = (
+            _auth.Keyring(sock, opts.auth_keys, opts.auth_active_key) if opts.auth_keys else None
+        )
 
     # --- API --------------------------------------------------------------------------------
 
@@ -461,6 +404,30 @@ class KernelEndpoint(Endpoint):
     @property
     def associations(self) -> tuple[Association, ...]:
         return tuple(self._live)
+
+    def _keys(self) -> _auth.Keyring:
+        if self._keyring is None:
+            raise TransportError("this endpoint was opened without auth_keys (SCTP-AUTH)")
+        return self._keyring
+
+    def _live_kids(self) -> list[int]:
+        return [a._kid for a in self._live if a._kid and not a._ended.is_set()]
+
+    def add_auth_key(self, key_id: int, key: bytes) -> None:
+        """Add an SCTP-AUTH shared key; see ``Endpoint.add_auth_key``."""
+        self._keys().add(key_id, key, self._live_kids())
+
+    def set_active_auth_key(self, key_id: int) -> None:
+        """Sign with this key from now on (new and live associations)."""
+        self._keys().set_active(key_id, self._live_kids())
+        for assoc in self._live:
+            # Linux reports the peer's key only when it differs from the association's
+            # active key (SCTP_AUTH_NEW_KEY): until such a report, it is this one.
+            assoc._peer_key = key_id
+
+    def remove_auth_key(self, key_id: int) -> None:
+        """Forget a key (not the active one)."""
+        self._keys().remove(key_id, self._live_kids())
 
     async def connect(self, address: str) -> Association:
         self._check_open()
@@ -477,7 +444,9 @@ class KernelEndpoint(Endpoint):
             assoc = self._register(aid, peers, established=False)
         await assoc._established.wait()
         if assoc._error is not None:
-            raise trio.BrokenResourceError(f"cannot connect to {address}") from assoc._error
+            raise trio.BrokenResourceError(
+                f"cannot connect to {address}: {assoc._error}"
+            ) from assoc._error
         if assoc._local_closed or self._closed:
             raise trio.ClosedResourceError("closed while connecting")
         return assoc
@@ -739,6 +708,13 @@ class KernelEndpoint(Endpoint):
             data = bytes(self._notif_buf)
             self._notif_buf.clear()
             self.notifications += 1
+            if self._keyring is not None:
+                new_key = _auth.decode_new_key(data)
+                if new_key is not None:
+                    peer = self._bind_kid(new_key[0])
+                    if peer is not None:
+                        peer._peer_key = new_key[1]
+                    return
             note = _notify.decode(data, self._c)
             if note is None:
                 self._count("unknown_notification")
@@ -831,6 +807,15 @@ class KernelEndpoint(Endpoint):
                         self._by_peer.setdefault(p, assoc)
             assoc._out = note.outbound_streams
             assoc._in = note.inbound_streams
+            if self._keyring is not None:
+                if not _auth.peer_capable(self._sock, note.assoc_id):
+                    # Linux associates with a peer offering no AUTH; this endpoint requires
+                    # it (docs/security.md): refuse, as the userspace stack does.
+                    self._count("auth_refused")
+                    assoc._abort_now(_auth.NO_AUTH)
+                    return
+                if assoc._peer_key is None:
+                    assoc._peer_key = self._keyring.active
             assoc._established.set()
             self._push_event(AssociationEstablished(assoc))
             return
@@ -939,6 +924,8 @@ async def open_kernel_endpoint(address: Address, **options: Any) -> AsyncIterato
         _force_buffer(sock, "SO_RCVBUF", opts.receive_window)
         if opts.udp_encapsulation_port is not None:
             sock.set_udp_encaps_port(opts.udp_encapsulation_port)
+        if opts.auth_keys:
+            _auth.configure(sock, opts.auth_keys, opts.auth_active_key)
         sock.bind([(h, address.port) for h in hosts])
         sock.sock.listen(128)
     except BaseException:

@@ -15,6 +15,7 @@ here touches sockets, clocks, threads or an event loop: the trio driver in
 Modules: ``endpoint`` (demultiplexing, stateless INIT handling, out-of-the-blue packets),
 ``association`` (the per-association state machine), ``state`` (RFC 9260 states and the
 transition table), ``cookie`` (HMAC State Cookie), ``handshake`` (INIT / INIT ACK checks),
+``auth`` (SCTP-AUTH, RFC 4895: shared keys, key vectors, signing and checking packets),
 ``heartbeat`` (§8.3 path probing), ``txpath`` (the association's view of the send side),
 ``timers``, ``counters``, ``options``, ``events``; the wire format in ``packet/``, the data
 path in ``rx/``, ``tx/`` and ``congestion/``.

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ..errors import MessageTooLargeError
 from . import bundling, connect, datapath, liveness, paths, shutdown
+from .auth import AssociationAuth, AuthKeys, AuthParams
 from .connect import PEER_WINDOW_PACKETS
 from .cookie import CookieContents, CookieFactory
 from .counters import AssociationCounters, DropCounter
@@ -31,6 +32,7 @@ from .heartbeat import HeartbeatHandler
 from .options import Options
 from .packet import (
     AbortChunk,
+    AuthChunk,
     Chunk,
     CookieAckChunk,
     CookieEchoChunk,
@@ -81,8 +83,10 @@ class _Host(Protocol):
     rng: random.Random
     cookies: CookieFactory
     local_port: int
+    auth_keys: AuthKeys | None
 
     def _emit(self, event: Event) -> None: ...
+    def _random_bytes(self, n: int) -> bytes: ...
     def _new_tag(self) -> int: ...
     def _max_plpmtu(self, addr: PeerAddr) -> int: ...
     def _add_peer_address(self, assoc: Association, addr: PeerAddr) -> bool: ...
@@ -229,6 +233,10 @@ class Association:
             options.pmtu, int(options.receive_window * _WINDOW_UPDATE_FRACTION)
         )
         self._send_blocked = False
+        # SCTP-AUTH (RFC 4895, auth.py): our INIT's parameters (keyed endpoint, active side)
+        # and, once both sides' are known, the association's keys; None without AUTH.
+        self._local_auth: AuthParams | None = None
+        self._auth: AssociationAuth | None = None
         # Counters.
         self.packets_sent = 0
         self.packets_received = 0
@@ -278,6 +286,17 @@ class Association:
         if self._multihomed:
             paths.select(self, now)
         self._host._touch(self)
+
+    @property
+    def authenticated(self) -> bool:
+        """SCTP-AUTH (RFC 4895) is in use on this association."""
+        return self._auth is not None
+
+    @property
+    def peer_key_id(self) -> int | None:
+        """The Shared Key Identifier of the peer's last AUTH chunk that verified: which of
+        the endpoint's keys the peer holds (None without AUTH or before one arrived)."""
+        return self._auth.peer_key_id if self._auth is not None else None
 
     def rebind(self, addr: PeerAddr) -> None:
         """The peer's transport address changed (RFC 6951 UDP port learning)."""
@@ -494,12 +513,27 @@ class Association:
             connect.handle_init(self, first, now)
             return
         start = 0
-        if isinstance(first, CookieEchoChunk):
+        keys = self._host.auth_keys
+        if keys is not None and isinstance(first, (AuthChunk, CookieEchoChunk)):
+            start = connect.authenticated_cookie_echo(self, keys, chunks, vtag, now)
+            if start < 0:
+                return
+        elif isinstance(first, CookieEchoChunk):
             if not connect.handle_cookie_echo(self, first, vtag, now):
                 return
             start = 1
-        elif not self._verification_tag_ok(packet):
-            return
+        if start == 0:
+            if not self._verification_tag_ok(packet):
+                return
+            auth = self._auth
+            if auth is not None:
+                chunks, error = auth.filter(
+                    chunks, 0, self.drops, setup=self.state is State.COOKIE_ECHOED
+                )
+                if error is not None:
+                    self._queue_control(error)
+                if not chunks:
+                    return
         self._process_chunks(chunks, start, now)
 
     def _verification_tag_ok(self, packet: Packet) -> bool:
@@ -673,11 +707,18 @@ class Association:
         self._control.append(chunk)
 
     def _send_raw(self, vtag: int, chunks: list[Chunk]) -> None:
-        self._raw.append(serialize_packet(self._host.local_port, self.remote_port, vtag, chunks))
+        self._raw.append(self._serialize(vtag, chunks))
+
+    def _serialize(self, vtag: int, chunks: list[Chunk]) -> bytes:
+        """A packet to the peer: with an AUTH chunk when SCTP-AUTH asks for one (RFC 4895)."""
+        auth = self._auth
+        if auth is not None:
+            return auth.serialize(self._host.local_port, self.remote_port, vtag, chunks)
+        return serialize_packet(self._host.local_port, self.remote_port, vtag, chunks)
 
     def _send_to(self, addr: PeerAddr, vtag: int, chunks: list[Chunk]) -> None:
         """A packet for ``addr`` rather than the current destination (§6.4, §8.3)."""
-        packet = serialize_packet(self._host.local_port, self.remote_port, vtag, chunks)
+        packet = self._serialize(vtag, chunks)
         self._directed.append((packet, addr))
         self.packets_sent += 1
         self.bytes_sent += len(packet)

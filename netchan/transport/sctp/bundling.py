@@ -42,7 +42,10 @@ def datagrams_to_send(assoc: Association, now: float) -> list[bytes]:
         account(assoc, out)
         return out
     pmtud = assoc._pmtud
-    pmtu = pmtud.plpmtu
+    # SCTP-AUTH (RFC 4895): room for the AUTH chunk in every packet.
+    auth = assoc._auth
+    overhead = auth.overhead if auth is not None else 0
+    pmtu = pmtud.plpmtu - overhead
     if pmtu != assoc._pmtu and assoc._tx is not None:
         assoc._tx.set_pmtu(pmtu)
         assoc._pmtu = pmtu
@@ -86,8 +89,11 @@ def datagrams_to_send(assoc: Association, now: float) -> list[bytes]:
             budget -= datapath.fill_data(assoc, chunks, budget, now)
         if not chunks:
             break
-        packet = serialize_packet(local_port, assoc.remote_port, assoc.peer_tag, chunks)
-        if fragment_all or len(packet) > pmtu:
+        if auth is None:
+            packet = serialize_packet(local_port, assoc.remote_port, assoc.peer_tag, chunks)
+        else:
+            packet = auth.serialize(local_port, assoc.remote_port, assoc.peer_tag, chunks)
+        if fragment_all or len(packet) > pmtu + overhead:
             # A chunk cut for a larger PLPMTU (RFC 9260 §6.9: IP fragmentation is used
             # for it): the driver sends this one without the Don't Fragment bit.
             packet = Fragmentable(packet)
@@ -102,8 +108,10 @@ def probe_packet(assoc: Association, size: int, info: bytes) -> bytes:
     """A probe (RFC 8899 §6.2): a minimum-length HEARTBEAT and a PAD chunk (RFC 4820)
     filling the packet to exactly ``size`` bytes. Sent with Don't Fragment, as every
     packet that is not :class:`Fragmentable` (RFC 8899 §3 item 2)."""
-    chunks: list[Chunk] = [HeartbeatChunk(info), PadChunk(size - _PROBE_OVERHEAD)]
-    return serialize_packet(assoc._host.local_port, assoc.remote_port, assoc.peer_tag, chunks)
+    auth = assoc._auth
+    overhead = _PROBE_OVERHEAD + (auth.overhead if auth is not None else 0)
+    chunks: list[Chunk] = [HeartbeatChunk(info), PadChunk(size - overhead)]
+    return assoc._serialize(assoc.peer_tag, chunks)
 
 
 def account(assoc: Association, packets: list[bytes]) -> None:

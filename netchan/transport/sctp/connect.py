@@ -14,11 +14,13 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from . import liveness, paths, shutdown
+from .auth import AssociationAuth, AuthKeys, AuthParams, auth_refusal
 from .cookie import CookieContents, ForgedCookieError, StaleCookieError
 from .events import AssociationEstablished, AssociationRestarted
 from .handshake import check_init, make_init, make_init_ack, negotiate_interleaving
 from .packet import (
     AbortChunk,
+    AuthChunk,
     Chunk,
     CookieAckChunk,
     CookieEchoChunk,
@@ -56,12 +58,17 @@ def pre_queued_bytes(assoc: Association) -> int:
 
 
 def send_init(assoc: Association, now: float) -> None:
+    host = assoc._host
+    if host.auth_keys is not None and assoc._local_auth is None:
+        # RFC 4895 §6.1: our RANDOM, CHUNKS and HMAC-ALGO, the same in every retransmission.
+        assoc._local_auth = AuthParams.local(host._random_bytes)
     assoc._init_chunk = make_init(
         assoc._options,
         assoc.local_tag,
         assoc.local_initial_tsn,
         assoc._preservative,
         assoc._host.address_parameters,
+        assoc._local_auth,
     )
     # §8.5.1 A: the packet carrying INIT has verification tag 0.
     assoc._send_raw(0, [assoc._init_chunk])
@@ -69,6 +76,14 @@ def send_init(assoc: Association, now: float) -> None:
 
 
 def adopt_cookie(assoc: Association, contents: CookieContents, now: float) -> None:
+    keys = assoc._host.auth_keys
+    # RFC 4895 §6.1: the key vectors travelled in the cookie (the INIT ACK's sender keeps no
+    # state); our endpoint refuses unauthenticated peers, so a keyed cookie always has them.
+    assoc._auth = (
+        AssociationAuth.from_cookie(keys, contents.auth)
+        if keys is not None and contents.auth
+        else None
+    )
     if contents.peer_addresses:
         # §5.1.2: the addresses the peer's INIT listed; §5.4 rule 2: only the one the
         # INIT ACK went to (the COOKIE ECHO's source) is confirmed.
@@ -186,6 +201,16 @@ def handle_init_ack(assoc: Association, chunk: InitAckChunk, now: float) -> None
     if check.cookie is None:  # check_init reports a missing cookie; defensive
         assoc.drops.add("invalid_init_ack")
         return
+    keys = assoc._host.auth_keys
+    if keys is not None and assoc._local_auth is not None:
+        # RFC 4895: a keyed endpoint does not associate with a peer that cannot authenticate.
+        peer_auth, refusal = auth_refusal(chunk)
+        if refusal is not None or peer_auth is None:
+            reason = str(refusal.causes[0]) if refusal is not None else "no SCTP-AUTH"
+            assoc._send_raw(chunk.initiate_tag, [refusal or AbortChunk()])
+            assoc._close_aborted(f"INIT ACK refused: {reason}", False)
+            return
+        assoc._auth = AssociationAuth(keys, assoc._local_auth, peer_auth)
     if assoc._multihomed or chunk.parameters:
         # §5.1.2: the peer's addresses (its INIT ACK's list and the packet's source);
         # §5.4 rule 1: those we were given are confirmed, the others get probed. DATA
@@ -250,6 +275,21 @@ def handle_init(assoc: Association, chunk: InitChunk, now: float) -> None:
         # §3.3.2: answer with ABORT carrying the INIT's Initiate Tag; keep our state.
         assoc._send_raw(chunk.initiate_tag, [AbortChunk(causes=check.abort_causes)])
         return
+    keys = assoc._host.auth_keys
+    auth: AssociationAuth | None = None
+    if keys is not None:
+        # RFC 4895: refuse a peer that cannot authenticate, as the endpoint does.
+        peer_auth, refusal = auth_refusal(chunk)
+        if refusal is not None or peer_auth is None:
+            assoc.drops.add("auth_refused")
+            if refusal is not None:
+                assoc._send_raw(chunk.initiate_tag, [refusal])
+            return
+        in_setup = assoc.state in (State.COOKIE_WAIT, State.COOKIE_ECHOED)
+        local_auth = assoc._local_auth if in_setup else None
+        if local_auth is None:
+            local_auth = AuthParams.local(assoc._host._random_bytes)
+        auth = AssociationAuth(keys, local_auth, peer_auth)
     state = assoc.state
     if state is State.SHUTDOWN_ACK_SENT:
         # §9.2: discard the INIT and retransmit SHUTDOWN ACK.
@@ -279,8 +319,50 @@ def handle_init(assoc: Association, chunk: InitChunk, now: float) -> None:
         local_tie_tag=assoc._local_tie_tag if tie else 0,
         peer_tie_tag=assoc._peer_tie_tag if tie else 0,
         addresses=assoc._host.address_parameters,
+        auth=auth,
     )
     assoc._send_raw(chunk.initiate_tag, [ack])
+
+
+def authenticated_cookie_echo(
+    assoc: Association, keys: AuthKeys, chunks: list[Chunk], vtag: int, now: float
+) -> int:
+    """A keyed endpoint's association got a packet starting with AUTH or COOKIE ECHO.
+
+    RFC 4895 §6.2/§6.3: we ask for COOKIE ECHO to be authenticated, so it must follow an
+    AUTH chunk, which is checked with the key vectors the cookie carries before the cookie
+    is acted upon. Returns where processing goes on: 2 after an accepted AUTH + COOKIE ECHO,
+    0 for a packet not carrying a COOKIE ECHO second (the usual checks apply), -1 to drop.
+    """
+    first = chunks[0]
+    if isinstance(first, CookieEchoChunk):
+        assoc.drops.add("auth_missing")
+        return -1
+    if len(chunks) < 2 or not isinstance(first, AuthChunk):
+        return 0
+    echo = chunks[1]
+    if not isinstance(echo, CookieEchoChunk):
+        return 0
+    try:
+        contents = assoc._host.cookies.open(echo.cookie, now)
+    except ForgedCookieError:
+        assoc.drops.add("bad_cookie")
+        return -1
+    except StaleCookieError as stale:
+        contents = stale.contents  # handle_cookie_echo decides (§5.2.4 step 3)
+    auth = AssociationAuth.from_cookie(keys, contents.auth)
+    if auth is None:
+        assoc.drops.add("auth_missing")
+        return -1
+    reason = auth.verify(first)
+    if reason is not None:
+        assoc.drops.add(reason)
+        return -1
+    if not handle_cookie_echo(assoc, echo, vtag, now):
+        return -1
+    if assoc._auth is not None:
+        assoc._auth.peer_authenticated(first.shared_key_id)
+    return 2
 
 
 def handle_cookie_echo(assoc: Association, chunk: CookieEchoChunk, vtag: int, now: float) -> bool:
@@ -393,6 +475,7 @@ def handle_stale_cookie(assoc: Association, cause: StaleCookieErrorCause, now: f
     rtt = max(0.0, now - assoc._cookie_sent_at)
     assoc._preservative = cause.staleness / 1_000_000 + min(rtt, 1.0)
     assoc.peer_tag = 0
+    assoc._auth = None  # the new INIT ACK brings new key vectors
     assoc._tx = None
     assoc._tracker = None
     assoc._reassembly = None

@@ -21,17 +21,20 @@ from dataclasses import dataclass
 
 _MAC_SIZE = 32
 _SECRET_BITS = 256
-_VERSION = 2
+_VERSION = 4
 # version, local tag, peer tag, local initial TSN, peer initial TSN, outbound streams,
 # inbound streams, peer a_rwnd, local port, peer port, local tie-tag, peer tie-tag,
 # creation time (s), lifetime (s), flags.
 _BODY = struct.Struct("!BIIIIHHIHHIIddB")
 # Flag bits of the cookie's last byte.
 _FLAG_INTERLEAVING = 0x01
-#: Size of a cookie without peer addresses; each address adds 1 + 4 or 1 + 16 bytes.
-COOKIE_SIZE = _BODY.size + _MAC_SIZE
+#: Size of a cookie without peer addresses and SCTP-AUTH key vectors: one byte counts the
+#: addresses, each adds 1 + 4 or 1 + 16 bytes; the key vectors (RFC 4895) follow them.
+COOKIE_SIZE = _BODY.size + 1 + _MAC_SIZE
 #: Most peer addresses a cookie carries (§5.1.2 sets no limit; this bounds its size).
 MAX_COOKIE_ADDRESSES = 32
+#: Longest SCTP-AUTH part a cookie of ours carries (two key vectors, see ``auth``).
+_MAX_AUTH = 1024
 
 
 class CookieError(Exception):
@@ -78,6 +81,8 @@ class CookieContents:
         interleaving: I-DATA was negotiated (RFC 8260 §2.2.1: both INIT and INIT ACK list it).
         peer_addresses: the IPv4 / IPv6 addresses the INIT listed (§5.1.2), packed (4 or
             16 bytes each): the multihomed peer's other destinations.
+        auth: both sides' SCTP-AUTH key vectors (RFC 4895 §6.1), empty without AUTH
+            (``AssociationAuth.cookie_bytes``).
     """
 
     local_tag: int
@@ -95,6 +100,7 @@ class CookieContents:
     lifetime: float = 60.0
     interleaving: bool = False
     peer_addresses: tuple[bytes, ...] = ()
+    auth: bytes = b""
 
 
 class CookieFactory:
@@ -150,9 +156,10 @@ class CookieFactory:
             contents.lifetime,
             _FLAG_INTERLEAVING if contents.interleaving else 0,
         )
-        addresses = contents.peer_addresses[:MAX_COOKIE_ADDRESSES]
-        if addresses:
-            body += b"".join(bytes((len(a),)) + a for a in addresses if len(a) in (4, 16))
+        addresses = [a for a in contents.peer_addresses[:MAX_COOKIE_ADDRESSES] if len(a) in (4, 16)]
+        body += bytes((len(addresses),))
+        body += b"".join(bytes((len(a),)) + a for a in addresses)
+        body += contents.auth  # SCTP-AUTH key vectors (RFC 4895), variable length
         return body + hmac.new(self._current, body, hashlib.sha256).digest()
 
     def open(self, cookie: bytes, now: float) -> CookieContents:
@@ -164,7 +171,7 @@ class CookieFactory:
         """
         self._maybe_rotate(now)
         size = len(cookie)
-        if size < COOKIE_SIZE or size > COOKIE_SIZE + 17 * MAX_COOKIE_ADDRESSES:
+        if size < COOKIE_SIZE or size > COOKIE_SIZE + 17 * MAX_COOKIE_ADDRESSES + _MAX_AUTH:
             raise ForgedCookieError("State Cookie has the wrong size")
         body = bytes(cookie[: size - _MAC_SIZE])
         mac = bytes(cookie[size - _MAC_SIZE :])
@@ -193,9 +200,11 @@ class CookieFactory:
         ) = _BODY.unpack_from(body)
         if version != _VERSION:
             raise ForgedCookieError("State Cookie has an unknown version")
+        # Authenticated: only our own make() wrote what follows the fixed fields.
         addresses: list[bytes] = []
-        pos = _BODY.size
-        while pos < len(body):  # authenticated: only our own make() wrote this
+        count = body[_BODY.size]
+        pos = _BODY.size + 1
+        for _ in range(count):
             length = body[pos]
             addresses.append(body[pos + 1 : pos + 1 + length])
             pos += 1 + length
@@ -215,6 +224,7 @@ class CookieFactory:
             lifetime=lifetime,
             interleaving=bool(flags & _FLAG_INTERLEAVING),
             peer_addresses=tuple(addresses),
+            auth=body[pos:],
         )
         # §5.1.5 step 3: compare the creation timestamp plus lifetime with the current time.
         expires = contents.created + contents.lifetime

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import paths
 from .association import Association
+from .auth import AssociationAuth, AuthKeys, AuthParams, auth_refusal
 from .cookie import CookieFactory, ForgedCookieError, StaleCookieError
 from .events import AssociationAborted, AssociationClosed, Event
 from .handshake import check_init, make_init_ack
@@ -28,6 +29,7 @@ from .options import Options
 from .packet import (
     COMMON_HEADER_SIZE,
     AbortChunk,
+    AuthChunk,
     Chunk,
     CookieAckChunk,
     CookieEchoChunk,
@@ -37,6 +39,7 @@ from .packet import (
     Packet,
     Parameter,
     ParseError,
+    ProtocolViolationCause,
     ShutdownAckChunk,
     ShutdownCompleteChunk,
     StaleCookieErrorCause,
@@ -87,6 +90,13 @@ class SctpEndpoint:
         self.rng = rng
         self.local_mtu: Callable[[PeerAddr], int | None] | None = None
         self.cookies = CookieFactory(rng, self.options.cookie_secret_rotation, now)
+        #: SCTP-AUTH shared keys (RFC 4895) when ``Options.auth_keys`` is set, else None.
+        #: Add, activate and remove keys here to rotate them without a restart.
+        self.auth_keys: AuthKeys | None = (
+            AuthKeys(self.options.auth_keys, self.options.auth_active_key)
+            if self.options.auth_keys
+            else None
+        )
         self._assocs: dict[int, Association] = {}
         # Associations touched since the last datagrams_to_send (only they can have
         # something to send or a new deadline), and a heap of deadlines with lazy deletion:
@@ -317,6 +327,10 @@ class SctpEndpoint:
             if tag not in self._by_tag:
                 return tag
 
+    def _random_bytes(self, n: int) -> bytes:
+        """``n`` random bytes (SCTP-AUTH RANDOM numbers, RFC 4895 §3.1)."""
+        return self.rng.getrandbits(8 * n).to_bytes(n, "big")
+
     def _max_plpmtu(self, addr: PeerAddr) -> int:
         """MAX_PLPMTU toward ``addr`` (RFC 8899 §5.1.2): the smaller of ``Options.pmtu_max``
         and the local interface's limit (:attr:`local_mtu`); 0 when neither is known."""
@@ -465,8 +479,15 @@ class SctpEndpoint:
             self._answer_init(first, packet, addr, now)
             return
         if isinstance(first, CookieEchoChunk):
-            self._accept_cookie(first, packet, addr, size, now)
+            self._accept_cookie(first, packet, addr, size, now, None)
             return
+        if isinstance(first, AuthChunk) and len(chunks) > 1:
+            second = chunks[1]
+            if isinstance(second, CookieEchoChunk):
+                # RFC 4895 §6.3: AUTH then COOKIE ECHO: the AUTH is checked once the cookie
+                # gives the key vectors.
+                self._accept_cookie(second, packet, addr, size, now, first)
+                return
         kinds = {type(chunk) for chunk in chunks}
         if AbortChunk in kinds:
             # §8.4 rule 2: never answer an ABORT.
@@ -512,6 +533,17 @@ class SctpEndpoint:
                 [AbortChunk(causes=(OutOfResourceCause(),))],
             )
             return
+        auth: AssociationAuth | None = None
+        if self.auth_keys is not None:
+            # RFC 4895: a keyed endpoint only associates with peers that authenticate.
+            peer_auth, refusal = auth_refusal(init)
+            if refusal is not None or peer_auth is None:
+                self._drop("auth_refused")
+                if refusal is not None:
+                    self._reply(addr, packet.src_port, init.initiate_tag, [refusal])
+                return
+            local_auth = AuthParams.local(self._random_bytes)
+            auth = AssociationAuth(self.auth_keys, local_auth, peer_auth)
         rng = self.rng
         ack = make_init_ack(
             self.options,
@@ -524,13 +556,24 @@ class SctpEndpoint:
             peer_port=packet.src_port,
             now=now,
             addresses=self._address_params,
+            auth=auth,
         )
         self._reply(addr, packet.src_port, init.initiate_tag, [ack])
 
     def _accept_cookie(
-        self, chunk: CookieEchoChunk, packet: Packet, addr: PeerAddr, size: int, now: float
+        self,
+        chunk: CookieEchoChunk,
+        packet: Packet,
+        addr: PeerAddr,
+        size: int,
+        now: float,
+        auth_chunk: AuthChunk | None,
     ) -> None:
-        """A COOKIE ECHO without an association: verify, then create it (§5.1.5)."""
+        """A COOKIE ECHO without an association: verify, then create it (§5.1.5).
+
+        ``auth_chunk``: the AUTH chunk placed before it (RFC 4895 §6.2), which a keyed
+        endpoint requires and checks before anything is created.
+        """
         try:
             contents = self.cookies.open(chunk.cookie, now)
         except ForgedCookieError:
@@ -565,10 +608,47 @@ class SctpEndpoint:
         if contents.local_tag in self._by_tag:
             self._drop("tag_in_use")
             return
+        keys = self.auth_keys
+        if keys is not None and not self._cookie_auth_ok(
+            keys, contents.auth, auth_chunk, addr, packet.src_port, contents.peer_tag
+        ):
+            return
         assoc = self._create(addr, packet.src_port, now)
         assoc.packets_received += 1
         assoc.bytes_received += size
         assoc.start_passive(contents, now)
+        if assoc._auth is not None and auth_chunk is not None:
+            assoc._auth.peer_authenticated(auth_chunk.shared_key_id)
         self._by_tag[assoc.local_tag] = assoc
-        assoc._process_chunks(packet.chunks, 1, now)
+        assoc._process_chunks(packet.chunks, 1 if auth_chunk is None else 2, now)
         self._touch(assoc)
+
+    def _cookie_auth_ok(
+        self,
+        keys: AuthKeys,
+        vectors: bytes,
+        auth_chunk: AuthChunk | None,
+        addr: PeerAddr,
+        peer_port: int,
+        peer_tag: int,
+    ) -> bool:
+        """A keyed endpoint: the AUTH before a COOKIE ECHO verifies (RFC 4895 §6.3).
+
+        A peer whose AUTH does not verify holds none of our keys: it gets an ABORT saying so
+        (accepted unauthenticated in COOKIE-ECHOED, see ``AssociationAuth.filter``) so that it
+        fails at once instead of retransmitting its COOKIE ECHO; nothing is created.
+        """
+        auth = AssociationAuth.from_cookie(keys, vectors)
+        if auth is None:
+            self._drop("auth_missing")
+            return False
+        if auth_chunk is None:
+            self._drop("auth_missing")
+            return False
+        reason = auth.verify(auth_chunk)
+        if reason is None:
+            return True
+        self._drop(reason)
+        text = b"SCTP-AUTH failed: the peer does not hold the key this endpoint requires"
+        self._reply(addr, peer_port, peer_tag, [AbortChunk(causes=(ProtocolViolationCause(text),))])
+        return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .auth import AssociationAuth, AuthParams
 from .cookie import CookieContents, CookieFactory
 from .options import Options
 from .packet import (
@@ -36,6 +37,8 @@ MAX_COOKIE_PRESERVATIVE = 5.0
 _STATE_COOKIE_TYPE = 7
 #: The I-DATA chunk type (RFC 8260 §2.1), listed in Supported Extensions to offer it.
 IDATA_CHUNK_TYPE = 64
+#: The AUTH chunk type (RFC 4895 §4.2), listed in Supported Extensions by a keyed endpoint.
+AUTH_CHUNK_TYPE = 0x0F
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,14 +146,19 @@ def negotiate_interleaving(options: Options, check: InitCheck) -> bool:
     return options.interleaving and check.peer_interleaving
 
 
-def _extension_parameters(options: Options) -> list[Parameter]:
-    """Supported Extensions (RFC 5061 §4.2.7) listing what we offer: I-DATA or nothing.
+def _extension_parameters(options: Options, auth: AuthParams | None = None) -> list[Parameter]:
+    """Supported Extensions (RFC 5061 §4.2.7) listing what we offer: I-DATA, AUTH, or
+    nothing; with ``auth``, our RANDOM, CHUNKS and HMAC-ALGO follow (RFC 4895 §3).
 
     FORWARD-TSN / I-FORWARD-TSN are not listed: PR-SCTP (RFC 3758) is not implemented.
     """
-    if options.interleaving:
-        return [SupportedExtensionsParameter((IDATA_CHUNK_TYPE,))]
-    return []
+    offered: tuple[int, ...] = (IDATA_CHUNK_TYPE,) if options.interleaving else ()
+    if auth is not None:
+        offered += (AUTH_CHUNK_TYPE,)
+    params: list[Parameter] = [SupportedExtensionsParameter(offered)] if offered else []
+    if auth is not None:
+        params.extend(auth.parameters())
+    return params
 
 
 def make_init(
@@ -159,12 +167,14 @@ def make_init(
     initial_tsn: int,
     preservative: float = 0.0,
     addresses: tuple[Parameter, ...] = (),
+    auth: AuthParams | None = None,
 ) -> InitChunk:
     """Our INIT (§5.1 A): I-DATA offered when ``Options.interleaving`` is on (RFC 8260
-    §2.2.1), a Cookie Preservative when retrying after a Stale Cookie error (§5.2.6 3), and
-    the IPv4 / IPv6 Address parameters of a multihomed endpoint (§5.1.2)."""
+    §2.2.1), our SCTP-AUTH parameters when keyed (RFC 4895 §6.1), a Cookie Preservative
+    when retrying after a Stale Cookie error (§5.2.6 3), and the IPv4 / IPv6 Address
+    parameters of a multihomed endpoint (§5.1.2)."""
     params: list[Parameter] = list(addresses)
-    params.extend(_extension_parameters(options))
+    params.extend(_extension_parameters(options, auth))
     if preservative > 0:
         params.append(CookiePreservativeParameter(int(preservative * 1000)))
     return InitChunk(
@@ -191,6 +201,7 @@ def make_init_ack(
     local_tie_tag: int = 0,
     peer_tie_tag: int = 0,
     addresses: tuple[Parameter, ...] = (),
+    auth: AssociationAuth | None = None,
 ) -> InitAckChunk:
     """An INIT ACK carrying a signed State Cookie (§5.1 B, §5.1.3), no state kept.
 
@@ -200,7 +211,8 @@ def make_init_ack(
     (§5.1.2: the association built from the cookie knows all the peer's destinations).
     Unknown parameters of the INIT that ask for a report come back as Unrecognized Parameter
     parameters (§3.2.1). ``addresses``: our own Address parameters, for a multihomed
-    endpoint.
+    endpoint. With ``auth`` (a keyed endpoint, RFC 4895 §6.1) our AUTH parameters go in the
+    INIT ACK and both key vectors in the cookie.
     """
     outbound, inbound = negotiate_streams(options, init.outbound_streams, init.inbound_streams)
     contents = CookieContents(
@@ -223,10 +235,11 @@ def make_init_ack(
             for p in init.parameters
             if isinstance(p, (IPv4AddressParameter, IPv6AddressParameter))
         ),
+        auth=auth.cookie_bytes() if auth is not None else b"",
     )
     params: list[Parameter] = [StateCookieParameter(factory.make(contents, now))]
     params.extend(addresses)
-    params.extend(_extension_parameters(options))
+    params.extend(_extension_parameters(options, auth.local if auth is not None else None))
     params.extend(UnrecognizedParameter(raw) for raw in check.unrecognized)
     return InitAckChunk(
         initiate_tag=local_tag,

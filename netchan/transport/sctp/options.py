@@ -7,6 +7,7 @@ heartbeat and 60 s RTO.Max). ``Options.internet()`` gives the RFC 9260 §16 valu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 
@@ -112,6 +113,15 @@ class Options:
             each. With a single packet in flight nothing waits (the peer delays the SACK of a
             lone packet, §6.2), so a request, or a request and one more small message, leaves
             at once; turn this on when every message must leave without the short wait.
+        auth_keys: SCTP-AUTH (RFC 4895) endpoint pair shared keys by Shared Key Identifier
+            (0..65535). None (the default): no authentication. With keys the endpoint
+            *requires* AUTH: a peer without SCTP-AUTH support or without one of these keys
+            cannot set up an association, and every DATA, I-DATA, SACK, HEARTBEAT, ABORT,
+            SHUTDOWN, ERROR, COOKIE ECHO and COOKIE ACK from the peer must be authenticated
+            (see ``netchan.transport.sctp.auth``; docs/security.md). Keys are rotated at run
+            time through ``SctpEndpoint.auth_keys``.
+        auth_active_key: the identifier of the key our AUTH chunks use (the smallest
+            identifier when None).
     """
 
     rto_initial: float = 0.5
@@ -146,6 +156,8 @@ class Options:
     zero_window_probe: bool = True
     interleaving: bool = True
     nodelay: bool = False
+    auth_keys: Mapping[int, bytes] | None = None
+    auth_active_key: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
@@ -164,6 +176,18 @@ class Options:
             raise ValueError("pf_max_retransmissions must not be negative")
         if self.max_message_size < 1:
             raise ValueError("max_message_size must be positive")
+        if self.auth_keys is not None:
+            if not self.auth_keys:
+                raise ValueError("auth_keys must hold at least one key (or be None)")
+            for key_id, key in self.auth_keys.items():
+                if not isinstance(key_id, int) or not 0 <= key_id <= 0xFFFF:
+                    raise ValueError(f"shared key identifier {key_id!r} is not in 0..65535")
+                if not isinstance(key, (bytes, bytearray)) or not key:
+                    raise ValueError(f"shared key {key_id} must be non-empty bytes")
+            if self.auth_active_key is not None and self.auth_active_key not in self.auth_keys:
+                raise ValueError(f"auth_active_key {self.auth_active_key} is not in auth_keys")
+        elif self.auth_active_key is not None:
+            raise ValueError("auth_active_key needs auth_keys")
 
     @classmethod
     def internet(cls, **overrides: object) -> Options:

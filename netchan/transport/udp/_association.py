@@ -70,6 +70,12 @@ class UdpAssociation(Association):
         return self._id
 
     @property
+    def peer_key_id(self) -> int | None:
+        """The Shared Key Identifier of the peer's last verified AUTH chunk (RFC 4895)."""
+        key_id: int | None = getattr(self._sctp, "peer_key_id", None)
+        return key_id
+
+    @property
     def peer_addresses(self) -> tuple[str, ...]:
         """The peer's transport addresses as ``udp://`` URLs, primary first."""
         try:

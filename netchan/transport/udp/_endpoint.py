@@ -187,6 +187,24 @@ class UdpEndpoint(Endpoint):
         """The bound address, e.g. ``udp://127.0.0.1:40123`` (ephemeral port resolved)."""
         return format_address("udp", self._hosts, self._port, self._sctp_port)
 
+    def _auth_keys(self) -> Any:
+        keys = getattr(self._sctp, "auth_keys", None)
+        if keys is None:
+            raise TransportError("this endpoint was opened without auth_keys (SCTP-AUTH)")
+        return keys
+
+    def add_auth_key(self, key_id: int, key: bytes) -> None:
+        """Add an SCTP-AUTH shared key (RFC 4895); see ``Endpoint.add_auth_key``."""
+        self._auth_keys().add_key(key_id, key)
+
+    def set_active_auth_key(self, key_id: int) -> None:
+        """Authenticate what we send with this key from now on."""
+        self._auth_keys().set_active_key(key_id)
+
+    def remove_auth_key(self, key_id: int) -> None:
+        """Forget a key (not the active one)."""
+        self._auth_keys().remove_key(key_id)
+
     @property
     def associations(self) -> tuple[Association, ...]:
         """Associations that are established and not yet closed or aborted."""

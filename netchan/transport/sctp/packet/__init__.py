@@ -36,7 +36,10 @@ Parameters (type): ``HeartbeatInfoParameter`` (1), ``IPv4AddressParameter`` (5),
 ``CookiePreservativeParameter`` (9), ``HostNameAddressParameter`` (11),
 ``SupportedAddressTypesParameter`` (12), ``EcnCapableParameter`` (0x8000),
 ``SupportedExtensionsParameter`` (0x8008), ``ForwardTsnSupportedParameter`` (0xC000), and
-``UnknownParameter(type, value)`` (AUTH's Random/Chunk List/HMAC Algorithm among them).
+``UnknownParameter(type, value)``. RFC 4895 (``auth``): ``RandomParameter`` (0x8002),
+``ChunkListParameter`` (0x8003), ``HmacAlgorithmParameter`` (0x8004), ``AuthChunk`` (0x0F;
+shared_key_id, hmac_id, hmac, and ``covered``: the bytes the HMAC covers, set by the parser),
+``UnsupportedHmacIdentifierCause`` (0x0105).
 
 Error causes (code, §3.3.10): ``InvalidStreamIdentifierCause`` (1), ``MissingMandatory
 ParameterCause`` (2), ``StaleCookieErrorCause`` (3), ``OutOfResourceCause`` (4),
@@ -71,6 +74,16 @@ from ._base import (
     unrecognized_parameter_action,
 )
 from .abort_error import AbortChunk, ErrorChunk
+from .auth import (
+    AUTH_CHUNK_TYPE,
+    HMAC_SHA1,
+    HMAC_SHA256,
+    AuthChunk,
+    ChunkListParameter,
+    HmacAlgorithmParameter,
+    RandomParameter,
+    UnsupportedHmacIdentifierCause,
+)
 from .cookie import CookieAckChunk, CookieEchoChunk
 from .data import DATA_HEADER_SIZE, IDATA_HEADER_SIZE, DataChunk, IDataChunk
 from .error_causes import (
@@ -126,13 +139,18 @@ from .shutdown import ShutdownAckChunk, ShutdownChunk, ShutdownCompleteChunk
 from .unknown import UnknownChunk
 
 __all__ = [
+    "AUTH_CHUNK_TYPE",
     "CHUNK_CLASSES",
     "COMMON_HEADER_SIZE",
     "DATA_HEADER_SIZE",
+    "HMAC_SHA1",
+    "HMAC_SHA256",
     "IDATA_HEADER_SIZE",
     "PAD_CHUNK_HEADER_SIZE",
     "AbortChunk",
+    "AuthChunk",
     "Chunk",
+    "ChunkListParameter",
     "CookieAckChunk",
     "CookieEchoChunk",
     "CookiePreservativeParameter",
@@ -146,6 +164,7 @@ __all__ = [
     "HeartbeatAckChunk",
     "HeartbeatChunk",
     "HeartbeatInfoParameter",
+    "HmacAlgorithmParameter",
     "HostNameAddressParameter",
     "IDataChunk",
     "IForwardTsnChunk",
@@ -163,6 +182,7 @@ __all__ = [
     "Parameter",
     "ParseError",
     "ProtocolViolationCause",
+    "RandomParameter",
     "RestartWithNewAddressesCause",
     "SackChunk",
     "ShutdownAckChunk",
@@ -180,6 +200,7 @@ __all__ = [
     "UnrecognizedParameter",
     "UnrecognizedParametersCause",
     "UnresolvableAddressCause",
+    "UnsupportedHmacIdentifierCause",
     "UserInitiatedAbortCause",
     "compute_checksum",
     "padded",

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from ._base import ErrorCause, ParseError, parse_tlv_list
+from .auth import UnsupportedHmacIdentifierCause
 
 __all__ = [
     "ERROR_CAUSE_PARSERS",
@@ -335,6 +336,7 @@ ERROR_CAUSE_PARSERS: dict[int, type[ErrorCause]] = {
         RestartWithNewAddressesCause,
         UserInitiatedAbortCause,
         ProtocolViolationCause,
+        UnsupportedHmacIdentifierCause,  # RFC 4895 §4.1 (packet/auth.py)
     )
 }
 """Known cause codes and their classes (each has ``from_value(bytes)``)."""

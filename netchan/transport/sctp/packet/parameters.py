@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 from ._base import Parameter, ParseError, UnrecognizedAction, parse_tlv_list
+from .auth import ChunkListParameter, HmacAlgorithmParameter, RandomParameter
 
 __all__ = [
     "PARAMETER_PARSERS",
@@ -230,8 +231,8 @@ class ForwardTsnSupportedParameter(Parameter):
 class UnknownParameter(Parameter):
     """A parameter of a type this stack does not decode, kept byte for byte.
 
-    Includes RFC 4895 AUTH parameters (Random 0x8002, Chunk List 0x8003, HMAC Algorithm
-    0x8004) and anything else a peer offers. ``action`` says what RFC 9260 §3.2.1 requires.
+    Anything a peer offers that is not listed in ``PARAMETER_PARSERS``. ``action`` says what
+    RFC 9260 §3.2.1 requires.
     """
 
     type: int
@@ -264,6 +265,10 @@ PARAMETER_PARSERS: dict[int, type[Parameter]] = {
         EcnCapableParameter,
         SupportedExtensionsParameter,
         ForwardTsnSupportedParameter,
+        # RFC 4895 §3 (packet/auth.py).
+        RandomParameter,
+        ChunkListParameter,
+        HmacAlgorithmParameter,
     )
 }
 """Known parameter types and their classes (each has ``from_value(bytes)``)."""

@@ -19,6 +19,7 @@ import crc32c as _crc32c
 
 from ._base import Chunk, ParseError
 from .abort_error import AbortChunk, ErrorChunk
+from .auth import AuthChunk
 from .cookie import CookieAckChunk, CookieEchoChunk
 from .data import DataChunk, IDataChunk
 from .forward_tsn import ForwardTsnChunk, IForwardTsnChunk
@@ -77,6 +78,7 @@ CHUNK_CLASSES: dict[int, type[Chunk]] = {
         ForwardTsnChunk,
         IForwardTsnChunk,
         PadChunk,
+        AuthChunk,
     )
 }
 """Chunk types this stack decodes, and their classes; every other type is an UnknownChunk."""
