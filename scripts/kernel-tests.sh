@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the kernel-SCTP tests (tests/kernel: the endpoint conformance suite against sctp://,
-# kernel-specific tests, the cross-stack test) and the channel suite over sctp:// (tests/channels
-# with NETCHAN_TEST_SCHEME=sctp), in one pytest run, where the operating system's SCTP exists:
+# kernel-specific tests, the cross-stack test), the channel suite over sctp:// (tests/channels
+# with NETCHAN_TEST_SCHEME=sctp) and the failover tests between namespaces (tests/netns), in one
+# pytest run, where the operating system's SCTP exists:
 #   * directly, if this host's kernel has SCTP (NETCHAN_KERNEL_SCTP=1 is set for pytest);
 #   * otherwise inside one throw-away QEMU VM booting Debian's kernel (scripts/vm/sctp_vm.py;
 #     the first run, as root, installs QEMU and downloads the kernel; one VM per run).
@@ -17,7 +18,7 @@ PY=$PWD/.venv/bin/python
 RUNNER=${KERNEL_TESTS_VM_RUNNER:-$PWD/scripts/vm/sctp_vm.py}
 # Plugin autoload off: importing every installed plugin costs seconds under emulation.
 PYTEST=(env NETCHAN_TEST_SCHEME=sctp PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
-    "$PY" -m pytest -p pytest_trio.plugin -q tests/kernel tests/channels "$@")
+    "$PY" -m pytest -p pytest_trio.plugin -q tests/kernel tests/channels tests/netns "$@")
 
 if [ "${KERNEL_TESTS_IN_VM:-0}" != 1 ] && "$PY" -c \
     'import socket; socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, 132).close()' 2>/dev/null

@@ -53,7 +53,9 @@ INIT = HERE / "init"
 # The modules the guest loads, each after its dependencies: the virtio PCI transport, the
 # console driver behind the output ports, 9p for the host's files, overlayfs for throw-away
 # writes, and SCTP. libcrc32c (SCTP's checksum) finds its "crc32c" implementation only
-# through a soft dependency, which insmod does not follow, hence crc32c_generic.
+# through a soft dependency, which insmod does not follow, hence crc32c_generic. veth and
+# nf_tables (with nft_numgen for random loss) let tests build test hosts inside the guest:
+# network namespaces joined by veth links, cut or made lossy with nftables.
 MODULES = [
     "crc32c_generic",
     "virtio_pci",
@@ -62,6 +64,9 @@ MODULES = [
     "9p",
     "overlay",
     "sctp",
+    "veth",
+    "nf_tables",
+    "nft_numgen",
 ]
 
 # Kernel metapackages that name the current kernel package: Debian's, then Ubuntu's (untested).
@@ -144,8 +149,15 @@ def prepare(rebuild: bool) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent first runs build it once
         ensure_qemu(apt)
         current = root / "current"  # the kernel package chosen by the first run
-        if not rebuild and current.exists() and (root / current.read_text().strip()).is_dir():
-            return root / current.read_text().strip()
+        if not rebuild and current.exists():
+            cached = root / current.read_text().strip()
+            # A cache built for another module list (an older version of this script) is
+            # rebuilt: the guest would miss the modules added since.
+            wanted = cached / "modules" / "wanted"
+            if wanted.is_file() and wanted.read_text() == _wanted_text():
+                return cached
+            if cached.is_dir():
+                log("the cached VM kernel lacks modules this version loads; rebuilding it")
         package = apt.kernel_package()
         log(f"preparing the VM's kernel ({package}, one time) in {root}")
         with tempfile.TemporaryDirectory(dir=root, prefix=".build-") as tmp:
@@ -181,8 +193,14 @@ def build(apt: Apt, package: str, tmp: Path, dest: Path) -> None:
         (new / "modules" / name).write_bytes(read_module(path))
         order.append(name)
     (new / "modules" / "order").write_text("\n".join(order) + "\n")
+    (new / "modules" / "wanted").write_text(_wanted_text())
     shutil.rmtree(dest, ignore_errors=True)
     new.rename(dest)
+
+
+def _wanted_text() -> str:
+    """The module list a cache was built for, as stored beside its modules."""
+    return "\n".join(MODULES) + "\n"
 
 
 def extract_vmlinux(bzimage: bytes) -> bytes | None:

@@ -11,6 +11,7 @@ are skipped with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,14 @@ class TwoLinks:
             table = f"netchan_link{link}"
             argv = ["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", table]
             subprocess.run(argv, capture_output=True, timeout=20)
+
+    def rx_packets(self, host: str, link: int) -> int:
+        """Packets ``host`` has received on ``link`` so far (the interface's counter)."""
+        ns = self.a if host == "a" else self.b
+        iface = self.ifaces[link][0 if host == "a" else 1]
+        argv = ["ip", "-n", ns, "-s", "-j", "link", "show", "dev", iface]
+        out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=20)
+        return int(json.loads(out.stdout)[0]["stats64"]["rx"]["packets"])
 
     def exec_argv(self, host: str) -> list[str]:
         """The command prefix that runs a program inside ``host``'s namespace."""

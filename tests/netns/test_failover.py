@@ -1,4 +1,7 @@
-"""Path failover between two test hosts (network namespaces) over udp://, through channels.
+"""Path failover between two test hosts (network namespaces), through channels.
+
+Over udp:// on the host; over sctp:// (the kernel's SCTP) when scripts/kernel-tests.sh runs
+this module inside the SCTP VM (NETCHAN_TEST_SCHEME=sctp).
 
 Host ``b`` exports the send end of a channel on both its addresses; host ``a`` imports it with
 a node bound to both of its addresses and sends numbered values at 100 per second. While the
@@ -12,12 +15,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
 
 from .conftest import TwoLinks
 
+SCHEME = "sctp" if os.environ.get("NETCHAN_TEST_SCHEME") == "sctp" else "udp"
 PORT = 9899
 COUNT = 900  # 9 s at 100 values per second
 RATE = 100.0
@@ -83,8 +88,8 @@ def _wait_line(proc: subprocess.Popen[str], want: str, timeout: float) -> None:
 
 def _transfer(net: TwoLinks, *, cut_before: bool = False, loss_on_2: int = 0) -> list[float]:
     """Run the transfer with link 1 cut for 5 s; return the gaps between arrivals."""
-    b_addr = f"udp://{net.addr('b', 1)},{net.addr('b', 2)}:{PORT}"
-    a_addr = f"udp://{net.addr('a', 1)},{net.addr('a', 2)}:0"
+    b_addr = f"{SCHEME}://{net.addr('b', 1)},{net.addr('b', 2)}:{PORT}"
+    a_addr = f"{SCHEME}://{net.addr('a', 1)},{net.addr('a', 2)}:0"
     receiver = _child(net, "b", RECEIVER, b_addr, str(COUNT))
     sender = None
     try:
@@ -96,6 +101,9 @@ def _transfer(net: TwoLinks, *, cut_before: bool = False, loss_on_2: int = 0) ->
         sender = _child(net, "a", SENDER, a_addr, b_addr, str(COUNT), str(RATE))
         _wait_line(sender, "sending", 30)
         if not cut_before:
+            # The values went over link 1 until now (100 of them, and their SACKs back),
+            # not only heartbeats: the cut hits the path in use.
+            assert net.rx_packets("b", 1) >= 50, "link 1 did not carry the transfer"
             net.cut(1)
         time.sleep(5.0)
         net.restore(1)
