@@ -97,3 +97,29 @@ def test_no_tracked_file_names_a_path_of_one_machine() -> None:
         ["git", "grep", "-n", "-F", *args], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 1, f"machine paths in tracked files:\n{result.stdout}"
+
+
+def test_a_cache_built_for_other_modules_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cache from an older runner (no veth, no nf_tables) would boot a guest without them.
+    monkeypatch.setenv("NETCHAN_VM_CACHE", str(tmp_path))
+    monkeypatch.setattr(sctp_vm, "ensure_qemu", lambda apt: None)
+    monkeypatch.setattr(sctp_vm.Apt, "kernel_package", lambda self: "linux-image-test")
+    builds: list[str] = []
+
+    def fake_build(apt: object, package: str, tmp: Path, dest: Path) -> None:
+        builds.append(package)
+        (dest / "modules").mkdir(parents=True, exist_ok=True)
+        (dest / "modules" / "wanted").write_text(sctp_vm._wanted_text())
+
+    monkeypatch.setattr(sctp_vm, "build", fake_build)
+    old = tmp_path / "linux-image-test"
+    (old / "modules").mkdir(parents=True)
+    (old / "modules" / "order").write_text("sctp.ko\n")  # the old layout: no module list
+    (tmp_path / "current").write_text("linux-image-test\n")
+    assert sctp_vm.prepare(rebuild=False) == old
+    assert builds == ["linux-image-test"]
+    assert sctp_vm.prepare(rebuild=False) == old  # now current: reused as it is
+    assert builds == ["linux-image-test"]
+    assert "veth" in sctp_vm.MODULES and "nf_tables" in sctp_vm.MODULES
