@@ -81,7 +81,21 @@ def heartbeat_timeout(assoc: Association, path: Path, now: float) -> None:
         overall = path is assoc._path and path.confirmed
         if not count_error(assoc, "heartbeats", now, path, overall=overall):
             return
-        if path.confirmed and path.state is not POTENTIALLY_FAILED:
+        if overall:
+            tx = assoc._tx
+            if tx is not None and tx.bytes_in_flight:
+                # T3-rtx probes the path now and counts its errors: a heartbeat chain
+                # beside it would count each second of silence twice.
+                heartbeat.restart(now, path.rto.rto)
+                return
+            # The peer may be gone: the next HEARTBEAT goes at once, answered within the
+            # backed-off RTO, as a T3-rtx retransmission would (an on-demand HEARTBEAT,
+            # §8.3 D; RFC 7829 §5.1 probes a Potentially Failed destination so, and Linux
+            # does it for its single path too). §8.3's HB.interval + RTO per heartbeat
+            # (RECOMMENDED for an idle destination) paces the probes of a path that
+            # answers; once one goes unanswered, silence is measured in backed-off RTOs
+            # whether or not data is in flight, so one bound (Options) holds for both.
+        elif path.confirmed and path.state is not POTENTIALLY_FAILED:
             heartbeat.restart(now, path.rto.rto)
             return
         # §5.4: an unconfirmed address is probed every RTO; RFC 7829 §5.1: so is a

@@ -1,7 +1,8 @@
 """Every knob of the userspace SCTP stack, in one documented, frozen options object.
 
-Defaults suit LAN and datacenter use: a silent peer is declared dead in about 9 s (at most
-about 12 s), not minutes (RFC 9260's Internet defaults take about 5 minutes with a 30 s
+Defaults suit LAN and datacenter use: a single path survives a 5 s black hole (up to about
+7.5 s) with nothing lost, and a silent peer is declared dead in about 9 s (at most 13 s), not
+minutes (RFC 9260's Internet defaults take about 5 minutes with a 30 s
 heartbeat and 60 s RTO.Max). ``Options.internet()`` gives the RFC 9260 §16 values.
 """
 
@@ -17,33 +18,47 @@ class Options:
 
     Times are seconds, sizes bytes.
 
-    Dead-peer bound (the promise of the channel layer: a peer that stops answering gives
-    ``BrokenResourceError`` promptly). On an idle association a silent peer is declared dead
-    after ``association_max_retransmissions + 1`` unanswered HEARTBEATs (§8.1, §8.3). Each
-    costs the wait before it, ``heartbeat_interval + RTO * (0.5 .. 1.5)`` (§8.3 jitter), plus
-    the answer timeout, one RTO; every miss doubles the RTO, up to ``rto_max``. With the LAN
-    defaults (RTO 0.1 s on a LAN, then 0.2, 0.4, 0.5, 0.5...; 7 heartbeats) that is
-    7 x 0.5 + 2.5 x 2.7 = 10.25 s at most and about 9 s on average, and never more than
-    7 x (0.5 + 2.5 x 0.5) = 12.25 s whatever the RTO was when the peer fell silent. With
-    DATA in flight T3-rtx finds it sooner (7 expiries, 2.7 s from a LAN RTO). RFC 9260's
-    Internet values take minutes; they suit paths whose RTT may reach seconds. Here an RTT
-    close to ``rto_max`` would be taken for losses (heartbeats answered after the RTO do not
-    count): such paths are not LAN paths, use ``Options.internet()`` for them.
+    Outage tolerance and dead-peer bound (the promise of the channel layer: a network blip
+    of 5 s costs nothing, a peer that stops answering gives ``BrokenResourceError``
+    promptly). Silence is counted in RTO timeouts: with DATA in flight each T3-rtx expiry
+    (§6.3.3) is one error; on an idle path the first HEARTBEAT goes ``heartbeat_interval +
+    RTO * (0.5 .. 1.5)`` (§8.3 jitter) after the last answer and, once one goes unanswered
+    within its RTO, the next goes at once with the backed-off RTO (``liveness.py``). Every
+    timeout doubles the RTO, up to ``rto_max``; the peer is declared dead at the
+    ``association_max_retransmissions + 1``-th (§8.1). With the defaults (a LAN RTO of
+    0.1 s, then 0.2, 0.4, 0.8, 1, 1...; 11 timeouts) that is 8.5 s of timeouts: a silent
+    peer is dead after at most 0.5 + 0.15 + 8.5 = 9.15 s idle and 8.5 s with data in
+    flight, and after at most ``heartbeat_interval + 1.5 rto_max + (association_max_retransmissions
+    + 1) rto_max`` = 13 s whatever the RTO was. The last probe (retransmission or HEARTBEAT)
+    leaves 7.5 s into the silence, so an outage of up to about 7.5 s ends with an answer
+    and the association carries on, nothing lost. To tune: the tolerated outage is about the
+    sum of the first ``association_max_retransmissions`` backed-off RTOs; the dead-peer
+    bound is the formula above; a killed process is found through ICMP in well under 1 s
+    whatever these are (docs/userspace.md). RFC 9260's Internet values take minutes; they
+    suit paths whose RTT may reach seconds. Here an RTT close to ``rto_max`` would be taken
+    for losses (heartbeats answered after the RTO do not count): such paths are not LAN
+    paths, use ``Options.internet()`` for them.
 
     Attributes:
         rto_initial: RTO before any RTT measurement (RFC 9260 RTO.Initial, 1 s). LAN: 0.5 s.
         rto_min: lower bound of the RTO (RFC RTO.Min, 1 s). LAN: 0.1 s; must stay above
             ``delayed_ack_timeout`` plus the RTT, or delayed SACKs cause spurious timeouts.
-        rto_max: upper bound of the RTO and of its backoff (RFC RTO.Max, 60 s). LAN: 0.5 s,
-            which bounds the dead-peer time above; it also bounds the idle time after a
-            retransmission timeout during heavy loss, and INIT retries (setup gives up
-            after about rto_initial + max_init_retransmits x rto_max = 4.5 s).
+        rto_max: upper bound of the RTO and of its backoff (RFC RTO.Max, 60 s). LAN: 1 s,
+            which with ``association_max_retransmissions`` sets the outage tolerance and the
+            dead-peer time above; it also bounds the idle time after a retransmission
+            timeout during heavy loss, and INIT retries (setup gives up after about
+            rto_initial + max_init_retransmits x rto_max = 8.5 s).
         rto_alpha, rto_beta: SRTT / RTTVAR gains (RFC 9260 §6.3.1: 1/8 and 1/4).
         max_init_retransmits: INIT / COOKIE ECHO retransmissions before giving up
             (RFC Max.Init.Retransmits, 8).
         association_max_retransmissions: consecutive unanswered retransmissions/heartbeats
-            after which the peer is declared dead (RFC Association.Max.Retrans, 10). LAN: 6.
+            after which the peer is declared dead (RFC Association.Max.Retrans, 10). LAN: 10
+            too, with the 1 s ``rto_max``: see the outage tolerance above.
         path_max_retransmissions: the same per destination address (RFC Path.Max.Retrans, 5).
+            At most ``association_max_retransmissions``; §8.2 advises the association's
+            limit be at most the sum over the peer's addresses (10 = 2 x 5 for a two-address
+            peer). A single path marked inactive after 6 errors is still used until the
+            association's limit (§8.2 leaves that case to the implementation).
         pf_max_retransmissions: PFMR (RFC 7829 §5): after this many consecutive unanswered
             retransmissions or heartbeats a destination of a multihomed peer is Potentially
             Failed: new data and retransmissions move to another active destination at
@@ -126,11 +141,11 @@ class Options:
 
     rto_initial: float = 0.5
     rto_min: float = 0.1
-    rto_max: float = 0.5
+    rto_max: float = 1.0
     rto_alpha: float = 0.125
     rto_beta: float = 0.25
     max_init_retransmits: int = 8
-    association_max_retransmissions: int = 6
+    association_max_retransmissions: int = 10
     path_max_retransmissions: int = 5
     pf_max_retransmissions: int = 0
     heartbeat_interval: float = 0.5
