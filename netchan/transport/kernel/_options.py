@@ -25,7 +25,14 @@ class KernelOptions:
         max_init_retransmits: INIT retransmissions before giving up (RFC Max.Init.Retransmits).
         rto_initial, rto_min, rto_max: RTO bounds (SCTP_RTOINFO), LAN defaults as the
             userspace stack's.
-        association_max_retransmissions: Association.Max.Retrans (SCTP_ASSOCINFO).
+        association_max_retransmissions: Association.Max.Retrans (SCTP_ASSOCINFO). With
+            ``rto_max`` 1 s and 10, as ``udp://``: a 5 s outage with data in flight is
+            survived (T3-rtx from a LAN RTO retransmits until 7.5 s into the silence) and a
+            silent peer is dead within 8.5 s (11 s whatever the RTO). Idle, Linux probes
+            every RTO jittered by +-50% once a heartbeat goes unanswered (its single path is
+            Potentially Failed at once, ``pf_retrans`` 0): about 6.75 s of silence is
+            survived on average but only about 3.5 s with the shortest jitter, and the peer
+            is dead within about 12.7 s from a LAN RTO (docs/kernel.md).
         heartbeat_interval: HB.interval (SCTP_PEER_ADDR_PARAMS); 0 keeps the kernel's.
         delayed_ack_timeout, delayed_ack_packets: how late our SACKs may be (SCTP_DELAYED_SACK,
             RFC 9260 §6.2). The LAN default of 20 ms (Linux: 200 ms) keeps peers whose
@@ -50,8 +57,8 @@ class KernelOptions:
     max_init_retransmits: int = 8
     rto_initial: float = 0.5
     rto_min: float = 0.1
-    rto_max: float = 2.0
-    association_max_retransmissions: int = 6
+    rto_max: float = 1.0
+    association_max_retransmissions: int = 10
     heartbeat_interval: float = 1.0
     delayed_ack_timeout: float = 0.02
     delayed_ack_packets: int = 2
