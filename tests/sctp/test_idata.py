@@ -200,13 +200,8 @@ def _big_and_small(interleaving: bool, loss: float, seed: int, every: int = 5) -
     give-up limit is raised: at 20% loss several T3-rtx expiries in a row are common, and
     this test is about delivery order, not about when to give up.
     """
-    # rto_max 0.5 s (the measurements below were taken with it): at 20% loss the transfer's
-    # time is dominated by T3-rtx backoff, whose cap is not what this test is about.
     options = Options(
-        interleaving=interleaving,
-        heartbeat_interval=0,
-        association_max_retransmissions=20,
-        rto_max=0.5,
+        interleaving=interleaving, heartbeat_interval=0, association_max_retransmissions=20
     )
     p = make_pair(seed=seed, options=options, link=Link(loss=loss, delay=0.005))
     # Setup without loss; loss applies to the transfer.

@@ -26,7 +26,7 @@ class KernelOptions:
         rto_initial, rto_min, rto_max: RTO bounds (SCTP_RTOINFO), LAN defaults as the
             userspace stack's.
         association_max_retransmissions: Association.Max.Retrans (SCTP_ASSOCINFO). With
-            ``rto_max`` 1 s and 10, as ``udp://``: a 5 s outage with data in flight is
+            ``rto_max`` 1 s and 10: a 5 s outage with data in flight is
             survived (T3-rtx from a LAN RTO retransmits until 7.5 s into the silence) and a
             silent peer is dead within 8.5 s (11 s whatever the RTO). Idle, Linux probes
             every RTO jittered by +-50% once a heartbeat goes unanswered (its single path is
