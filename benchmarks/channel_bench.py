@@ -25,7 +25,12 @@ process only starts them, reads their JSON reports and prints the tables):
    channel in each request) while a ``--big``-byte value travels on another channel between
    the same nodes, next to the same round trips on the idle association.
 
-At the end, a table of the goals: each measured ratio next to its target.
+5. ``endpoint``: benchmarks/endpoint_bench.py for 1 KiB and 16 KiB messages, the ``udp://``
+   endpoint against usrsctp's ``tsctp`` (the transport without the channel layer).
+
+At the end, a table of the goals: each measured ratio next to its target (the peak RSS row:
+netchan's peak over TCP's). ``--parts throughput,latency,hol,rss,endpoint`` prints every row
+of the performance goals from one run.
 
 Every child process runs under a timeout and is stopped (stdin closed, then killed) whatever
 happens. ``--profile DIR`` runs both children under cProfile, writes ``DIR/*.prof`` and prints
@@ -67,7 +72,7 @@ from netchan.transport import Endpoint, open_endpoint
 from netchan.transport.sctp import COMPILED
 
 SIZES = [64, 1024, 64 * MiB // 1024, MiB]
-PARTS = ("throughput", "latency", "hol", "rss")
+PARTS = ("throughput", "latency", "hol", "rss", "endpoint")
 WARMUP_SIZE = 1024
 
 # What netchan aims at, printed next to the results.
@@ -75,6 +80,7 @@ TARGET_RATIO = {64: 1.0, 1024: 1.0, MiB: 0.5}
 TARGET_LATENCY_RATIO = 2.0  # netchan round trip p50 / bare trio UDP round trip p50
 TARGET_HOL_RATIO = 3.0  # request/reply p99 during a big value / idle p99
 TARGET_RSS_MB = 150.0
+TARGET_ENDPOINT_RATIO = {1024: 1.0, 16 * 1024: 1.0}  # udp:// endpoint msgs/s / usrsctp tsctp
 
 
 def max_value_size(big: int) -> int:
@@ -262,7 +268,8 @@ async def role_rss_client(args: argparse.Namespace) -> None:
                     args.shape,
                 )
     report(
-        {"part": "rss", "kind": args.kind, "sender_peak_rss_mb": peak_rss_mb()}
+        {"part": "rss", "kind": args.kind, "value": args.rss_value}
+        | {"sender_peak_rss_mb": peak_rss_mb()}
         | {"sender_rss_before_mb": before}
         | r
     )
@@ -579,6 +586,42 @@ def goals_table(records: list[dict[str, Any]]) -> None:
                 a / b <= TARGET_HOL_RATIO,
             )
         )
+    rss = {r["kind"]: r for r in records if r["part"] == "rss"}
+    if "netchan" in rss:
+        r = rss["netchan"]
+        worst = max(r["sender_peak_rss_mb"], r["receiver_peak_rss_mb"])
+        base = rss.get("tcp")
+        rows.append(
+            (
+                f"peak RSS, {human(r['bytes'])} in {human(r['value'])} values, slow reader",
+                f"{worst:.0f} MB",
+                f"{max(base['sender_peak_rss_mb'], base['receiver_peak_rss_mb']):.0f} MB (TCP)"
+                if base
+                else "-",
+                worst / max(base["sender_peak_rss_mb"], base["receiver_peak_rss_mb"])
+                if base
+                else float("nan"),
+                f"< {TARGET_RSS_MB:.0f} MB",
+                worst < TARGET_RSS_MB,
+            )
+        )
+    for r in records:
+        if r["part"] != "endpoint" or not r.get("tsctp") or r["size"] not in TARGET_ENDPOINT_RATIO:
+            continue
+        ours, theirs = r["ours"], r["tsctp"]
+        mine = ours["messages"] / ours["seconds"]
+        base_rate = theirs["messages"] / theirs["seconds"]
+        target = TARGET_ENDPOINT_RATIO[r["size"]]
+        rows.append(
+            (
+                f"endpoint, {human(r['size'])} messages",
+                f"{mine:.0f} msgs/s",
+                f"{base_rate:.0f} (tsctp)",
+                mine / base_rate,
+                f">= {target}",
+                mine / base_rate >= target,
+            )
+        )
     if not rows:
         return
     print(f"\n{'goal':<52} | {'netchan':>14} | {'baseline':>18} | ratio  | target", flush=True)
@@ -713,7 +756,6 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             expected=expected,
         )
         transport_table(results["main"])
-        goals_table(results["main"])
     if "rss" in parts:
         print(
             f"\nmemory: {human(args.rss_bytes)} in {human(args.rss_value)} values, fast sender, "
@@ -735,9 +777,40 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 rss_timeout=timeout,
                 expected=1,
             )
+    if "endpoint" in parts:
+        results["endpoint"] = run_endpoint_bench(args)
+    goals_table(results.get("main", []) + results.get("rss", []) + results.get("endpoint", []))
     if args.profile is not None:
         print_profiles(args.profile)
     return results
+
+
+def run_endpoint_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The endpoint rows: benchmarks/endpoint_bench.py (udp:// against usrsctp's tsctp)."""
+    sizes = [s for s in TARGET_ENDPOINT_RATIO]
+    print(
+        f"\nendpoint: udp:// endpoint against usrsctp's tsctp, {args.seconds:g}s per size",
+        flush=True,
+    )
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"netchan-endpoint-bench-{os.getpid()}.json"
+    argv = [
+        sys.executable,
+        str(Path(__file__).with_name("endpoint_bench.py")),
+        "--sizes",
+        ",".join(map(str, sizes)),
+        "--seconds",
+        str(args.seconds),
+        "--repeat",
+        str(args.repeat),
+        "--json",
+        str(out),
+    ]
+    try:
+        subprocess.run(argv, check=True, timeout=120 + 4 * args.seconds * args.repeat * len(sizes))
+        data = json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+    return [{"part": "endpoint", "kind": "netchan"} | r for r in data["results"]]
 
 
 def cli() -> None:
@@ -774,7 +847,7 @@ def cli() -> None:
     parser.add_argument("--rss-bytes", type=int, help="memory test volume (default 1 GiB)")
     parser.add_argument("--rss-value", type=int, default=MiB)
     parser.add_argument("--slow-sleep", type=float, default=0.005, help="seconds per value")
-    parser.add_argument("--big", type=int, default=100 * MiB, help="head-of-line value size")
+    parser.add_argument("--big", type=int, default=32 * MiB, help="head-of-line value size")
     parser.add_argument("--profile", type=Path, help="cProfile both processes into this dir")
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     # Children only.

@@ -287,6 +287,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per size; the best counts")
     parser.add_argument("--profile", choices=["sender", "receiver"])
     parser.add_argument("--skip-tsctp", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument(
         "--latency", type=int, metavar="N", help="instead: N request/reply round trips per size"
     )
@@ -338,6 +339,7 @@ def main() -> None:
         f"{'size':>6} | {'ours msg/s':>11} {'MB/s':>7} | {'tsctp msg/s':>11} {'MB/s':>7} | ratio"
     )
     rows = []
+    records = []
     for size in sizes:
         # Best of --repeat runs each: on a shared machine the slowest runs measure the
         # neighbours, not the code.
@@ -361,12 +363,15 @@ def main() -> None:
             f"{ours['sender_cpu'] / n * 1e6:.0f} us, receiver {ours['cpu'] / n * 1e6:.0f} us"
         )
         print(f"size {size}: ours {ours} ({extra}); tsctp {theirs}", file=sys.stderr)
+        records.append({"size": size, "ours": ours, "tsctp": theirs})
     core = "compiled (mypyc)" if COMPILED else "pure Python"
     print(f"ours: udp:// endpoint, sans-io core {core}")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(row)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"compiled": COMPILED, "results": records}))
     if use_tsctp and theirs is not None and not theirs.get("quiet"):
         print("note: no C compiler, tsctp ran with its debug logging on (slower)")
 
