@@ -29,6 +29,7 @@ from setuptools import setup
 # - any module not listed here.
 COMPILED_MODULES = [
     "association",
+    "auth",
     "bundling",
     "connect",
     "cookie",
@@ -39,6 +40,7 @@ COMPILED_MODULES = [
     "heartbeat",
     "liveness",
     "packet/sctp_packet",
+    "paths",
     "rx/data_tracker",
     "rx/reassembly",
     "shutdown",
