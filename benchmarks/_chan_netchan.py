@@ -263,14 +263,15 @@ async def request_reply(
 
 
 async def head_of_line(
-    node: netchan.Node, addr: str, big_size: int, idle_pings: int
+    node: netchan.Node, addr: str, big_size: int, idle_pings: int, seconds: float = 2.0
 ) -> dict[str, Any]:
-    """Request/reply round trips on ``request`` while one ``big_size`` value travels on ``big``.
+    """Request/reply round trips on ``request`` while ``big_size`` values travel on ``big``.
 
     First ``idle_pings`` round trips on the idle association (the reference), then as many as
-    fit while the big value is sent, received, decoded and acknowledged on its reply channel
-    (with when each started, from the start of the big value's ``send``). Each request
-    carries its own reply channel, as a user's request/reply would.
+    fit while big values go one after the other for ``seconds`` (at least one): each is sent,
+    received, decoded and acknowledged on the reply channel inside it before the next. The
+    round trips record when each started, from the start of the first big value's ``send``.
+    Each request carries its own reply channel, as a user's request/reply would.
     """
     requests = await node.import_send(addr, "request")
     requester = Requester(requests)
@@ -288,12 +289,18 @@ async def head_of_line(
     async def push_big() -> None:
         nonlocal big_start
         start = big_start = time.perf_counter()
-        await big.send({"data": big_data, "reply": reply_send})
-        result["big_send_returned"] = time.perf_counter() - start
-        got = await reply_recv.receive()
+        values = 0
+        while values == 0 or time.perf_counter() - start < seconds:
+            sent_at = time.perf_counter()
+            await big.send({"data": big_data, "reply": reply_send.clone()})
+            if values == 0:
+                result["big_send_returned"] = time.perf_counter() - sent_at
+            got = await reply_recv.receive()
+            values += 1
+            if got != big_size:
+                raise RuntimeError(f"a big value arrived with {got} bytes, sent {big_size}")
         result["big_seconds"] = time.perf_counter() - start
-        if got != big_size:
-            raise RuntimeError(f"the big value arrived with {got} bytes, sent {big_size}")
+        result["big_values"] = values
         big_done.set()
 
     async with requests, big:

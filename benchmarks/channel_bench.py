@@ -244,8 +244,10 @@ async def role_client(args: argparse.Namespace) -> None:
                             best_ep = {"times": times, "association": assoc}
                 report({"part": "latency-endpoint", "kind": "endpoint"} | (best_ep or {}))
         if "hol" in parts:
-            with trio.fail_after(limit + args.big / 1e6):
-                r = await nc.head_of_line(node, addr, args.big, min(args.pings, 500))
+            with trio.fail_after(limit + args.seconds + args.big / 1e6):
+                r = await nc.head_of_line(
+                    node, addr, args.big, min(args.pings, 500), seconds=args.seconds
+                )
             report({"part": "hol", "kind": "netchan", "big": args.big} | r)
 
 
@@ -493,9 +495,11 @@ def show(args: argparse.Namespace, record: dict[str, Any], records: list[dict[st
     elif part == "hol":
         idle, during = record["idle"], record["during"]
         line = (
-            f"\nhead-of-line: a {human(record['big'])} value on channel 'big' took "
-            f"{record['big_seconds']:.2f}s (send() returned after "
-            f"{record['big_send_returned']:.2f}s); request/reply round trips on another channel: "
+            f"\nhead-of-line: {record['big_values']} values of {human(record['big'])} one after "
+            f"the other on channel 'big' in {record['big_seconds']:.2f}s "
+            f"({record['big_values'] * record['big'] / record['big_seconds'] / 1e6:.0f} MB/s; "
+            f"the first send() returned after {record['big_send_returned']:.2f}s); "
+            f"request/reply round trips on another channel: "
             f"idle p50 {pct(idle, 0.5) * 1e3:.2f} ms, max {max(idle) * 1e3:.2f} ms "
             f"({len(idle)}); "
         )

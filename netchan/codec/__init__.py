@@ -25,6 +25,7 @@ from __future__ import annotations
 from ._codec import Codec
 from ._errors import CodecError, DecodeError, EncodeError, EncodeLimitError
 from ._ext import ExtCode
+from ._gather import Gathered
 from ._limits import CodecLimits
 from ._registry import register, unregister
 from ._typecheck import check_type
@@ -37,6 +38,7 @@ __all__ = [
     "EncodeError",
     "EncodeLimitError",
     "ExtCode",
+    "Gathered",
     "check_type",
     "register",
     "unregister",

@@ -42,6 +42,7 @@ from ._ext import (
     UTC_OFFSET,
     ExtCode,
 )
+from ._gather import Gathered, splice, substitute
 from ._limits import CodecLimits
 from ._shape import ShapeError, check_shape, scan_shape
 
@@ -335,9 +336,36 @@ class Codec:
             )
         return data
 
-    def _check_structure(self, data: bytes | memoryview, *, encoding: bool) -> None:
+    def encode_gathered(self, value: object) -> bytes | Gathered:
+        """Encode ``value`` like :meth:`encode`, big ``bytes`` fields by reference.
+
+        A value whose plain structure (``dict`` values, ``list`` items) holds ``bytes`` of
+        1 MiB or more comes back as a :class:`Gathered`: the encoding of the rest, with those
+        bytes objects in their places, not copied (``b"".join(result.parts)`` equals what
+        :meth:`encode` returns). Other values come back as bytes. The same errors as
+        :meth:`encode`.
+        """
+        found: list[tuple[bytes, bytes]] = []
+        skeleton_value = substitute(value, found)
+        if not found:
+            return self.encode(value)
+        skeleton = self.encode(skeleton_value)
+        gathered = splice(skeleton, found)
+        if gathered is None:
+            raise EncodeError("a value's bytes contain the codec's random placeholder; retry")
+        if len(gathered) > self._max_size:
+            raise EncodeLimitError(
+                f"encoded value is {len(gathered)} bytes, over max_size={self._max_size}"
+            )
+        return gathered
+
+    def _check_structure(self, data: bytes | memoryview, *, encoding: bool) -> bool | None:
         """Enforce ``max_depth`` (and, when encoding, ``max_items``; the decoder's msgpack
         call enforces it when decoding) on encoded bytes, choosing the cheapest proof.
+
+        Returns:
+            For a big value proved by walking its headers: whether it holds markers (channel
+            references, tuples, sets...); otherwise None (not known).
 
         Raises:
             ShapeError: a limit is exceeded.
@@ -348,19 +376,21 @@ class Codec:
         if n >= _SCAN_FIRST_SIZE:
             # Big values are mostly big strings or blobs: walking their few headers is
             # cheaper than any pass over all their bytes.
+            markers: list[int] = []
             try:
-                if scan_shape(data, self._max_depth, items, budget=_SCAN_BUDGET):
-                    return
+                if scan_shape(data, self._max_depth, items, budget=_SCAN_BUDGET, markers=markers):
+                    return bool(markers)
             except ValueError:
-                return  # malformed: the decoder says so
+                return None  # malformed: the decoder says so
         elif not check_items and (
             # Every nesting level needs a container header byte (or more): few of those
             # bytes, counted in one C-speed pass, prove the depth is fine.
             n <= self._max_depth
             or n - len(bytes(data).translate(None, CONTAINER_HEADER_BYTES)) <= self._max_depth
         ):
-            return
+            return None
         check_shape(data, self._max_depth, items)
+        return None
 
     def _pack(self, value: object) -> bytes:
         # msgpack.Packer is not re-entrant: an encode_ref hook that encodes something
@@ -557,11 +587,16 @@ class Codec:
             self._decode_ref = decode_ref
         try:
             # Before building anything: a depth bomb costs one C pass, no objects.
-            self._check_structure(data, encoding=False)
+            scanned = self._check_structure(data, encoding=False)
             try:
                 # Small values: one C search tells whether markers are there. Big ones
-                # (mostly blobs) start without hooks and restart at the first marker.
-                marked = n < _SCAN_FIRST_SIZE and MARKER_PREFIX in data
+                # (mostly blobs) were walked header by header, which saw any marker; when
+                # the walk gave up (many small items), start without hooks and restart at
+                # the first marker.
+                if scanned is None:
+                    marked = n < _SCAN_FIRST_SIZE and MARKER_PREFIX in data
+                else:
+                    marked = scanned
                 value = self._unpack(data, 1 if marked else 0)
             except (_NeedListHook, _NeedHashGuard):
                 # A marker in a non-canonical ext header (ext 16/32), or many risky keys.

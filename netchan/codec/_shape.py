@@ -47,7 +47,11 @@ class ShapeError(Exception):
 
 
 def scan_shape(
-    data: bytes | memoryview, max_depth: int, max_items: int | None, budget: int | None = None
+    data: bytes | memoryview,
+    max_depth: int,
+    max_items: int | None,
+    budget: int | None = None,
+    markers: list[int] | None = None,
 ) -> bool:
     """Check the first msgpack document in ``data`` in pure Python.
 
@@ -56,6 +60,8 @@ def scan_shape(
 
     Args:
         budget: give up after this many headers (None: never).
+        markers: if given, the offset of every ext 8 header with an empty payload (the
+            codec's markers, ``MARKER_PREFIX``) is appended to it.
 
     Returns:
         True when checked, False when the budget ran out first.
@@ -90,6 +96,8 @@ def scan_shape(
             field, head = _SIZED[b]
             if pos + 1 + field.size > end:
                 raise ValueError("truncated msgpack")
+            if b == 0xC7 and markers is not None and data[pos + 1] == 0:
+                markers.append(pos)
             pos += head + field.unpack_from(data, pos + 1)[0]
         elif b in (0xDC, 0xDE):
             if pos + 3 > end:

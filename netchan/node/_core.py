@@ -17,6 +17,7 @@ import trio
 from .._listing import ExportQueries
 from ..transport import Endpoint
 from ._exports import Exports
+from ._frames import Payload
 from ._host import Counters
 from ._keys import NodeKeys
 from ._links import Link
@@ -101,7 +102,7 @@ class Core:
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(fn)
 
-    def encode(self, value: Any) -> bytes:
+    def encode(self, value: Any) -> Payload:
         return self.refs.encode(value)
 
     def decode(self, payload: bytes | memoryview, peer: Peer | None, tp: Any) -> Any:

@@ -21,6 +21,7 @@ from .._listing import answer
 from ..codec import check_type
 from ._credit import window_of
 from ._export_links import ExportReceiveLink, ExportSendLink
+from ._frames import Payload
 from ._host import Host
 from ._links import type_name
 from ._peers import Peer
@@ -56,7 +57,7 @@ class Export:
         # References handed out (in values) whose holders have not opened a link yet.
         self.pending = 0
         # Values taken from a work queue (or returned to it) that no importer had room for.
-        self.held: deque[bytes] = deque()
+        self.held: deque[Payload] = deque()
         self.signal = Signal()
         self.ended = False
         self.broken: BaseException | None = None

@@ -7,30 +7,50 @@ between, so a big value delays them by one piece, not the whole value.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .. import _protocol as P
+from ..codec import Gathered
 from ..transport import Association
 
+#: An encoded value: bytes, or a big one whose big binary fields are held by reference
+#: (``Codec.encode_gathered``).
+Payload = bytes | Gathered
 
-async def send_value(assoc: Association, stream: int, peer_link: int, payload: bytes) -> None:
+
+def pieces(payload: Payload) -> Iterator[tuple[bool, list[bytes | memoryview]]]:
+    """The payloads of a value's frames: ``(last, buffers)``, at most ``P.FRAGMENT_SIZE``
+    bytes each; the buffers are views of ``payload``, nothing is copied."""
+    if isinstance(payload, Gathered):
+        chunks: Iterator[list[memoryview]] = payload.pieces(P.FRAGMENT_SIZE)
+        previous = next(chunks, [])
+        for chunk in chunks:
+            yield False, list(previous)
+            previous = chunk
+        yield True, list(previous)
+        return
+    view = memoryview(payload)
+    while len(view) > P.FRAGMENT_SIZE:
+        yield False, [view[: P.FRAGMENT_SIZE]]
+        view = view[P.FRAGMENT_SIZE :]
+    yield True, [view]
+
+
+async def send_value(assoc: Association, stream: int, peer_link: int, payload: Payload) -> None:
     """Send one value (its codec bytes) on ``stream``: a VALUE frame, or MORE pieces first.
 
-    Each frame is built from a view of ``payload``: the value is copied once, piece by piece,
+    Each frame is built from views of ``payload``: the value is copied once, piece by piece,
     never as a whole (a 32 MiB value would otherwise hold the node for a few copies of it).
     """
-    if len(payload) <= P.FRAGMENT_SIZE:
+    if isinstance(payload, bytes) and len(payload) <= P.FRAGMENT_SIZE:
         await assoc.send(
             P.encode_frame(P.Frame.VALUE, peer_link, payload), stream=stream, ppid=P.PPID_VALUE
         )
         return
-    view = memoryview(payload)
     more = P.frame_header(P.Frame.MORE, peer_link)
-    start = 0
-    while len(view) - start > P.FRAGMENT_SIZE:
-        piece = b"".join((more, view[start : start + P.FRAGMENT_SIZE]))
-        start += P.FRAGMENT_SIZE
-        await assoc.send(piece, stream=stream, ppid=P.PPID_VALUE)
-    tail = b"".join((P.frame_header(P.Frame.VALUE, peer_link), view[start:]))
-    await assoc.send(tail, stream=stream, ppid=P.PPID_VALUE)
+    for last, buffers in pieces(payload):
+        header = P.frame_header(P.Frame.VALUE, peer_link) if last else more
+        await assoc.send(b"".join((header, *buffers)), stream=stream, ppid=P.PPID_VALUE)
 
 
 class Oversize(Exception):

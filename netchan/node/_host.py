@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import _protocol as P
 
 if TYPE_CHECKING:
+    from ._frames import Payload
     from ._links import Link
     from ._peers import Peer
 
@@ -73,7 +74,7 @@ class Host(Protocol):
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` soon in the trio loop (safe from ``__del__``)."""
 
-    def encode(self, value: Any) -> bytes:
+    def encode(self, value: Any) -> Payload:
         """Encode a value (channel ends inside become references)."""
 
     def decode(self, payload: bytes | memoryview, peer: Peer | None, tp: Any) -> Any:

@@ -42,7 +42,7 @@ from .._errors import (
 from .._stats import ChannelStatistics
 from ..codec import check_type
 from ._credit import CreditWindow, clamp_credit
-from ._frames import Oversize, Reassembly, send_value
+from ._frames import Oversize, Payload, Reassembly, pieces, send_value
 from ._host import Host, Rejected
 from ._signal import Signal
 from ._state import IMPORT_RECEIVE, IMPORT_SEND, Lifecycle, Transitions
@@ -228,7 +228,7 @@ class _Sending(Link):
     """
 
     credit: int
-    outbox: deque[bytes]
+    outbox: deque[Payload]
     outbox_bytes: int
     in_flight: int
     sender_signal: Signal
@@ -241,7 +241,7 @@ class _Sending(Link):
         self.sender_signal = Signal()
         self._gather_scope: trio.CancelScope | None = None
 
-    def queue_value(self, payload: bytes) -> None:
+    def queue_value(self, payload: Payload) -> None:
         """Queue one encoded value (the caller checked the credit).
 
         With nothing queued or being handed over before it, a small value goes straight
@@ -255,6 +255,7 @@ class _Sending(Link):
         if (
             not self.outbox
             and not self.in_flight
+            and type(payload) is bytes
             and len(payload) <= P.FRAGMENT_SIZE
             and peer is not None
             and self.state is S.OPEN
@@ -290,13 +291,22 @@ class _Sending(Link):
         the first value goes alone, through :func:`send_value`)."""
         outbox = self.outbox
         first = outbox[0]
-        if not batching or len(outbox) == 1 or len(first) > P.BATCH_ITEM_LIMIT:
+        if (
+            not batching
+            or len(outbox) == 1
+            or len(first) > P.BATCH_ITEM_LIMIT
+            or type(first) is not bytes
+        ):
             return 1, None
         items = [first]
         total = len(first)
         for payload in itertools.islice(outbox, 1, None):
             size = len(payload)
-            if size > P.BATCH_ITEM_LIMIT or total + size > P.BATCH_LIMIT:
+            if (
+                size > P.BATCH_ITEM_LIMIT
+                or total + size > P.BATCH_LIMIT
+                or type(payload) is not bytes
+            ):
                 break
             items.append(payload)
             total += size
@@ -657,7 +667,7 @@ class ImportSendLink(ImportLink, _Sending):
         """Encode and queue one value; the caller checked :meth:`can_send`."""
         self.queue_value(self.host.encode(value))
 
-    def queue_value(self, payload: bytes) -> None:
+    def queue_value(self, payload: Payload) -> None:
         if not self.early:
             super().queue_value(payload)
             return
@@ -668,11 +678,9 @@ class ImportSendLink(ImportLink, _Sending):
         self.host.counters.values_out += 1
         peer = self.peer
         assert peer is not None
-        view = memoryview(payload)
-        while len(view) > P.FRAGMENT_SIZE:
-            self._send_via_control(P.Frame.MORE, view[: P.FRAGMENT_SIZE])
-            view = view[P.FRAGMENT_SIZE :]
-        self._send_via_control(P.Frame.VALUE, view)
+        for last, buffers in pieces(payload):
+            piece = buffers[0] if len(buffers) == 1 else b"".join(buffers)
+            self._send_via_control(P.Frame.VALUE if last else P.Frame.MORE, piece)
         self.changed.fire()
 
     def _send_via_control(self, kind: P.Frame, payload: bytes | memoryview) -> None:

@@ -18,6 +18,7 @@ from .. import _protocol as P
 from .._channels import RemoteReceiveChannel, RemoteSendChannel
 from ..codec import Codec, CodecLimits, DecodeError, check_type
 from ._exports import Exports
+from ._frames import Payload
 from ._host import Host, Rejected
 from ._links import ImportLink, ImportReceiveLink, ImportSendLink
 from ._peers import Peer, resolve_address
@@ -74,9 +75,11 @@ class References:
             encode_ref=self.encode_ref,
         )
 
-    def encode(self, value: Any) -> bytes:
-        """Encode a value; channel ends inside travel as references."""
-        return self.codec.encode(value)
+    def encode(self, value: Any) -> Payload:
+        """Encode a value; channel ends inside travel as references. Big binary fields stay
+        where they are, by reference (``Codec.encode_gathered``): the node's loop never
+        copies a big value as a whole."""
+        return self.codec.encode_gathered(value)
 
     def decode(self, payload: bytes | memoryview, peer: Peer | None, tp: Any) -> Any:
         """Decode a value that came from ``peer`` and check it against ``tp``.
