@@ -105,6 +105,15 @@ _HASH_RISKY_TRIGGER = 256
 # From this size on, the structure check first walks the msgpack headers in Python, giving
 # up after _SCAN_BUDGET of them (then the C-speed checks run).
 _SCAN_FIRST_SIZE = 32 * 1024
+#: msgpack bin 8 / 16 / 32: first byte -> header size (the byte and the length field).
+_BIN_HEAD_SIZES = {0xC4: 2, 0xC5: 3, 0xC6: 5}
+
+
+def _bin_head_size(n: int) -> int:
+    """Bytes of msgpack's bin header for ``n`` bytes of data."""
+    return 2 if n < 0x100 else 3 if n < 0x10000 else 5
+
+
 _SCAN_BUDGET = 128
 _MAX_SAME_HASH = 16
 
@@ -315,6 +324,20 @@ class Codec:
                 container with more than ``max_items`` items, or a value containing itself.
             Exception: whatever ``encode_ref`` raised, unchanged.
         """
+        if type(value) is bytes:
+            # One bytes object (the commonest payload): msgpack's bin header, then the bytes;
+            # nothing to check but the size.
+            n = len(value)
+            if n + 5 > self._max_size and n + _bin_head_size(n) > self._max_size:
+                raise EncodeLimitError(
+                    f"encoded value is {n + _bin_head_size(n)} bytes, over "
+                    f"max_size={self._max_size}"
+                )
+            if n < 0x100:
+                return b"\xc4" + n.to_bytes(1, "big") + value
+            if n < 0x10000:
+                return b"\xc5" + n.to_bytes(2, "big") + value
+            return b"\xc6" + n.to_bytes(4, "big") + value
         data = self._pack(value)
         try:
             self._check_structure(data, encoding=True)
@@ -581,6 +604,12 @@ class Codec:
         n = len(data)
         if n > self._max_size:
             raise DecodeError(f"value is {n} bytes, over max_size={self._max_size}")
+        if n and data[0] in _BIN_HEAD_SIZES:
+            # A value that is one bytes object (the commonest payload): its header says how
+            # long it is; no structure to check, no msgpack call.
+            head = _BIN_HEAD_SIZES[data[0]]
+            if n >= head and int.from_bytes(data[1:head], "big") == n - head:
+                return bytes(data[head:])
         saved = self._mode, self._open_markers, self._hash_risky  # decode_ref may decode
         saved_hook = self._decode_ref
         if decode_ref is not None:
