@@ -22,7 +22,12 @@ STRANGER = b"stranger-key-0123456789abcdef012"
 #: On sctp:// the kernel signs every association with the node's active (first) key, so a
 #: peer holding only another of the node's keys cannot associate (docs/security.md).
 single_key_kernel = pytest.mark.skipif(
-    SCHEME == "sctp", reason="the kernel answers every peer with the node's first key"
+    SCHEME == "sctp",
+    reason=(
+        "the kernel signs every association with the endpoint's active key from its COOKIE "
+        "ACK on, before the peer's first AUTH chunk could tell which key the peer holds "
+        "(docs/security.md)"
+    ),
 )
 
 
