@@ -223,6 +223,36 @@ def test_receive_window_bounds_memory_and_reopens_on_consumption() -> None:
     assert [m.data[0] for m in p.received()] == list(range(60))
 
 
+def test_one_chunk_over_a_small_window_is_taken_not_left_to_a_timeout() -> None:
+    # A sender with nothing in flight may send one chunk whatever is left of the peer's
+    # window (§6.1 A). The receiver took it only when the application had read everything,
+    # so with an unread message the chunk was dropped and waited for a T3-rtx timeout
+    # (found at 64 KiB packets: a 1 MiB receive window cut channel throughput by 6x).
+    options = Options(
+        receive_window=10_000,
+        pmtu=9000,
+        plpmtud=False,
+        heartbeat_interval=0,
+        rto_min=0.5,
+        rto_initial=0.5,
+    )
+    p = make_pair(seed=62, options=options)
+    assoc, peer = p.connect()
+    for i in range(3):
+        assoc.send(bytes([i]) * 8000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run(0.1)  # the first message is delivered and unread; the second fits no window
+    assert len(p.received()) == 2
+    stats = peer.statistics()
+    assert stats.receive_buffered <= 10_000 + 8000  # the window plus one chunk
+    for message in p.received():
+        peer.message_consumed(len(message.data), p.net.now)
+    # The window reopens: the third goes (the zero window probe that carried it, dropped
+    # while the window was closed, is sent again at once), well before the 0.5 s RTO.
+    p.net.run(0.1)
+    assert [m.data[0] for m in p.received()] == [0, 1, 2]
+    assert assoc.statistics().retransmissions == 1  # that probe, nothing else
+
+
 def test_send_buffer_full_then_available() -> None:
     options = Options(send_buffer=10_000, heartbeat_interval=0)
     p = make_pair(seed=60, options=options)

@@ -94,9 +94,13 @@ def handle_data(assoc: Association, chunk: DataChunk | IDataChunk, now: float) -
     # dropped (the peer retransmits it); in-order data is still taken so a message
     # larger than the window can complete, but only once the application has read
     # everything delivered (otherwise zero-window probes would grow memory unbounded).
+    # In-order data is also taken while some window is left, however little: a sender
+    # may put one chunk in flight whenever nothing is (§6.1 A), and dropping it would
+    # cost a retransmission timeout. Memory stays within the window plus one chunk.
+    free = assoc._receive_window - reassembly.held_bytes - assoc._unread
     if (
-        size > assoc._receive_window - reassembly.held_bytes - assoc._unread
-        and (assoc._unread > 0 or not tracker.would_advance_cumulative(tsn))
+        size > free
+        and (not tracker.would_advance_cumulative(tsn) or (assoc._unread > 0 and free <= 0))
         and not tracker.is_duplicate(tsn)
     ):
         assoc.drops.add("receive_window_full")
