@@ -250,7 +250,10 @@ def test_one_chunk_over_a_small_window_is_taken_not_left_to_a_timeout() -> None:
     # while the window was closed, is sent again at once), well before the 0.5 s RTO.
     p.net.run(0.1)
     assert [m.data[0] for m in p.received()] == [0, 1, 2]
-    assert assoc.statistics().retransmissions == 1  # that probe, nothing else
+    stats = assoc.statistics()
+    assert stats.retransmissions == 1  # that probe, nothing else
+    # The probe was dropped for want of room, not lost: no timeout, no congestion response.
+    assert stats.t3_expiries == 0
 
 
 def test_send_buffer_full_then_available() -> None:

@@ -197,8 +197,9 @@ def handle_sack(assoc: Association, chunk: SackChunk, now: float) -> None:
         assoc._peer_window_closed = chunk.a_rwnd == 0
         if reopened and not result.cum_advanced and tx.has_outstanding:
             # §6.1 A: the window reopened while our zero window probe is outstanding
-            # (the receiver dropped it): retransmit now, not after the backed-off T3.
-            assoc._t3.start(now, 0.0)
+            # (the receiver dropped it): retransmit now, not after the backed-off T3, and
+            # without the congestion response of a timeout (the probe was not lost).
+            tx.rtx.resend_window_probe()
     if result.acked_bytes > 0:
         # §8.1/§8.2: an acknowledgement of new data clears the error counters.
         liveness.clear_errors(assoc, now)

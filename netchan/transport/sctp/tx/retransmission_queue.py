@@ -511,6 +511,21 @@ class RetransmissionQueue:
 
     # -- timer -------------------------------------------------------------------------------
 
+    def resend_window_probe(self) -> int:
+        """Mark the outstanding DATA for retransmission because the peer's window reopened
+        while it was closed (§6.1 A: what is outstanding then is the zero window probe, which
+        the peer dropped). Not a loss: no congestion response, unlike a T3-rtx expiry.
+
+        Returns:
+            How many chunks were marked.
+        """
+        marked = 0
+        for chunk in self._outstanding.values():
+            if not chunk.acked and not chunk.marked:
+                self._mark(chunk)
+                marked += 1
+        return marked
+
     def handle_t3_expiry(self, now: float) -> None:
         """T3-rtx expired: collapse cwnd, mark all outstanding DATA for retransmission.
 
