@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from netchan.transport.sctp import COMPILED
 from netchan.transport.sctp import events as ev
 from netchan.transport.sctp.association import Association
 from netchan.transport.sctp.endpoint import SctpEndpoint
@@ -73,3 +75,33 @@ def chunk_types(data: bytes) -> list[int]:
 def sent_chunks(pair: Pair, src: tuple[str, int], chunk_type: int) -> list[float]:
     """Times at which ``src`` emitted a datagram containing ``chunk_type``."""
     return [t for t, s, _, data in pair.net.sent if s == src and chunk_type in chunk_types(data)]
+
+
+@pytest.fixture(autouse=True)
+def no_internal_errors(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail a test in which the stack raised on a datagram.
+
+    ``SctpEndpoint.receive_datagram`` counts such an exception as an ``internal_error`` drop
+    (a driver must survive anything a peer sends); in these tests it is a bug in the stack, so
+    it is re-raised here. Tests about that counting itself are marked ``internal_errors``.
+    (The compiled core's classes cannot be patched; the pure-Python run checks.)
+    """
+    if request.node.get_closest_marker("internal_errors") or COMPILED:
+        yield
+        return
+    original = SctpEndpoint._receive
+
+    def checked(self: SctpEndpoint, data: bytes, addr: object, now: float) -> None:
+        try:
+            original(self, data, addr, now)  # type: ignore[arg-type]
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    failures: list[BaseException] = []
+    monkeypatch.setattr(SctpEndpoint, "_receive", checked)
+    yield
+    if failures:
+        raise AssertionError(f"the stack raised on a datagram: {failures[0]!r}") from failures[0]
