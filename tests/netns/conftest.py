@@ -15,6 +15,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -88,6 +90,30 @@ class TwoLinks:
     def exec_argv(self, host: str) -> list[str]:
         """The command prefix that runs a program inside ``host``'s namespace."""
         return ["ip", "netns", "exec", self.a if host == "a" else self.b]
+
+
+def child(net: TwoLinks, host: str, script: str, *args: str) -> subprocess.Popen[str]:
+    """Run the Python ``script`` (with ``args``) inside ``host``'s namespace."""
+    return subprocess.Popen(
+        [*net.exec_argv(host), sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_line(proc: subprocess.Popen[str], want: str, timeout: float) -> None:
+    """Read ``proc``'s output until the line ``want``; kill it and fail after ``timeout``."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.strip() == want:
+            return
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError(f"no {want!r} from child: {proc.communicate(timeout=10)}")
 
 
 @pytest.fixture

@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from .conftest import TwoLinks, _run
+from .conftest import TwoLinks, _run, child, wait_line
 
 COUNT = 900  # 9 s at 100 messages per second
 RATE = 100.0
@@ -93,28 +91,6 @@ def _kernel_udp_port(net: TwoLinks, host: str) -> None:
         _run("ip", "netns", "exec", ns, "sh", "-c", f"echo {value} > /proc/sys/net/sctp/{name}")
 
 
-def _child(net: TwoLinks, host: str, script: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*net.exec_argv(host), sys.executable, "-c", script, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_line(proc: subprocess.Popen[str], want: str, timeout: float) -> None:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.strip() == want:
-            return
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"no {want!r} from child: {proc.communicate(timeout=10)}")
-
-
 @pytest.mark.parametrize("sender", ["udp", "kernel"])
 def test_link_1_black_holed_for_5_s(two_links: TwoLinks, sender: str) -> None:
     net = two_links
@@ -134,14 +110,14 @@ def test_link_1_black_holed_for_5_s(two_links: TwoLinks, sender: str) -> None:
         target = f"sctp://{b1},{b2}:{USER_PORT}"
         link1_peer = target.replace(f"{b1},{b2}", b1)
 
-    receiver = _child(net, "b", RECEIVER, recv_addr, str(COUNT), json.dumps(recv_opts))
+    receiver = child(net, "b", RECEIVER, recv_addr, str(COUNT), json.dumps(recv_opts))
     proc = None
     try:
-        _wait_line(receiver, "ready", 30)
-        proc = _child(
+        wait_line(receiver, "ready", 30)
+        proc = child(
             net, "a", SENDER, send_addr, target, str(COUNT), str(RATE), json.dumps(send_opts)
         )
-        _wait_line(proc, "sending", 30)
+        wait_line(proc, "sending", 30)
         assert net.rx_packets("b", 1) >= 50, "link 1 did not carry the transfer"
         cut_at = time.monotonic()
         net.cut(1)

@@ -16,11 +16,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
-import sys
 import time
 
-from .conftest import TwoLinks
+from .conftest import TwoLinks, child, wait_line
 
 SCHEME = "sctp" if os.environ.get("NETCHAN_TEST_SCHEME") == "sctp" else "udp"
 PORT = 9899
@@ -64,42 +62,20 @@ trio.run(main)
 """
 
 
-def _child(net: TwoLinks, host: str, script: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*net.exec_argv(host), sys.executable, "-c", script, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_line(proc: subprocess.Popen[str], want: str, timeout: float) -> None:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.strip() == want:
-            return
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"no {want!r} from child: {proc.communicate(timeout=10)}")
-
-
 def _transfer(net: TwoLinks, *, cut_before: bool = False, loss_on_2: int = 0) -> list[float]:
     """Run the transfer with link 1 cut for 5 s; return the gaps between arrivals."""
     b_addr = f"{SCHEME}://{net.addr('b', 1)},{net.addr('b', 2)}:{PORT}"
     a_addr = f"{SCHEME}://{net.addr('a', 1)},{net.addr('a', 2)}:0"
-    receiver = _child(net, "b", RECEIVER, b_addr, str(COUNT))
+    receiver = child(net, "b", RECEIVER, b_addr, str(COUNT))
     sender = None
     try:
-        _wait_line(receiver, "ready", 30)
+        wait_line(receiver, "ready", 30)
         if loss_on_2:
             net.lossy(2, loss_on_2)
         if cut_before:
             net.cut(1)
-        sender = _child(net, "a", SENDER, a_addr, b_addr, str(COUNT), str(RATE))
-        _wait_line(sender, "sending", 30)
+        sender = child(net, "a", SENDER, a_addr, b_addr, str(COUNT), str(RATE))
+        wait_line(sender, "sending", 30)
         if not cut_before:
             # The values went over link 1 until now (100 of them, and their SACKs back),
             # not only heartbeats: the cut hits the path in use.
