@@ -142,6 +142,10 @@ class RemoteReceiveChannel(_RemoteEnd["ImportReceiveLink"], trio.abc.ReceiveChan
         await trio.lowlevel.checkpoint_if_cancelled()
         while True:
             self._check()
+            if await self._link.prepare_next():
+                # A big value's fields were copied out in a thread (no GIL held for the
+                # copy): the node's loop kept serving the other channels meanwhile.
+                continue
             found, value = self._link.take()
             if found:
                 await trio.lowlevel.cancel_shielded_checkpoint()

@@ -28,6 +28,7 @@ from ._ext import ExtCode
 from ._gather import Gathered
 from ._limits import CodecLimits
 from ._registry import register, unregister
+from ._scatter import Scattered
 from ._typecheck import check_type
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "EncodeLimitError",
     "ExtCode",
     "Gathered",
+    "Scattered",
     "check_type",
     "register",
     "unregister",

@@ -44,6 +44,7 @@ from ._ext import (
 )
 from ._gather import Gathered, splice, substitute
 from ._limits import CodecLimits
+from ._scatter import Scattered, put_back
 from ._shape import ShapeError, check_shape, scan_shape
 
 _ExtType = msgpack.ExtType
@@ -572,7 +573,7 @@ class Codec:
 
     def decode(
         self,
-        data: bytes | bytearray | memoryview,
+        data: bytes | bytearray | memoryview | Scattered,
         *,
         decode_ref: Callable[[Any], object] | None = None,
     ) -> Any:
@@ -590,6 +591,14 @@ class Codec:
                 or ``decode_ref`` failing.
             TypeError: ``data`` is not bytes-like (a programming error, not bad input).
         """
+        if type(data) is Scattered:
+            # A big value in pieces: its big fields were cut out (in a worker thread when
+            # the caller ran ``prepare`` there); decode the rest, put them back.
+            if len(data) > self._max_size:
+                raise DecodeError(f"value is {len(data)} bytes, over max_size={self._max_size}")
+            skeleton, fields = data.parts()
+            value = self.decode(skeleton, decode_ref=decode_ref)
+            return put_back(value, fields) if fields else value
         if type(data) is not bytes:
             if not isinstance(data, (bytearray, memoryview)):
                 raise TypeError(f"decode() takes bytes, got {type(data).__name__}")

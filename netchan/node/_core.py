@@ -17,7 +17,7 @@ import trio
 from .._listing import ExportQueries
 from ..transport import Endpoint
 from ._exports import Exports
-from ._frames import Payload
+from ._frames import Payload, Received
 from ._host import Counters
 from ._keys import NodeKeys
 from ._links import Link
@@ -105,7 +105,7 @@ class Core:
     def encode(self, value: Any) -> Payload:
         return self.refs.encode(value)
 
-    def decode(self, payload: bytes | memoryview, peer: Peer | None, tp: Any) -> Any:
+    def decode(self, payload: Received, peer: Peer | None, tp: Any) -> Any:
         return self.refs.decode(payload, peer, tp)
 
     async def peer_to(self, address: str | None, owner_id: bytes | None) -> Peer:

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .. import _protocol as P
+from ..codec import Scattered
 from ._credit import clamp_credit
+from ._frames import prepare
 from ._host import Host, Rejected
 from ._links import _Receiving, _Sending
 from ._state import EXPORT_RECEIVE, EXPORT_SEND
@@ -23,6 +25,10 @@ if TYPE_CHECKING:
     from ._peers import Peer
 
 log = logging.getLogger("netchan")
+
+
+#: What :meth:`ExportSendLink._decode` returns for a refused value.
+_REFUSED = object()
 
 
 class ExportSendLink(_Receiving):
@@ -48,15 +54,17 @@ class ExportSendLink(_Receiving):
             self.pumping = True
             self.host.spawn(self.run_pump)
 
-    def on_value(self, payload: memoryview) -> None:
-        try:
-            value = self.host.decode(payload, self.peer, self.export.type)
-        except Rejected as exc:
-            self.refuse(exc)
-            self.consumed_one()
+    def on_value(self, payload: memoryview | Scattered) -> None:
+        if type(payload) is Scattered:
+            # A big value: the pump decodes it once a worker thread cut its big fields out
+            # (no GIL held for the copy), so this loop keeps serving the other channels.
+            self.inbox.append(payload)
+            self.start_pump()
+            self.changed.fire()
             return
-        self.values_received += 1
-        self.host.counters.values_in += 1
+        value = self._decode(payload)
+        if value is _REFUSED:
+            return
         if not self.inbox and self.error is None:
             # Fast path: straight into the exported channel when it has room (one task
             # switch less per value); otherwise the pump waits for room, in order.
@@ -72,6 +80,19 @@ class ExportSendLink(_Receiving):
         self.inbox.append(value)
         self.start_pump()
         self.changed.fire()
+
+    def _decode(self, payload: memoryview | Scattered) -> Any:
+        """The value, counted; ``_REFUSED`` (the sender told, credit given back) if it
+        does not decode or type-check."""
+        try:
+            value = self.host.decode(payload, self.peer, self.export.type)
+        except Rejected as exc:
+            self.refuse(exc)
+            self.consumed_one()
+            return _REFUSED
+        self.values_received += 1
+        self.host.counters.values_in += 1
+        return value
 
     def on_end(self, payload: memoryview) -> None:
         self.forwards = P.end_forwards(payload)
@@ -121,6 +142,14 @@ class ExportSendLink(_Receiving):
                 self.pumping = False
                 return
             value = self.inbox[0]
+            if type(value) is Scattered:
+                await prepare(value)
+                if not self.inbox or self.inbox[0] is not value:
+                    continue
+                self.inbox[0] = value = self._decode(value)
+                if value is _REFUSED:
+                    self.inbox.popleft()
+                    continue
             try:
                 await export.end.send(value)
             except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:

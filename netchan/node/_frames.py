@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import trio
+import trio.testing
+
 from .. import _protocol as P
-from ..codec import Gathered
+from ..codec import Gathered, Scattered
 from ..transport import Association
 
 #: An encoded value: bytes, or a big one whose big binary fields are held by reference
 #: (``Codec.encode_gathered``).
 Payload = bytes | Gathered
+#: A received value: one frame's payload, or the pieces of a big one.
+Received = bytes | memoryview | Scattered
 
 
 def pieces(payload: Payload) -> Iterator[tuple[bool, list[bytes | memoryview]]]:
@@ -53,17 +58,37 @@ async def send_value(assoc: Association, stream: int, peer_link: int, payload: P
         await assoc.send(b"".join((header, *buffers)), stream=stream, ppid=P.PPID_VALUE)
 
 
+async def prepare(value: Scattered) -> None:
+    """Cut a big value's big fields out (``Scattered.prepare``) in a worker thread: the copy
+    runs without the GIL, and the node's loop keeps serving the other channels meanwhile.
+
+    Under a ``MockClock`` (virtual time, the deterministic tests) it runs inline: a thread's
+    real time would look like an idle loop, and the clock would jump past every deadline.
+    """
+    if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+        value.prepare()
+    else:
+        await trio.to_thread.run_sync(value.prepare)
+
+
 class Oversize(Exception):
     """The pieces of a value add up to more than the largest value accepted."""
 
 
 class Reassembly:
-    """Collects the MORE pieces of one link's value until its VALUE frame."""
+    """Collects the MORE pieces of one link's value until its VALUE frame.
 
-    __slots__ = ("_limit", "_partial")
+    The pieces are kept as they came (each copied out of its message once): a value of
+    several pieces is delivered as a :class:`~netchan.codec.Scattered`, whose big fields a
+    worker thread cuts out before it is decoded, so the node's loop never copies megabytes
+    at once (docs/benchmarks.md, "Head-of-line across channels").
+    """
+
+    __slots__ = ("_limit", "_partial", "_size")
 
     def __init__(self, limit: int) -> None:
-        self._partial: bytearray | None = None
+        self._partial: list[bytes] | None = None
+        self._size = 0
         self._limit = limit
 
     @property
@@ -74,8 +99,9 @@ class Reassembly:
     def reset(self) -> None:
         """Drop a partly received value."""
         self._partial = None
+        self._size = 0
 
-    def add(self, kind: P.Frame, payload: memoryview) -> memoryview | None:
+    def add(self, kind: P.Frame, payload: memoryview) -> memoryview | Scattered | None:
         """Take one piece; returns the whole value on its VALUE frame, else ``None``.
 
         Raises:
@@ -83,15 +109,16 @@ class Reassembly:
         """
         if kind is P.Frame.MORE:
             if self._partial is None:
-                self._partial = bytearray()
-            if len(self._partial) + len(payload) > self._limit:
-                self._partial = None
+                self._partial = []
+            if self._size + len(payload) > self._limit:
+                self.reset()
                 raise Oversize("value over max_value_size")
-            self._partial += payload
+            self._partial.append(bytes(payload))
+            self._size += len(payload)
             return None
         if self._partial is not None:
-            self._partial += payload
-            whole = memoryview(self._partial)  # no copy: the bytearray is not touched again
-            self._partial = None
+            self._partial.append(bytes(payload))
+            whole = Scattered(self._partial)
+            self.reset()
             return whole
         return payload

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import _protocol as P
 
 if TYPE_CHECKING:
-    from ._frames import Payload
+    from ._frames import Payload, Received
     from ._links import Link
     from ._peers import Peer
 
@@ -77,7 +77,7 @@ class Host(Protocol):
     def encode(self, value: Any) -> Payload:
         """Encode a value (channel ends inside become references)."""
 
-    def decode(self, payload: bytes | memoryview, peer: Peer | None, tp: Any) -> Any:
+    def decode(self, payload: Received, peer: Peer | None, tp: Any) -> Any:
         """Decode a value that came from ``peer``; raises :class:`Rejected`."""
 
     async def peer_to(self, address: str | None, owner_id: bytes | None) -> Peer:

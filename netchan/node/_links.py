@@ -40,9 +40,9 @@ from .._errors import (
     RemoteError,
 )
 from .._stats import ChannelStatistics
-from ..codec import check_type
+from ..codec import Scattered, check_type
 from ._credit import CreditWindow, clamp_credit
-from ._frames import Oversize, Payload, Reassembly, pieces, send_value
+from ._frames import Oversize, Payload, Reassembly, pieces, prepare, send_value
 from ._host import Host, Rejected
 from ._signal import Signal
 from ._state import IMPORT_RECEIVE, IMPORT_SEND, Lifecycle, Transitions
@@ -420,8 +420,8 @@ class _Receiving(Link):
             if self.error is not None:
                 return  # credit exceeded: the link failed, the rest is refused with it
 
-    def on_value(self, payload: memoryview) -> None:
-        """One whole value arrived within credit."""
+    def on_value(self, payload: memoryview | Scattered) -> None:
+        """One whole value arrived within credit (in pieces: a ``Scattered``)."""
         raise NotImplementedError
 
     def consumed_one(self) -> None:
@@ -765,7 +765,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
     def __init__(self, *args: Any, window: int) -> None:
         super().__init__(*args)
         self._init_receiving(window)
-        self.inbox: deque[bytes | memoryview] = deque()
+        self.inbox: deque[bytes | memoryview | Scattered] = deque()
         self.inbox_bytes = 0
 
     def open_credit(self) -> int:
@@ -778,7 +778,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
             self._close_remote()  # every clone closed while opening
         self.changed.fire()
 
-    def on_value(self, payload: memoryview) -> None:
+    def on_value(self, payload: memoryview | Scattered) -> None:
         assert self.peer is not None
         if self.state is S.FINISHING:
             # Closed here: give it back so the work queue hands it to another importer.
@@ -786,7 +786,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
             return
         # A small value is copied out of its message; a reassembled big one is kept as the
         # view it is (its buffer is its own): no copy of megabytes in the receive loop.
-        data = payload if len(payload) > P.FRAGMENT_SIZE else bytes(payload)
+        data = payload if len(payload) > P.FRAGMENT_SIZE else bytes(payload)  # (or pieces)
         self.inbox.append(data)
         self.inbox_bytes += len(data)
         self.changed.fire()
@@ -795,6 +795,17 @@ class ImportReceiveLink(ImportLink, _Receiving):
         if self.life.fire(T.REMOTE_END) is S.CLOSED:
             self._send_final_end()
         self.changed.fire()
+
+    async def prepare_next(self) -> bool:
+        """If the next value came in pieces whose big fields are not cut out yet, cut them
+        out in a worker thread (:func:`._frames.prepare`) so that :meth:`take` decodes it
+        without copying them; whether it did (something may have changed meanwhile)."""
+        if self.inbox:
+            head = self.inbox[0]
+            if type(head) is Scattered and not head.prepared:
+                await prepare(head)
+                return True
+        return False
 
     def take(self) -> tuple[bool, Any]:
         """Next value if any; raises EndOfChannel / BrokenResourceError when there are none."""

@@ -18,7 +18,7 @@ from .. import _protocol as P
 from .._channels import RemoteReceiveChannel, RemoteSendChannel
 from ..codec import Codec, CodecLimits, DecodeError, check_type
 from ._exports import Exports
-from ._frames import Payload
+from ._frames import Payload, Received
 from ._host import Host, Rejected
 from ._links import ImportLink, ImportReceiveLink, ImportSendLink
 from ._peers import Peer, resolve_address
@@ -81,7 +81,7 @@ class References:
         copies a big value as a whole."""
         return self.codec.encode_gathered(value)
 
-    def decode(self, payload: bytes | memoryview, peer: Peer | None, tp: Any) -> Any:
+    def decode(self, payload: Received, peer: Peer | None, tp: Any) -> Any:
         """Decode a value that came from ``peer`` and check it against ``tp``.
 
         Raises:
