@@ -58,14 +58,22 @@ async def send_value(assoc: Association, stream: int, peer_link: int, payload: P
         await assoc.send(b"".join((header, *buffers)), stream=stream, ppid=P.PPID_VALUE)
 
 
+#: Values from this size on are prepared in a worker thread.
+OFFLOAD_MIN = 4 * 1024 * 1024
+
+
 async def prepare(value: Scattered) -> None:
     """Cut a big value's big fields out (``Scattered.prepare``) in a worker thread: the copy
     runs without the GIL, and the node's loop keeps serving the other channels meanwhile.
 
-    Under a ``MockClock`` (virtual time, the deterministic tests) it runs inline: a thread's
-    real time would look like an idle loop, and the clock would jump past every deadline.
+    Below ``OFFLOAD_MIN`` bytes it runs inline (the copy costs less than the thread's
+    hand-over). So it does under a ``MockClock`` (virtual time, the deterministic tests): a
+    thread's real time would look like an idle loop, and the clock would jump past every
+    deadline.
     """
-    if isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+    if len(value) < OFFLOAD_MIN or isinstance(
+        trio.lowlevel.current_clock(), trio.testing.MockClock
+    ):
         value.prepare()
     else:
         await trio.to_thread.run_sync(value.prepare)
