@@ -28,23 +28,18 @@ import threading
 from bisect import bisect_right
 
 from ._gather import GATHER_MIN, WALK_DEPTH, WALK_ITEMS
+from ._shape import _FIXED as _shape_FIXED
+from ._shape import _SIZED as _shape_SIZED
 
 _TOKEN_SIZE = 16
 _TOKEN_HEADER = bytes((0xC4, _TOKEN_SIZE))  # msgpack bin 8 of 16 bytes
 #: Headers walked before giving up (a value of many small items is not made of blobs).
 WALK_BUDGET = 4096
 
-# Bytes before the payload and length-field size for str, bin and ext (ext: + type byte).
-_SIZED: dict[int, tuple[int, int]] = {
-    0xD9: (1, 2), 0xDA: (2, 3), 0xDB: (4, 5),  # str 8/16/32
-    0xC4: (1, 2), 0xC5: (2, 3), 0xC6: (4, 5),  # bin 8/16/32
-    0xC7: (1, 3), 0xC8: (2, 4), 0xC9: (4, 6),  # ext 8/16/32
-}  # fmt: skip
-_FIXED: dict[int, int] = {
-    0xC0: 1, 0xC2: 1, 0xC3: 1, 0xCA: 5, 0xCB: 9,
-    0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9, 0xD0: 2, 0xD1: 3, 0xD2: 5, 0xD3: 9,
-    0xD4: 3, 0xD5: 4, 0xD6: 6, 0xD7: 10, 0xD8: 18,
-}  # fmt: skip
+# msgpack's header tables (_shape.py): fixed-size scalars by first byte; for str, bin and
+# ext the length field's size and the bytes before the payload.
+_FIXED = _shape_FIXED
+_SIZED: dict[int, tuple[int, int]] = {b: (f.size, head) for b, (f, head) in _shape_SIZED.items()}
 
 
 class _Malformed(Exception):
