@@ -329,14 +329,14 @@ class Codec:
             # One bytes object (the commonest payload): msgpack's bin header, then the bytes;
             # nothing to check but the size.
             n = len(value)
-            if n + 5 > self._max_size and n + _bin_head_size(n) > self._max_size:
+            head = _bin_head_size(n)
+            if n + head > self._max_size:
                 raise EncodeLimitError(
-                    f"encoded value is {n + _bin_head_size(n)} bytes, over "
-                    f"max_size={self._max_size}"
+                    f"encoded value is {n + head} bytes, over max_size={self._max_size}"
                 )
-            if n < 0x100:
+            if head == 2:
                 return b"\xc4" + n.to_bytes(1, "big") + value
-            if n < 0x10000:
+            if head == 3:
                 return b"\xc5" + n.to_bytes(2, "big") + value
             return b"\xc6" + n.to_bytes(4, "big") + value
         data = self._pack(value)
