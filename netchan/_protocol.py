@@ -102,9 +102,12 @@ FRAME_FIRST_BYTES = frozenset(bytes([k]) for k in Frame)
 
 FRAGMENT_SIZE = 256 * 1024
 
-BATCH_LIMIT = 16 * 1024
-"""Largest payload of a BATCH frame a sender builds: a few packets, so a batch costs the
-receiver no more latency than the values alone would, and never waits for more values."""
+BATCH_LIMIT = 60 * 1024
+"""Largest payload of a BATCH frame a sender builds: most of one 64 KiB loopback packet
+(path MTU discovery, RFC 8899), so a sender in a loop pays one SCTP message, one packet and
+one receiver wake-up per ~60 values of 1 KiB. 16 KiB cost 1 KiB values 13/11 us of CPU per
+value and 0.73x TCP; 60 KiB gives 8/7 us and 1.18x (docs/benchmarks.md "Larger batches").
+A batch only takes what is queued already; a lone value is never held back."""
 BATCH_ITEM_LIMIT = 2 * 1024
 """Values larger than this travel in their own VALUE frame (batching them saves nothing)."""
 _U32 = struct.Struct(">I")

@@ -62,6 +62,35 @@ async def test_values_of_a_sender_in_a_loop_are_coalesced(env: Env, clock: objec
         assert messages < bound, f"{messages} messages for 500 values: not coalesced"
 
 
+async def test_values_at_the_batch_boundaries_arrive_whole_and_in_order(
+    env: Env, clock: object
+) -> None:
+    """Values of exactly ``BATCH_ITEM_LIMIT`` bytes fill a batch to exactly ``BATCH_LIMIT``;
+    one byte more and a value travels alone: whatever way each goes, none is lost, cut or
+    reordered."""
+    item = P.BATCH_ITEM_LIMIT - 8  # msgpack bin32 header (5) + headroom: the encoded size
+    sizes = [item, P.BATCH_ITEM_LIMIT + 1, 1024, 1, item] * 40
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[bytes](len(sizes))
+        server.export("data", send)
+        assert server.address is not None
+        data = await client.import_send(server.address, "data")
+        sent = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+        async with data:
+            for value in sent:
+                await data.send(value)
+        with trio.fail_after(20):
+            got = [await recv.receive() for _ in sent]
+        assert got == sent
+
+
+def test_batch_limit_fits_one_loopback_packet() -> None:
+    # Path MTU discovery gives 64 KiB packets on loopback: a batch fills most of one
+    # (docs/benchmarks.md "Larger batches"), and a batch item always fits a batch.
+    assert 16 * 1024 < P.BATCH_LIMIT <= 64 * 1024 - 1024
+    assert P.BATCH_ITEM_LIMIT * 2 <= P.BATCH_LIMIT
+
+
 async def test_a_lone_value_is_not_held_back(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         send, recv = trio.open_memory_channel[int](16)
