@@ -498,6 +498,7 @@ def t1_expired(assoc: Association, now: float) -> None:
         return
     assoc._rto.backoff()
     if assoc._multihomed:
+        paths.setup_failed_once(assoc, assoc._path)
         # §5.1, §6.4: INIT and COOKIE ECHO of a multihomed peer may be retransmitted to
         # another of its addresses: the next confirmed one (§5.4: a COOKIE ECHO alone never
         # goes to an unconfirmed address), in turn, with that destination's RTO (§6.3).

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import math
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,7 @@ class Path:
         "congestion",
         "error_count",
         "heartbeat",
+        "last_answered",
         "pmtud",
         "rto",
         "state",
@@ -113,6 +115,9 @@ class Path:
         self.error_count = 0
         self.state = ACTIVE
         self.congestion: CongestionControl | None = None
+        # When it last answered (HEARTBEAT ACK, SACK of data sent there): among paths
+        # that all failed, data goes to the one that worked most recently.
+        self.last_answered = -math.inf
 
     @property
     def usable(self) -> bool:
@@ -341,8 +346,22 @@ def select(assoc: Association, now: float) -> None:
             use_path(assoc, path, now)
             return
     candidates = [p for p in assoc._paths if p.confirmed] or assoc._paths
-    best = min(candidates, key=lambda p: (p.state is INACTIVE, p.error_count))
+    # RFC 7829 §5.1: the Potentially Failed one with the fewest errors, the most recently
+    # active of those (a path that never answered is not preferred over one that just
+    # lost a packet).
+    best = min(candidates, key=lambda p: (p.state is INACTIVE, p.error_count, -p.last_answered))
     use_path(assoc, best, now)
+
+
+def setup_failed_once(assoc: Association, path: Path) -> None:
+    """INIT or COOKIE ECHO to ``path`` went unanswered (T1 expired, §5.1): an error for the
+    path, which starts Potentially Failed (RFC 7829) if the association comes up over
+    another one. Otherwise a destination that never answered would look active: the first
+    timeout elsewhere would send data to it, and it is the primary data returns to (§6.4).
+    No event: the association does not exist for the application yet."""
+    path.error_count += 1
+    if path.state is ACTIVE and path.error_count > assoc._options.pf_max_retransmissions:
+        path.state = POTENTIALLY_FAILED
 
 
 def path_failed_once(assoc: Association, path: Path, now: float) -> None:
@@ -387,6 +406,7 @@ def path_answered(assoc: Association, path: Path, now: float) -> None:
     """``path`` answered (HEARTBEAT ACK; SACK of data sent there): §8.2 clears its counter
     and it is active again; data returns to the primary when that is the one (§8.3)."""
     path.error_count = 0
+    path.last_answered = now
     if path.state is not ACTIVE:
         path.state = ACTIVE
         emit(assoc, path, "available")
