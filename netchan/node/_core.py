@@ -65,8 +65,7 @@ class Core:
 
     def start(self) -> None:
         """Start the tasks that read the endpoint."""
-        self.spawn(self.router.run_receive)
-        self.spawn(self.router.run_events)
+        self.router.start()
 
     # -------------------------------------------------------------- Host
 

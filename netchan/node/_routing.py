@@ -21,6 +21,7 @@ from ..transport import (
     AssociationClosed,
     AssociationRestarted,
     Endpoint,
+    Message,
 )
 from ._peers import Peer
 
@@ -68,33 +69,52 @@ class Router:
             P.Exports: self._on_exports,
         }
 
+    def start(self) -> None:
+        """Route the endpoint's messages from now on, and follow its events.
+
+        Where the endpoint hands messages to a handler as they arrive
+        (``Endpoint.set_message_handler``, ``udp://``), :meth:`on_message` runs in its
+        reading task: routing never blocks, so a message costs no wake-up of a receive
+        loop. Otherwise the receive loop task reads them.
+        """
+        if not self._ep.set_message_handler(self.on_message):
+            self._core.spawn(self.run_receive)
+        self._core.spawn(self.run_events)
+
     async def run_receive(self) -> None:
         """Route every message until the endpoint closes."""
-        peers = self._core.peers
         while True:
             try:
                 msg = await self._ep.receive()
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return
-            if peers.is_dead(msg.association):
-                continue
+            self.on_message(msg)
+
+    def on_message(self, msg: Message) -> None:
+        """Route one message to its owner (never blocks, never raises)."""
+        peers = self._core.peers
+        if peers.is_dead(msg.association):
+            return
+        try:
             peer = peers.peer_for(msg.association)
-            try:
-                data = msg.data
-                if data[:1] in P.FRAME_FIRST_BYTES:
-                    self._on_frame(peer, data)
-                elif msg.stream == P.CONTROL_STREAM:
-                    self._on_control(peer, P.decode_control(data))
-                else:
-                    raise P.ProtocolError("malformed_frame", "control message on a data stream")
-            except P.ProtocolError as exc:
-                self._core.counters.count(exc.kind)
-                log.warning("protocol error from %s: %s", peer.describe(), exc)
-            except Exception:
-                # A bug of ours triggered by this message: keep serving everyone else, but
-                # say so loudly (with the traceback).
-                self._core.counters.count("internal_error")
-                log.exception("internal error handling a message from %s", peer.describe())
+        except trio.BrokenResourceError:
+            return
+        try:
+            data = msg.data
+            if data[:1] in P.FRAME_FIRST_BYTES:
+                self._on_frame(peer, data)
+            elif msg.stream == P.CONTROL_STREAM:
+                self._on_control(peer, P.decode_control(data))
+            else:
+                raise P.ProtocolError("malformed_frame", "control message on a data stream")
+        except P.ProtocolError as exc:
+            self._core.counters.count(exc.kind)
+            log.warning("protocol error from %s: %s", peer.describe(), exc)
+        except Exception:
+            # A bug of ours triggered by this message: keep serving everyone else, but
+            # say so loudly (with the traceback).
+            self._core.counters.count("internal_error")
+            log.exception("internal error handling a message from %s", peer.describe())
 
     async def run_events(self) -> None:
         """Follow association events (aborted, shut down, restarted, established)."""

@@ -22,7 +22,7 @@ checks each case):
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -311,6 +311,20 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     async def receive(self) -> Message:
         """The next message from any association (round-robin across associations)."""
+
+    def set_message_handler(self, handler: Callable[[Message], None] | None) -> bool:
+        """Hand every message to ``handler`` as it arrives, instead of queueing it for
+        :meth:`receive`; returns False where the backend does not offer it (the default).
+
+        A fast path for a caller whose handling never blocks (the channel layer's router):
+        the handler runs synchronously in the backend's reading task, as soon as the
+        datagram carrying the message was processed, so a message costs no wake-up of a
+        receiving task. A message counts as read once the handler returned; an exception
+        it raises is logged and counted, never propagated into the backend. Messages that
+        were waiting for :meth:`receive` go to the handler first, in order. ``None``
+        returns to :meth:`receive`.
+        """
+        return False
 
     @abc.abstractmethod
     async def next_event(self) -> AssociationEvent:

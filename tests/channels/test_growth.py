@@ -34,6 +34,17 @@ class _Recording:
         self._streams.add(msg.stream)
         return msg
 
+    def set_message_handler(self, handler: Callable[[Message], None] | None) -> bool:
+        # udp:// hands messages to the node's router without receive(): note them there.
+        if handler is None:
+            return self._ep.set_message_handler(None)
+
+        def recorded(msg: Message) -> None:
+            self._streams.add(msg.stream)
+            handler(msg)
+
+        return self._ep.set_message_handler(recorded)
+
 
 def recording(env: Env, streams: set[int]) -> Factory:
     inner: Factory = env.network.open_endpoint if env.network is not None else open_endpoint

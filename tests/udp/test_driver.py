@@ -573,3 +573,42 @@ async def test_send_nowait_behind_data_in_flight_leaves_at_once(open_ep: Opener)
             await assoc.send(b"three", stream=1)
             got = [(await server.receive()).data for _ in range(3)]
             assert got == [b"one", b"two", b"three"]
+
+
+async def test_message_handler_takes_messages_in_the_reading_task(open_ep: Opener) -> None:
+    """``set_message_handler``: each message goes to the handler as soon as its datagram
+    was processed, in order, counted as read (its bytes leave the receive window); messages
+    that waited for ``receive()`` go first; an exception in the handler is counted and the
+    reader goes on; ``None`` returns to ``receive()``."""
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            await assoc.send(b"waiting", stream=1)
+            while not server._ready:
+                await trio.sleep(0.001)
+            got: list[tuple[bytes, str]] = []
+            reader = trio.lowlevel.current_task()
+
+            def handler(message: Any) -> None:
+                task = trio.lowlevel.current_task()
+                got.append((message.data, "caller" if task is reader else task.name))
+                if message.data == b"boom":
+                    raise RuntimeError("handler bug")
+
+            assert server.set_message_handler(handler) is True
+            assert got == [(b"waiting", "caller")]
+            for data in (b"one", b"boom", b"two"):
+                await assoc.send(data, stream=1)
+            while len(got) < 4:
+                await trio.sleep(0.001)
+            assert [data for data, _task in got] == [b"waiting", b"one", b"boom", b"two"]
+            # Handled where the datagram was read: the endpoint's reader task.
+            assert all(task.endswith("_reader") for _data, task in got[1:])
+            assert server.statistics().drops.get("handler_error") == 1
+            server_assoc = server.associations[0]
+            assert server_assoc.statistics().receive_buffered == 0
+            assert server_assoc.statistics().bytes_received == len(b"waitingoneboomtwo")
+            assert server.set_message_handler(None) is True
+            await assoc.send(b"back", stream=1)
+            assert (await server.receive()).data == b"back"
+            assert len(got) == 4

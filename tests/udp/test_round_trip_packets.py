@@ -79,3 +79,54 @@ async def test_packets_per_round_trip() -> None:
             assert out <= 4.5 and into <= 4.5, (out, into)
             print(f"packets per request/reply round trip: {out:.2f} out, {into:.2f} in")
         nursery.cancel_scope.cancel()
+
+
+class _TaskSteps(trio.abc.Instrument):
+    """Counts trio task steps by task name while ``counting``."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, int] = {}
+        self.counting = False
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if self.counting:
+            name = task.name.rsplit(".", 1)[-1]
+            self.steps[name] = self.steps.get(name, 0) + 1
+
+
+async def test_messages_are_routed_in_the_reader_task() -> None:
+    """On udp:// the node's router takes each message in the endpoint's reader task
+    (``Endpoint.set_message_handler``): no receive loop task wakes per message. A
+    ping-pong round trip over two fixed channels costs at most 16 task steps for both
+    nodes (20 with a receive loop: two more per side)."""
+    steps = _TaskSteps()
+    trio.lowlevel.add_instrument(steps)
+    try:
+        async with (
+            netchan.open_node("udp://127.0.0.1:0") as server,
+            netchan.open_node(client_address="udp://127.0.0.1:0") as client,
+            trio.open_nursery() as nursery,
+        ):
+            echo_in, echo_recv = trio.open_memory_channel[Any](1)
+            out_send, echo_out = trio.open_memory_channel[Any](0)
+            server.export("echo_in", echo_in)
+            server.export("echo_out", echo_out)
+            nursery.start_soon(_echo, echo_recv, out_send)
+            assert server.address is not None
+            with trio.fail_after(20):
+                send = await client.import_send(server.address, "echo_in")
+                recv = await client.import_receive(server.address, "echo_out", max_buffer=1)
+                for _ in range(5):
+                    await send.send(b"p")
+                    await recv.receive()
+                steps.counting = True
+                for i in range(ROUND_TRIPS):
+                    await send.send(i)
+                    assert await recv.receive() == i
+                steps.counting = False
+            nursery.cancel_scope.cancel()
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    assert "run_receive" not in steps.steps, steps.steps
+    per_round_trip = sum(steps.steps.values()) / ROUND_TRIPS
+    assert per_round_trip <= 16, (per_round_trip, steps.steps)

@@ -31,7 +31,7 @@ import logging
 import math
 import random
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -179,6 +179,11 @@ class UdpEndpoint(Endpoint):
         self._drops: collections.Counter[str] = collections.Counter()
         self._cancel_scope: trio.CancelScope | None = None
         self._batcher = _mmsg.BatchSender(self._sock) if _mmsg.available else None
+        # set_message_handler: messages go to it at the end of the flush that dispatched
+        # them (not from inside the stack's flush: the handler may send).
+        self._handler: Callable[[Message], None] | None = None
+        self._handled: collections.deque[Message] = collections.deque()
+        self._handling = False
 
     # --- public API ---------------------------------------------------------------------
 
@@ -287,6 +292,21 @@ class UdpEndpoint(Endpoint):
                 return message
             parked = True
             await self._ready.waiters.park()
+
+    def set_message_handler(self, handler: Callable[[Message], None] | None) -> bool:
+        """Hand every message to ``handler`` as it arrives (see ``Endpoint``); True.
+
+        The handler runs in the task that processed the datagram (the reader, or the timer
+        task after a timeout), right after the flush that delivered the message: a
+        message then costs no wake-up of a receiving task.
+        """
+        self._handler = handler
+        if handler is not None:
+            # Messages already waiting for receive() go first, in the ring's order.
+            while (taken := self._ready.take()) is not None:
+                self._handled.append(taken[1])
+            self._run_handler()
+        return True
 
     async def next_event(self) -> AssociationEvent:
         """The next association event (established, closed, aborted, restarted, ...)."""
@@ -657,6 +677,8 @@ class UdpEndpoint(Endpoint):
                     self._handle_icmp(read_error_queue(sock), now)
         finally:
             self._flushing = False
+        if self._handled:
+            self._run_handler()
         deadline = self._sctp.next_deadline()
         if deadline is not None and deadline < self._armed_deadline:
             scope = self._timer_scope
@@ -667,6 +689,32 @@ class UdpEndpoint(Endpoint):
                 scope.deadline = deadline
             else:
                 self._timer_lot.unpark_all()
+
+    def _run_handler(self) -> None:
+        """Give the messages dispatched to the handler to it, in order, each counted as
+        read (``message_consumed``) once handled. Not re-entered: a flush the handler
+        causes (it sends) leaves its own messages to this loop."""
+        if self._handling:
+            return
+        self._handling = True
+        handled = self._handled
+        try:
+            while handled:
+                message = handled.popleft()
+                handler = self._handler
+                assoc: UdpAssociation = message.association  # type: ignore[assignment]
+                if handler is None:  # switched back to receive() meanwhile
+                    self._ready.deliver(assoc, message)
+                    continue
+                try:
+                    handler(message)
+                except Exception:
+                    # Nothing the handler does may stop the reader.
+                    self._drops["handler_error"] += 1
+                    log.exception("message handler raised")
+                assoc._consumed(message)
+        finally:
+            self._handling = False
 
     def _handle_icmp(self, reports: list[IcmpReport], now: float) -> None:
         for report in reports:
@@ -694,9 +742,12 @@ class UdpEndpoint(Endpoint):
                 assoc = self._wrapper(event.association_id)
                 if assoc is None:
                     continue
-                assoc._deliver(
-                    Message(event.data, event.stream, event.ppid, event.unordered, assoc)
-                )
+                message = Message(event.data, event.stream, event.ppid, event.unordered, assoc)
+                if self._handler is not None:
+                    assoc._bytes_received += len(event.data)
+                    self._handled.append(message)
+                else:
+                    assoc._deliver(message)
             elif isinstance(event, ev.SendBufferAvailable):
                 assoc = self._assocs.get(event.association_id)
                 if assoc is not None:
