@@ -662,8 +662,16 @@ class UdpEndpoint(Endpoint):
         if self._flushing or self._sock.fileno() < 0:
             return
         self._flushing = True
-        self._unflushed = 0
         try:
+            if self._handler is not None:
+                # Messages first: what the handler sends in answer (a channel's CREDIT)
+                # joins this flush's packet, with the SACK that the packet carrying the
+                # message made due (RFC 9260 §6.2: bundled with outgoing DATA), instead
+                # of a SACK alone now and the answer in a second packet right after.
+                self._dispatch_events()
+                if self._handled:
+                    self._run_handler()
+            self._unflushed = 0
             for _round in range(4):
                 now = trio.current_time()
                 batch = self._sctp.datagrams_to_send(now)
