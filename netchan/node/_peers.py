@@ -48,14 +48,25 @@ def resolve_address(address: str | None, owner_id: bytes, peer: Peer | None) -> 
     """
     if address is None:
         return peer.address if peer is not None and peer.node_id == owner_id else None
-    try:
-        addr = parse_address(address)
-        unspecified = ipaddress.ip_address(addr.host).is_unspecified
-    except ValueError:
-        return address
+    # Every reply channel in a request names its owner's address: parse each one once.
+    unspecified = _unspecified_host.get(address)
+    if unspecified is None:
+        try:
+            unspecified = ipaddress.ip_address(parse_address(address).host).is_unspecified
+        except ValueError:
+            unspecified = False
+        if len(_unspecified_host) >= MAX_ADDRESS_CACHE:
+            _unspecified_host.clear()
+        _unspecified_host[address] = unspecified
     if unspecified and peer is not None and peer.node_id == owner_id and peer.remote_host:
+        addr = parse_address(address)
         return format_address(addr.scheme, [peer.remote_host], addr.port, addr.sctp_port)
     return address
+
+
+MAX_ADDRESS_CACHE = 4096
+"""Announced addresses whose parse :func:`resolve_address` remembers."""
+_unspecified_host: dict[str, bool] = {}
 
 
 class Peer:

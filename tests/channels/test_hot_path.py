@@ -90,3 +90,37 @@ async def test_pump_runs_only_while_values_wait_for_room(
                 got.append(await recv.receive())
         assert got == [1, 2, 3]
         assert pumps[0] == 1
+
+
+def test_announced_addresses_are_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reply channel names its owner's address: ``resolve_address`` parses each
+    address once (a cache), and still fills in the host of an unspecified one from the
+    peer it came from, every time."""
+    from netchan.node import _peers
+
+    parsed: list[str] = []
+    real_parse = _peers.parse_address
+
+    def counting_parse(url: str) -> Any:
+        parsed.append(url)
+        return real_parse(url)
+
+    monkeypatch.setattr(_peers, "parse_address", counting_parse)
+    monkeypatch.setattr(_peers, "_unspecified_host", {})
+    owner = b"o" * 16
+    for _ in range(3):
+        assert _peers.resolve_address("udp://127.0.0.1:4000", owner, None) == (
+            "udp://127.0.0.1:4000"
+        )
+    assert parsed == ["udp://127.0.0.1:4000"]
+
+    class _Peer:
+        node_id = owner
+        remote_host = "192.0.2.7"
+
+    peer: Any = _Peer()
+    for _ in range(2):
+        assert _peers.resolve_address("udp://0.0.0.0:5000", owner, peer) == ("udp://192.0.2.7:5000")
+    # Not from the owner itself: nothing to fill in.
+    assert _peers.resolve_address("udp://0.0.0.0:5000", b"x" * 16, peer) == "udp://0.0.0.0:5000"
+    assert _peers.resolve_address("not an address", owner, None) == "not an address"
