@@ -140,21 +140,27 @@ class RemoteReceiveChannel(_RemoteEnd["ImportReceiveLink"], trio.abc.ReceiveChan
             trio.BrokenResourceError: the sender's node or association failed (cause attached).
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        waited = False
         while True:
             self._check()
             if await self._link.prepare_next():
                 # A big value's fields were copied out in a thread (no GIL held for the
                 # copy): the node's loop kept serving the other channels meanwhile.
+                waited = True
                 continue
             found, value = self._link.take()
             if found:
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if not waited:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                # After a wait, the wait was the checkpoint (as in trio's own channels):
+                # no second trip through the scheduler before the caller goes on.
                 return value  # type: ignore[no-any-return]
             self._link.waiting += 1
             try:
                 await self._link.changed.wait()
             finally:
                 self._link.waiting -= 1
+            waited = True
 
     def receive_nowait(self) -> T:
         """The next value if one is there; ``trio.WouldBlock`` otherwise."""

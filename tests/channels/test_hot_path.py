@@ -124,3 +124,45 @@ def test_announced_addresses_are_parsed_once(monkeypatch: pytest.MonkeyPatch) ->
     # Not from the owner itself: nothing to fill in.
     assert _peers.resolve_address("udp://0.0.0.0:5000", b"x" * 16, peer) == "udp://0.0.0.0:5000"
     assert _peers.resolve_address("not an address", owner, None) == "not an address"
+
+
+class _StepsOf(trio.abc.Instrument):
+    """Counts the task steps of the tasks named ``name``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task.name.endswith(self.name):
+            self.steps += 1
+
+
+async def test_a_receive_that_waited_returns_without_another_scheduler_trip(
+    env: Env, clock: object
+) -> None:
+    """``RemoteReceiveChannel.receive``: after waiting for a value, the wait was the
+    checkpoint (as in trio's own channels): the task runs on from its wake-up, two steps
+    in all for a task that waits once and ends (three with a checkpoint after the wait)."""
+    async with env.node() as server, env.node(listen=False) as client:
+        send, recv = trio.open_memory_channel[int](0)
+        server.export("queue", recv)
+        assert server.address is not None
+        queue = await client.import_receive(server.address, "queue", max_buffer=1)
+        got: list[int] = []
+
+        async def waiting_receiver() -> None:
+            got.append(await queue.receive())
+
+        steps = _StepsOf("waiting_receiver")
+        trio.lowlevel.add_instrument(steps)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(waiting_receiver)
+                await trio.testing.wait_all_tasks_blocked()
+                with trio.fail_after(5):
+                    await send.send(7)
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+        assert got == [7]
+        assert steps.steps == 2
