@@ -13,6 +13,10 @@ Tasks (in the endpoint's nursery):
   sends are queued in the stack and flushed here, so back-to-back small sends bundle);
 * the writer only runs when the kernel's socket buffer was full (EAGAIN) and sends the rest.
 
+With a message handler (``set_message_handler``: the channel layer's router) messages do not
+wait for ``receive()``: the flush that follows a datagram hands them to the handler first, in
+the task that read it, then builds packets, so an answer rides with the SACK.
+
 Multihoming (``udp://A,B:PORT``, RFC 9260 §6.4): one socket per local address, all on one
 port, a reader task each; the stack lists the addresses in INIT / INIT ACK and each datagram
 leaves from the socket chosen for its destination (:mod:`._sources`).
@@ -179,8 +183,8 @@ class UdpEndpoint(Endpoint):
         self._drops: collections.Counter[str] = collections.Counter()
         self._cancel_scope: trio.CancelScope | None = None
         self._batcher = _mmsg.BatchSender(self._sock) if _mmsg.available else None
-        # set_message_handler: messages go to it at the end of the flush that dispatched
-        # them (not from inside the stack's flush: the handler may send).
+        # set_message_handler: a flush hands the messages the stack delivered to it first,
+        # then builds packets (what the handler sends goes in them); never re-entered.
         self._handler: Callable[[Message], None] | None = None
         self._handled: collections.deque[Message] = collections.deque()
         self._handling = False
@@ -297,8 +301,9 @@ class UdpEndpoint(Endpoint):
         """Hand every message to ``handler`` as it arrives (see ``Endpoint``); True.
 
         The handler runs in the task that processed the datagram (the reader, or the timer
-        task after a timeout), right after the flush that delivered the message: a
-        message then costs no wake-up of a receiving task.
+        task after a timeout), in the flush that follows it, before that flush builds its
+        packets: a message costs no wake-up of a receiving task, and what the handler sends
+        in answer leaves in the same packet as the SACK the message made due.
         """
         self._handler = handler
         if handler is not None:
