@@ -35,6 +35,9 @@ CLOSED_GRACE = 0.5
 """Seconds a gracefully shut association is kept, so messages delivered before its SHUTDOWN
 are still read."""
 
+INLINE_LIMIT = 8 * 1024
+"""Largest message the router takes in the endpoint's reading task (``Router.start``)."""
+
 #: Frame kind -> the link method that handles it.
 FRAME_ROUTES: dict[P.Frame, Callable[[Link, P.Frame, memoryview], None]] = {
     P.Frame.VALUE: lambda link, kind, payload: link.on_data(kind, payload),
@@ -74,11 +77,14 @@ class Router:
 
         Where the endpoint hands messages to a handler as they arrive
         (``Endpoint.set_message_handler``, ``udp://``), :meth:`on_message` runs in its
-        reading task: routing never blocks, so a message costs no wake-up of a receive
-        loop. Otherwise the receive loop task reads them.
+        reading task for messages up to ``INLINE_LIMIT`` bytes: routing never blocks, so
+        a control message or a small value costs no wake-up of a receive loop. The receive
+        loop task reads the rest (pieces of big values, full BATCH frames), at its own
+        pace: what it has not read yet counts against the receive window, which keeps a
+        big value from filling the path ahead of a small channel's next message.
         """
-        if not self._ep.set_message_handler(self.on_message):
-            self._core.spawn(self.run_receive)
+        self._ep.set_message_handler(self.on_message, max_size=INLINE_LIMIT)
+        self._core.spawn(self.run_receive)
         self._core.spawn(self.run_events)
 
     async def run_receive(self) -> None:

@@ -312,16 +312,22 @@ class Endpoint(abc.ABC):
     async def receive(self) -> Message:
         """The next message from any association (round-robin across associations)."""
 
-    def set_message_handler(self, handler: Callable[[Message], None] | None) -> bool:
-        """Hand every message to ``handler`` as it arrives, instead of queueing it for
+    def set_message_handler(
+        self, handler: Callable[[Message], None] | None, *, max_size: int | None = None
+    ) -> bool:
+        """Hand messages to ``handler`` as they arrive, instead of queueing them for
         :meth:`receive`; returns False where the backend does not offer it (the default).
 
         A fast path for a caller whose handling never blocks (the channel layer's router):
         the handler runs synchronously in the backend's reading task, as soon as the
         datagram carrying the message was processed, so a message costs no wake-up of a
         receiving task. A message counts as read once the handler returned; an exception
-        it raises is logged and counted, never propagated into the backend. Messages that
-        were waiting for :meth:`receive` go to the handler first, in order. ``None``
+        it raises is logged and counted, never propagated into the backend.
+
+        ``max_size``: larger messages still go to :meth:`receive` (so do the ones behind
+        them on the same association, in order, until it has read them): bulk data keeps
+        the pace of the task that reads it, and with it the receive window's backpressure.
+        Messages that were waiting for :meth:`receive` stay there. ``None`` as the handler
         returns to :meth:`receive`.
         """
         return False

@@ -34,8 +34,10 @@ class _Recording:
         self._streams.add(msg.stream)
         return msg
 
-    def set_message_handler(self, handler: Callable[[Message], None] | None) -> bool:
-        # udp:// hands messages to the node's router without receive(): note them there.
+    def set_message_handler(
+        self, handler: Callable[[Message], None] | None, *, max_size: int | None = None
+    ) -> bool:
+        # udp:// hands small messages to the node's router without receive(): note them.
         if handler is None:
             return self._ep.set_message_handler(None)
 
@@ -43,7 +45,7 @@ class _Recording:
             self._streams.add(msg.stream)
             handler(msg)
 
-        return self._ep.set_message_handler(recorded)
+        return self._ep.set_message_handler(recorded, max_size=max_size)
 
 
 def recording(env: Env, streams: set[int]) -> Factory:

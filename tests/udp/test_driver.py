@@ -577,9 +577,11 @@ async def test_send_nowait_behind_data_in_flight_leaves_at_once(open_ep: Opener)
 
 async def test_message_handler_takes_messages_in_the_reading_task(open_ep: Opener) -> None:
     """``set_message_handler``: each message goes to the handler as soon as its datagram
-    was processed, in order, counted as read (its bytes leave the receive window); messages
-    that waited for ``receive()`` go first; an exception in the handler is counted and the
-    reader goes on; ``None`` returns to ``receive()``."""
+    was processed, in order, counted as read (its bytes leave the receive window); an
+    exception in the handler is counted and the reader goes on; a message that waited for
+    ``receive()`` stays there; one larger than ``max_size`` goes to ``receive()``, and so
+    does what follows it on the association while it waits there; ``None`` returns to
+    ``receive()``."""
     async with open_ep() as server, open_ep() as client:
         with trio.fail_after(TIMEOUT):
             assoc = await client.connect(server.address)
@@ -587,27 +589,41 @@ async def test_message_handler_takes_messages_in_the_reading_task(open_ep: Opene
             while not server._ready:
                 await trio.sleep(0.001)
             got: list[tuple[bytes, str]] = []
-            reader = trio.lowlevel.current_task()
 
             def handler(message: Any) -> None:
-                task = trio.lowlevel.current_task()
-                got.append((message.data, "caller" if task is reader else task.name))
+                got.append((message.data, trio.lowlevel.current_task().name))
                 if message.data == b"boom":
                     raise RuntimeError("handler bug")
 
-            assert server.set_message_handler(handler) is True
-            assert got == [(b"waiting", "caller")]
+            assert server.set_message_handler(handler, max_size=100) is True
+            assert got == []
+            assert (await server.receive()).data == b"waiting"
             for data in (b"one", b"boom", b"two"):
                 await assoc.send(data, stream=1)
-            while len(got) < 4:
+            while len(got) < 3:
                 await trio.sleep(0.001)
-            assert [data for data, _task in got] == [b"waiting", b"one", b"boom", b"two"]
+            assert [data for data, _task in got] == [b"one", b"boom", b"two"]
             # Handled where the datagram was read: the endpoint's reader task.
-            assert all(task.endswith("_reader") for _data, task in got[1:])
+            assert all(task.endswith("_reader") for _data, task in got)
             assert server.statistics().drops.get("handler_error") == 1
             server_assoc = server.associations[0]
             assert server_assoc.statistics().receive_buffered == 0
-            assert server_assoc.statistics().bytes_received == len(b"waitingoneboomtwo")
+            # Too big for the handler: to receive(), and the small one behind it too.
+            big = b"B" * 101
+            await assoc.send(big, stream=1)
+            await assoc.send(b"behind", stream=1)
+            # Both wait for receive() (the small one arrived while the big one waited).
+            while len(server_assoc.inbox) < 2:  # type: ignore[attr-defined]
+                await trio.sleep(0.001)
+            assert (await server.receive()).data == big
+            assert (await server.receive()).data == b"behind"
+            await assoc.send(b"three", stream=1)
+            while len(got) < 4:
+                await trio.sleep(0.001)
+            assert got[-1][0] == b"three"
+            assert server_assoc.statistics().bytes_received == len(
+                b"waitingoneboomtwo" + big + b"behindthree"
+            )
             assert server.set_message_handler(None) is True
             await assoc.send(b"back", stream=1)
             assert (await server.receive()).data == b"back"

@@ -135,3 +135,37 @@ async def test_messages_are_routed_in_the_reader_task() -> None:
     assert "run_receive" not in steps.steps, steps.steps
     per_round_trip = sum(steps.steps.values()) / ROUND_TRIPS
     assert per_round_trip <= 16, (per_round_trip, steps.steps)
+
+
+async def test_big_messages_are_routed_by_the_receive_loop() -> None:
+    """Messages above ``INLINE_LIMIT`` (pieces of big values, full BATCH frames) go to the
+    router's receive loop, at its pace: what it has not read yet counts against the receive
+    window, so a big value cannot fill the path ahead of a small channel's next message
+    (the head-of-line row of docs/benchmarks.md got 3x worse when the reader took them)."""
+    from netchan.node._routing import INLINE_LIMIT
+
+    steps = _TaskSteps()
+    trio.lowlevel.add_instrument(steps)
+    try:
+        async with (
+            netchan.open_node("udp://127.0.0.1:0") as server,
+            netchan.open_node(client_address="udp://127.0.0.1:0") as client,
+        ):
+            sink, values = trio.open_memory_channel[Any](4)
+            server.export("sink", sink)
+            assert server.address is not None
+            with trio.fail_after(20):
+                send = await client.import_send(server.address, "sink")
+                await send.send(b"small")
+                assert await values.receive() == b"small"
+                steps.counting = True
+                await send.send(b"p")
+                assert await values.receive() == b"p"
+                assert "run_receive" not in steps.steps, steps.steps
+                big = b"B" * (2 * INLINE_LIMIT)
+                await send.send(big)
+                assert await values.receive() == big
+                steps.counting = False
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    assert steps.steps.get("run_receive", 0) >= 1, steps.steps

@@ -186,6 +186,7 @@ class UdpEndpoint(Endpoint):
         # set_message_handler: a flush hands the messages the stack delivered to it first,
         # then builds packets (what the handler sends goes in them); never re-entered.
         self._handler: Callable[[Message], None] | None = None
+        self._handler_max_size: float = math.inf
         self._handled: collections.deque[Message] = collections.deque()
         self._handling = False
 
@@ -297,20 +298,20 @@ class UdpEndpoint(Endpoint):
             parked = True
             await self._ready.waiters.park()
 
-    def set_message_handler(self, handler: Callable[[Message], None] | None) -> bool:
-        """Hand every message to ``handler`` as it arrives (see ``Endpoint``); True.
+    def set_message_handler(
+        self, handler: Callable[[Message], None] | None, *, max_size: int | None = None
+    ) -> bool:
+        """Hand messages to ``handler`` as they arrive (see ``Endpoint``); True.
 
         The handler runs in the task that processed the datagram (the reader, or the timer
         task after a timeout), in the flush that follows it, before that flush builds its
         packets: a message costs no wake-up of a receiving task, and what the handler sends
-        in answer leaves in the same packet as the SACK the message made due.
+        in answer leaves in the same packet as the SACK the message made due. A message
+        larger than ``max_size``, and whatever follows it on its association while any
+        message of that association waits in its inbox, goes to ``receive()``.
         """
         self._handler = handler
-        if handler is not None:
-            # Messages already waiting for receive() go first, in the ring's order.
-            while (taken := self._ready.take()) is not None:
-                self._handled.append(taken[1])
-            self._run_handler()
+        self._handler_max_size = max_size if max_size is not None else math.inf
         return True
 
     async def next_event(self) -> AssociationEvent:
@@ -755,9 +756,14 @@ class UdpEndpoint(Endpoint):
                 assoc = self._wrapper(event.association_id)
                 if assoc is None:
                     continue
-                message = Message(event.data, event.stream, event.ppid, event.unordered, assoc)
-                if self._handler is not None:
-                    assoc._bytes_received += len(event.data)
+                data = event.data
+                message = Message(data, event.stream, event.ppid, event.unordered, assoc)
+                if (
+                    self._handler is not None
+                    and len(data) <= self._handler_max_size
+                    and not assoc.inbox.messages  # in order behind what waits there
+                ):
+                    assoc._bytes_received += len(data)
                     self._handled.append(message)
                 else:
                     assoc._deliver(message)
