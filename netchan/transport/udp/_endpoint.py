@@ -13,9 +13,9 @@ Tasks (in the endpoint's nursery):
   sends are queued in the stack and flushed here, so back-to-back small sends bundle);
 * the writer only runs when the kernel's socket buffer was full (EAGAIN) and sends the rest.
 
-With a message handler (``set_message_handler``: the channel layer's router) messages do not
-wait for ``receive()``: the flush that follows a datagram hands them to the handler first, in
-the task that read it, then builds packets, so an answer rides with the SACK.
+With a message handler (``set_message_handler``: the channel layer's router) small messages
+do not wait for ``receive()``: the flush that follows a datagram hands them to the handler
+first, in the task that read it, then builds packets, so an answer rides with the SACK.
 
 Multihoming (``udp://A,B:PORT``, RFC 9260 §6.4): one socket per local address, all on one
 port, a reader task each; the stack lists the addresses in INIT / INIT ACK and each datagram
