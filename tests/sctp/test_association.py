@@ -223,6 +223,28 @@ def test_receive_window_bounds_memory_and_reopens_on_consumption() -> None:
     assert [m.data[0] for m in p.received()] == list(range(60))
 
 
+def test_message_consumed_says_when_a_window_update_is_due() -> None:
+    # §6.2 (silly window syndrome avoidance): reading one small message from a full
+    # receive buffer does not make a SACK due; a driver woke its sender for every read
+    # message when it decided by the unread backlog itself (a flush per 1 KiB message).
+    options = Options(receive_window=64_000, pmtu=9000, plpmtud=False, heartbeat_interval=0)
+    p = make_pair(seed=63, options=options)
+    assoc, peer = p.connect()
+    for i in range(64):
+        assoc.send(bytes([i]) * 1000, stream=0, ppid=0, unordered=False, now=p.net.now)
+    p.net.run(1.0)
+    got = p.received()
+    assert len(got) >= 60
+    due = []
+    for message in got:
+        due.append(peer.message_consumed(len(message.data), p.net.now))
+        if due[-1]:
+            p.net.run(0.001)  # what a driver does when told: flush (the SACK goes out)
+    # One update per good fraction of the window, never one per message.
+    assert 1 <= sum(due) <= 8, due
+    assert not due[0]
+
+
 def test_one_chunk_over_a_small_window_is_taken_not_left_to_a_timeout() -> None:
     # A sender with nothing in flight may send one chunk whatever is left of the peer's
     # window (§6.1 A). The receiver took it only when the application had read everything,

@@ -66,6 +66,10 @@ class FakeAssociation:
         return (self.addr,)
 
     @property
+    def pmtu(self) -> int:
+        return int(self.ep.options.pmtu)
+
+    @property
     def buffered_amount(self) -> int:
         return self.queued_bytes + (self.sent_bytes - self.peer_received)
 
@@ -87,9 +91,10 @@ class FakeAssociation:
         self.queued_bytes += len(data)
         self.counters["messages_sent"] += 1
 
-    def message_consumed(self, nbytes: int, now: float) -> None:
+    def message_consumed(self, nbytes: int, now: float) -> bool:
         self.consumed += nbytes
         self.ep._out(self, ACK, ACK_BODY.pack(self.received, self.consumed))
+        return True
 
     def shutdown(self, now: float) -> None:
         self.shutdown_requested = True

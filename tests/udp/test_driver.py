@@ -628,3 +628,33 @@ async def test_message_handler_takes_messages_in_the_reading_task(open_ep: Opene
             await assoc.send(b"back", stream=1)
             assert (await server.receive()).data == b"back"
             assert len(got) == 4
+
+
+async def test_a_sending_loop_fills_packets() -> None:
+    """Messages sent in a loop leave together (bundling, RFC 9260 §6.10), not one flush per
+    scheduler round. The timer's flush deferral once stopped after one round that added
+    nothing while no task was runnable; trio runs a round's tasks in random order, so the
+    sending task often ran after that check in the same round, and about four 1 KiB
+    messages went per packet instead of a full packet's worth."""
+    count = 256
+    options: dict[str, Any] = {"pmtu": 16000, "plpmtud": False}
+    async with (
+        open_udp_endpoint("udp://127.0.0.1:0", rng=random.Random(1), **options) as server,
+        open_udp_endpoint("udp://127.0.0.1:0", rng=random.Random(2), **options) as client,
+    ):
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            before = client.statistics().datagrams_sent
+
+            async def read_all() -> None:
+                for _ in range(count):
+                    await server.receive()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read_all)
+                for _ in range(count):
+                    await assoc.send(b"m" * 1024)
+            sent = client.statistics().datagrams_sent - before
+    # 15 messages fit a 16000-byte packet: about 18 packets of DATA (plus a few that a
+    # SACK's arrival or the end of the loop sends early); 64 and more with the bug.
+    assert 256 // 15 <= sent <= count // 8, sent

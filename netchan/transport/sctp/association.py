@@ -365,11 +365,13 @@ class Association:
         self.messages_sent += 1
         self._host._touch(self)
 
-    def message_consumed(self, nbytes: int, now: float) -> None:
+    def message_consumed(self, nbytes: int, now: float) -> bool:
         """The application took a delivered message: its bytes leave our window (§6.2).
 
         A window update SACK goes out when the window grew significantly since the last
-        advertisement (§6.2, avoiding the silly window syndrome).
+        advertisement (§6.2, avoiding the silly window syndrome). Returns True when that
+        made a SACK due now, so a driver wakes its sender only then (a reader taking
+        messages one by one would otherwise cost a flush per message).
         """
         if nbytes < 0:
             raise ValueError("nbytes must not be negative")
@@ -377,7 +379,7 @@ class Association:
         self._unread = unread if unread > 0 else 0
         tracker = self._tracker
         if tracker is None or not self._receiving:
-            return
+            return False
         self._host._touch(self)
         grew = datapath.local_rwnd(self) - self._advertised_rwnd
         # §6.2 with RFC 1122 §4.2.3.3's receiver SWS avoidance: update when the window grew
@@ -386,6 +388,8 @@ class Association:
         pmtu = self._options.pmtu
         if grew >= self._window_update_step or self._advertised_rwnd < pmtu <= grew:
             tracker.force_immediate()
+            return True
+        return False
 
     def shutdown(self, now: float) -> None:
         """Start a graceful shutdown (§9.2): queued and outstanding data is delivered first.

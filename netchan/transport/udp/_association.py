@@ -163,7 +163,9 @@ class UdpAssociation(Association):
         self._bytes_sent += len(data)
         endpoint = self._endpoint
         endpoint._unflushed += len(data)
-        if endpoint._unflushed >= endpoint._burst_bytes or self._sctp.buffered_amount <= len(data):
+        if endpoint._unflushed >= max(
+            endpoint._burst_bytes, self._sctp.pmtu
+        ) or self._sctp.buffered_amount <= len(data):
             # A burst's worth is queued (waiting longer only adds latency), or this message
             # is all the association has to send (an idle association: send it now, as
             # Nagle's rule would; later messages bundle while it is in flight).
@@ -358,20 +360,18 @@ class UdpAssociation(Association):
     def _consumed(self, message: Message) -> None:
         """The application took ``message``: reopen our receive window (RFC 9260 §6.2).
 
-        The stack decides whether that is worth a window update; the driver only makes sure
-        it goes out soon when it may matter: when the unread backlog was large (the peer may
-        be waiting for room). Otherwise the next flush (every received packet causes one)
-        takes it along in a SACK.
+        The stack decides whether that is worth a window update (§6.2's silly window
+        syndrome avoidance); only then is the timer task asked to flush. A reader taking
+        messages one by one from a full inbox used to wake it for every message (two
+        scheduler rounds each, for a flush that usually had nothing to send).
         """
         if self._phase == _ENDED:
             return
-        size = len(message.data)
-        backlog = self.inbox.bytes + size  # unread bytes before this message was taken
         try:
-            self._sctp.message_consumed(size, trio.current_time())
+            due = self._sctp.message_consumed(len(message.data), trio.current_time())
         except Exception:  # the stack already dropped the association
             return
-        if backlog * 2 > self._endpoint._options.receive_window:
+        if due:
             self._endpoint._request_flush()
 
 
