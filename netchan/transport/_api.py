@@ -325,8 +325,9 @@ class Endpoint(abc.ABC):
         it raises is logged and counted, never propagated into the backend.
 
         ``max_size``: larger messages still go to :meth:`receive` (so do the ones behind
-        them on the same association, in order, until it has read them): bulk data keeps
-        the pace of the task that reads it, and with it the receive window's backpressure.
+        them on the same stream, in order, until it has read them; a message of another
+        stream may overtake them, as SCTP orders per stream only): bulk data keeps the pace
+        of the task that reads it, and with it the receive window's backpressure.
         Messages that were waiting for :meth:`receive` stay there. ``None`` as the handler
         returns to :meth:`receive`.
         """

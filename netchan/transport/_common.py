@@ -73,12 +73,19 @@ class Inbox:
     ``receive``.
     """
 
-    __slots__ = ("bytes", "messages", "waiters")
+    __slots__ = ("_per_stream", "bytes", "messages", "waiters")
 
     def __init__(self) -> None:
         self.messages: deque[Message] = deque()
         self.bytes = 0
         self.waiters = trio.lowlevel.ParkingLot()
+        # Unread messages per stream: a message handler may take a later message of
+        # another stream first (SCTP orders per stream only, RFC 9260 §6.6).
+        self._per_stream: dict[int, int] = {}
+
+    def holds(self, stream: int) -> bool:
+        """Whether a message of ``stream`` waits here (a later one must queue behind it)."""
+        return stream in self._per_stream
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -91,6 +98,8 @@ class Inbox:
         messages = self.messages
         messages.append(message)
         self.bytes += len(message.data)
+        per_stream = self._per_stream
+        per_stream[message.stream] = per_stream.get(message.stream, 0) + 1
         self.waiters.unpark()
         return len(messages) == 1
 
@@ -98,12 +107,19 @@ class Inbox:
         """The oldest message (the inbox must not be empty)."""
         message = self.messages.popleft()
         self.bytes -= len(message.data)
+        per_stream = self._per_stream
+        left = per_stream[message.stream] - 1
+        if left:
+            per_stream[message.stream] = left
+        else:
+            del per_stream[message.stream]
         return message
 
     def drop_all(self) -> int:
         """Forget every unread message (we closed the association); returns their bytes."""
         dropped = self.bytes
         self.messages.clear()
+        self._per_stream.clear()
         self.bytes = 0
         return dropped
 

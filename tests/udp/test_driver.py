@@ -658,3 +658,56 @@ async def test_a_sending_loop_fills_packets() -> None:
     # 15 messages fit a 16000-byte packet: about 18 packets of DATA (plus a few that a
     # SACK's arrival or the end of the loop sends early); 64 and more with the bug.
     assert 256 // 15 <= sent <= count // 8, sent
+
+
+async def test_a_message_handler_overtakes_other_streams_only(open_ep: Opener) -> None:
+    """With a message handler, a small message of another stream is handled at once even
+    while bulk data waits for ``receive()`` (SCTP orders per stream only, RFC 9260 §6.6; a
+    request is not held behind a big value's pieces), but one of the same stream waits
+    behind it; and a message being handed over by ``receive()`` still counts as waiting
+    until the caller has it. (``receive`` took the message before its schedule point, so a
+    handler could run meanwhile and take the next message of that stream first: 1 MiB
+    values then arrived corrupted, their tiny last piece ahead of the one before.)"""
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            got: list[bytes] = []
+            assert server.set_message_handler(lambda m: got.append(m.data), max_size=100)
+            await assoc.send(b"B" * 101, stream=1)  # too big: waits for receive()
+            while not server._ready:
+                await trio.sleep(0.001)
+            server_assoc = server.associations[0]
+            await assoc.send(b"other stream", stream=2)
+            await assoc.send(b"same stream", stream=1)
+            while len(server_assoc.inbox) < 2 or not got:  # type: ignore[attr-defined]
+                await trio.sleep(0.001)
+            assert got == [b"other stream"]
+            # While receive() hands the big message over, it is still in the inbox.
+            seen: list[int] = []
+            receiver_task: list[Any] = []
+
+            class Watch(trio.abc.Instrument):
+                def after_task_step(self, task: Any) -> None:
+                    if receiver_task and task is receiver_task[0]:
+                        seen.append(len(server_assoc.inbox))  # type: ignore[attr-defined]
+
+            results: list[bytes] = []
+
+            async def receive_two() -> None:
+                receiver_task.append(trio.lowlevel.current_task())
+                results.append((await server.receive()).data)
+                seen.append(-1)  # returned
+                results.append((await server.receive()).data)
+
+            watch = Watch()
+            trio.lowlevel.add_instrument(watch)
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(receive_two)
+            finally:
+                trio.lowlevel.remove_instrument(watch)
+            assert results == [b"B" * 101, b"same stream"]
+            # Every step of the receiving task that ended inside the first receive() (before
+            # it returned) left the big message in the inbox.
+            first = seen[: seen.index(-1)]
+            assert first and all(n == 2 for n in first), seen

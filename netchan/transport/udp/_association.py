@@ -226,7 +226,13 @@ class UdpAssociation(Association):
                 delivered before that was read.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        parked = False
+        if self.inbox.messages:
+            # The schedule point comes before the message is taken, not after: until the
+            # caller has it, it must still count as waiting here, or a message handler
+            # (set_message_handler) would take the next message of its stream first.
+            # Shielded: a message was there, so this call will not be cancelled now. (After
+            # parking, the wait is the checkpoint, as in trio's own channels.)
+            await trio.lowlevel.cancel_shielded_checkpoint()
         while True:
             if self._closed_by_us or self._endpoint._closed:
                 raise trio.ClosedResourceError("association was closed")
@@ -236,13 +242,8 @@ class UdpAssociation(Association):
                 if not inbox.messages:
                     self._endpoint._ready.discard(self)
                 self._consumed(message)
-                if not parked:
-                    # Taken: a cancellation from here on must not lose it. (After parking,
-                    # the wait already was the checkpoint, as in trio's own channels.)
-                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
             self._raise_if_ended(receiving=True)
-            parked = True
             await inbox.waiters.park()
 
     async def aclose(self) -> None:

@@ -287,7 +287,11 @@ class UdpEndpoint(Endpoint):
         gives one message per turn.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        parked = False
+        if self._ready:
+            # The schedule point before taking (see UdpAssociation.receive): a message
+            # still counts as waiting until the caller has it, so a message handler cannot
+            # take a later message of its stream first.
+            await trio.lowlevel.cancel_shielded_checkpoint()
         while True:
             if self._closed:
                 raise trio.ClosedResourceError("endpoint was closed")
@@ -295,10 +299,7 @@ class UdpEndpoint(Endpoint):
             if taken is not None:
                 assoc, message = taken
                 assoc._consumed(message)
-                if not parked:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return message
-            parked = True
             await self._ready.waiters.park()
 
     def set_message_handler(
@@ -310,8 +311,8 @@ class UdpEndpoint(Endpoint):
         task after a timeout), in the flush that follows it, before that flush builds its
         packets: a message costs no wake-up of a receiving task, and what the handler sends
         in answer leaves in the same packet as the SACK the message made due. A message
-        larger than ``max_size``, and whatever follows it on its association while any
-        message of that association waits in its inbox, goes to ``receive()``.
+        larger than ``max_size``, and whatever follows it on its stream while a message of
+        that stream waits in the association's inbox, goes to ``receive()``.
         """
         self._handler = handler
         self._handler_max_size = max_size if max_size is not None else math.inf
@@ -765,7 +766,10 @@ class UdpEndpoint(Endpoint):
                 if (
                     self._handler is not None
                     and len(data) <= self._handler_max_size
-                    and not assoc.inbox.messages  # in order behind what waits there
+                    # In order behind a message of its stream waiting there; messages
+                    # of other streams may be overtaken (SCTP orders per stream only,
+                    # RFC 9260 §6.6): a request is not held behind bulk data.
+                    and not assoc.inbox.holds(event.stream)
                 ):
                     assoc._bytes_received += len(data)
                     self._handled.append(message)
