@@ -46,6 +46,7 @@ COMPILED_MODULES = [
     "shutdown",
     "timers",
     "tsn",
+    "tx/flight_cap",
     "tx/retransmission_queue",
     "tx/rto",
     "tx/send_queue",

@@ -296,6 +296,9 @@ async def head_of_line(
             if values == 0:
                 result["big_send_returned"] = time.perf_counter() - sent_at
             got = await reply_recv.receive()
+            result.setdefault("big_times", []).append(
+                (sent_at - start, time.perf_counter() - start)
+            )
             values += 1
             if got != big_size:
                 raise RuntimeError(f"a big value arrived with {got} bytes, sent {big_size}")
@@ -313,7 +316,12 @@ async def head_of_line(
                 t = time.perf_counter()
                 during.append(await requester.round_trip())
                 started.append(t - big_start)
-    return result | {"idle": idle, "during": during, "during_started": started}
+    return result | {
+        "idle": idle,
+        "during": during,
+        "during_started": started,
+        "big_start_abs": big_start,
+    }
 
 
 async def slow_receiver_run(

@@ -58,6 +58,9 @@ class Link:
     #: Report a datagram dropped for its size with an ICMP Packet Too Big to its sender
     #: (delivered after ``delay``); False: a black hole that drops silently.
     ptb: bool = False
+    #: A bottleneck of this many bytes per second in each direction, with an unbounded
+    #: FIFO queue in front of it (datagrams wait their turn, then ``delay``); 0: none.
+    rate: float = 0.0
 
 
 @dataclass(order=True)
@@ -102,6 +105,7 @@ class NetSim:
         # Every address of a multihomed endpoint, by the endpoint's first address.
         self._homes: dict[Any, list[Any]] = {}
         self._queue: list[_InFlight] = []
+        self._busy_until: dict[tuple[Any, Any], float] = {}
         self._seq = 0
         self.delivered = 0
         self.lost = 0
@@ -192,8 +196,14 @@ class NetSim:
             delay = link.delay + (rng.random() * link.jitter if link.jitter else 0.0)
             if link.reorder and rng.random() < link.reorder:
                 delay += link.delay * (1 + 3 * rng.random())
+            start = self.now
+            if link.rate:
+                # Serialized through the bottleneck after what is queued ahead of it.
+                start = max(start, self._busy_until.get((src, dst), start))
+                start += len(payload) / link.rate
+                self._busy_until[(src, dst)] = start
             self._seq += 1
-            heapq.heappush(self._queue, _InFlight(self.now + delay, self._seq, src, dst, payload))
+            heapq.heappush(self._queue, _InFlight(start + delay, self._seq, src, dst, payload))
 
     def flush(self) -> None:
         """Collect outgoing datagrams and events of every endpoint (no time passes)."""

@@ -7,9 +7,12 @@ keep their own records.
 
 from __future__ import annotations
 
+import math
+
 from .congestion import CongestionControl, create_congestion_control
 from .options import Options
 from .packet import SackChunk
+from .tx.flight_cap import FlightCap
 from .tx.retransmission_queue import RetransmissionQueue, SackResult
 from .tx.rto import RtoEstimator
 from .tx.send_queue import OutgoingChunk, SendQueue
@@ -37,7 +40,9 @@ class TxPath:
     """
 
     __slots__ = (
+        "_capped",
         "_rto",
+        "cap",
         "interleaving",
         "protocol_violations",
         "retransmitted_now",
@@ -72,6 +77,8 @@ class TxPath:
             zero_window_probe=options.zero_window_probe,
         )
         self._rto = rto
+        self.cap = FlightCap()
+        self._capped = options.flight_cap
         self.t3_restart = False
         self.retransmitted_now = False
         self.protocol_violations = 0
@@ -83,6 +90,7 @@ class TxPath:
         self.send_queue.add(
             stream, ppid, data, unordered=unordered, outstanding_bytes=self.rtx.outstanding_bytes
         )
+        self.cap.on_enqueue(stream, now)
 
     @property
     def buffered_amount(self) -> int:
@@ -175,7 +183,17 @@ class TxPath:
         no second object is built per chunk.
         """
         rtx = self.rtx
-        out = rtx.get_chunks_to_send(now, room, rto=self._rto.rto, oversize_ok=oversize_ok)
+        out = rtx.get_chunks_to_send(
+            now,
+            room,
+            rto=self._rto.rto,
+            oversize_ok=oversize_ok,
+            flight_limit=(
+                self.cap.limit(now, rtx.congestion.mtu, self.send_queue.queued_streams)
+                if self._capped
+                else math.inf
+            ),
+        )
         self.retransmitted_now = rtx.last_had_retransmissions
         return out
 
@@ -184,7 +202,7 @@ class TxPath:
         result = self.rtx.handle_sack(
             sack.cumulative_tsn_ack, sack.a_rwnd, sack.gap_ack_blocks, now
         )
-        self._after(result)
+        self._after(result, now)
         return result
 
     def handle_cumulative_ack(self, cum_tsn_ack: int, now: float) -> bool:
@@ -194,14 +212,18 @@ class TxPath:
         """
         a_rwnd = self.rtx.peer_rwnd + self.rtx.bytes_in_flight
         result = self.rtx.handle_sack(cum_tsn_ack, a_rwnd, (), now)
-        self._after(result)
+        self._after(result, now)
         return result.acked_bytes > 0
 
-    def _after(self, result: SackResult) -> None:
+    def _after(self, result: SackResult, now: float) -> None:
         if result.invalid:
             self.protocol_violations += 1
         if result.rtt is not None:
             self._rto.observe(result.rtt)
+        if result.acked_bytes > 0 or result.rtt is not None:
+            self.cap.on_ack(result.acked_bytes, result.rtt, now)
+            if self.rtx.bytes_in_flight == 0:
+                self.cap.on_idle()
         self.t3_restart = result.cum_advanced and self.rtx.has_outstanding
 
     def set_pmtu(self, pmtu: int) -> None:
@@ -218,6 +240,7 @@ class TxPath:
         old = self.rtx.congestion
         self._rto = rto
         self.rtx.congestion = congestion
+        self.cap.reset_path()
         return old
 
     def handle_t3_expiry(self, now: float) -> None:

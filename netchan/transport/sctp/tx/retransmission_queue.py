@@ -29,6 +29,7 @@ and, during loss, the reported holes.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,6 +109,7 @@ class RetransmissionQueue:
         "_t3_single_packet",
         "_zero_window_probe",
         "bytes_in_flight",
+        "capped",
         "congestion",
         "fast_recovery",
         "fast_retransmits",
@@ -154,6 +156,8 @@ class RetransmissionQueue:
         self.retransmissions = 0
         self.fast_retransmits = 0
         self.t3_expiries = 0
+        #: Times new DATA waited for the flight cap (``flight_limit``).
+        self.capped = 0
         self.last_had_retransmissions = False
 
     # -- state ---------------------------------------------------------------------------
@@ -202,7 +206,13 @@ class RetransmissionQueue:
     # -- sending -------------------------------------------------------------------------
 
     def get_chunks_to_send(
-        self, now: float, room: int, *, rto: float, oversize_ok: bool = False
+        self,
+        now: float,
+        room: int,
+        *,
+        rto: float,
+        oversize_ok: bool = False,
+        flight_limit: float = math.inf,
     ) -> list[OutgoingChunk]:
         """Choose the DATA chunks of the next packet (§6.1 rules A-D, §7.2.4 step 3).
 
@@ -214,6 +224,8 @@ class RetransmissionQueue:
                 ``room`` (cut before the path MTU shrank) may go alone in it. RFC 9260 §6.9:
                 a chunk is never re-fragmented; the packet is IP-fragmented instead.
                 Without it such a chunk would wait forever.
+            flight_limit: no new DATA once this many bytes are in flight (the sender's
+                cap while streams share the association, tx/flight_cap.py); below cwnd.
 
         Returns:
             Chunks in TSN order of transmission (retransmissions first), possibly empty.
@@ -259,7 +271,12 @@ class RetransmissionQueue:
                 and not chunks
                 and (self._zero_window_probe or window > sq.chunk_header)
             )
-            new = sq.produce_batch(room, window, unlimited_first=unlimited)
+            if in_flight < flight_limit:
+                new = sq.produce_batch(room, window, unlimited_first=unlimited)
+            else:
+                # The cap (tx/flight_cap.py) holds the bulk; small messages still go.
+                self.capped += 1
+                new = sq.produce_small(room, window)
             if not new:
                 if chunks:
                     cc.on_packet_sent(sum(c.size for c in chunks), now)

@@ -23,6 +23,7 @@ interleave) it moves to the next stream after every fragment.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from ..packet._base import PAD, Chunk
 from ..packet.data import DATA_HEADER, IDATA_HEADER
@@ -231,6 +232,11 @@ class SendQueue:
     def __bool__(self) -> bool:
         return self.queued_messages > 0
 
+    @property
+    def queued_streams(self) -> Iterable[int]:
+        """The streams with messages waiting, in scheduler order (a live view: read only)."""
+        return self._active
+
     def set_pmtu(self, pmtu: int) -> None:
         """Cut fragments for packets of ``pmtu`` bytes from now on (PLPMTUD changed it).
 
@@ -433,6 +439,39 @@ class SendQueue:
         self._current = current
         self.queued_bytes = queued_bytes
         self.queued_messages = queued_messages
+        return out
+
+    def produce_small(self, room: int, window: int) -> list[OutgoingChunk]:
+        """Whole messages of one chunk each, one per stream in scheduler order, skipping
+        streams whose next message needs several chunks (or is partly sent).
+
+        For the flight cap (tx/flight_cap.py): while a bulk transfer waits for the cap, a
+        small message of another stream still leaves, so the cap shortens its wait in the
+        receiver's queue without adding one at the sender. Nothing while a DATA message is
+        in the middle of being cut (§6.9: its fragments carry consecutive TSNs).
+        """
+        out: list[OutgoingChunk] = []
+        if self._current is not None or not self.queued_messages:
+            return out
+        active = self._active
+        streams = self._streams
+        header = self.chunk_header
+        max_fragment = self.max_fragment
+        for stream_id in list(active):
+            st = streams[stream_id]
+            size = len(st.messages[0][1])
+            if st.offset or size > max_fragment:
+                continue
+            if size + header > room or size > window - header:
+                break
+            active.remove(stream_id)
+            active.appendleft(stream_id)
+            got = self.produce_batch(room, window, count=1)
+            if not got:
+                break
+            out += got
+            room -= got[0].size
+            window -= got[0].size
         return out
 
     def next_ssn(self, stream: int) -> int:

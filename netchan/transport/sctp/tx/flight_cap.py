@@ -1,0 +1,131 @@
+"""A cap on the data in flight while several streams share the association.
+
+Why: SCTP's streams share one congestion window and one path (RFC 9260 §6.1, §7). A bulk
+transfer on one stream keeps up to cwnd (or the peer's window) in flight; on a path whose
+bottleneck is the receiver itself (loopback, a fast LAN into a busy host) that data waits in
+the receiver's socket buffer, and a small message of another stream queues behind it there,
+whatever the sender's stream scheduler does (I-DATA, RFC 8260, interleaves only what is not
+yet sent). Loss-based congestion control (§7.2) keeps that queue full: it backs off only
+when the buffer overflows.
+
+What: while more than one stream is in use (messages of two streams queued now, or queued
+within the last ``MIX_HOLD`` seconds), new
+DATA is held once the flight reaches ``GAIN`` times the path's bandwidth-delay product,
+estimated as in BBR (the largest recent delivery rate times the smallest recent RTT). That
+keeps the pipe full (the receiver is never starved: ``GAIN`` is 2) and the queue ahead of a
+small message at about one minimum RTT's worth. A single stream (one bulk transfer, or a
+ping-pong) is never capped, nor a flight of ``MIN_PACKETS`` packets or less, nor
+retransmissions (§6.1 rule C and §7.2.4 keep their precedence).
+
+The cap only ever lowers what cwnd and the peer's window allow (§6.1 rules A and B still
+apply); it is a sender's policy that RFC 9260 leaves open, like Nagle's rule (§6.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+#: A stream counts as in use for this many seconds after its last message was queued.
+MIX_HOLD = 0.5
+#: The cap in bandwidth-delay products (BBR's cwnd gain).
+GAIN = 2.0
+#: Never below this many packets in flight.
+MIN_PACKETS = 4
+#: The minimum RTT and the maximum delivery rate are taken over this many seconds (a path
+#: whose RTT grew for good, or whose rate fell, is seen again after it).
+FILTER_WINDOW = 10.0
+#: A delivery-rate sample spans at least this long (and at least one minimum RTT).
+RATE_INTERVAL = 0.001
+
+
+class FlightCap:
+    """The cap's state for one association's current destination (see the module)."""
+
+    __slots__ = (
+        "_acked",
+        "_interval_start",
+        "_max_rate",
+        "_max_rate_at",
+        "_min_rtt",
+        "_min_rtt_at",
+        "_recent",
+    )
+
+    def __init__(self) -> None:
+        # The last time a message was queued, by stream (pruned of old entries).
+        self._recent: dict[int, float] = {}
+        self._min_rtt = 0.0
+        self._min_rtt_at = 0.0
+        self._max_rate = 0.0
+        self._max_rate_at = 0.0
+        self._acked = 0
+        self._interval_start = -1.0
+
+    def reset_path(self) -> None:
+        """DATA goes to another destination (RFC 9260 §6.4): its RTT and rate are unknown."""
+        self._min_rtt = 0.0
+        self._max_rate = 0.0
+        self._acked = 0
+        self._interval_start = -1.0
+
+    def on_enqueue(self, stream: int, now: float) -> None:
+        """A message was queued on ``stream``."""
+        recent = self._recent
+        recent[stream] = now
+        if len(recent) > 32:
+            for old in [s for s, t in recent.items() if now - t >= MIX_HOLD]:
+                del recent[old]
+
+    def mixed(self, now: float, queued: Iterable[int]) -> bool:
+        """Whether two streams are in use: ``queued`` (the streams with messages waiting,
+        in any order) and those with a message queued within ``MIX_HOLD``."""
+        first = -1
+        for stream in queued:
+            if first < 0:
+                first = stream
+            elif stream != first:
+                return True
+        for stream, at in self._recent.items():
+            if now - at < MIX_HOLD:
+                if first < 0:
+                    first = stream
+                elif stream != first:
+                    return True
+        return False
+
+    def on_ack(self, acked_bytes: int, rtt: float | None, now: float) -> None:
+        """A SACK acknowledged ``acked_bytes`` of new data; ``rtt`` is its sample, if any."""
+        if rtt is not None and rtt > 0:
+            stale = now - self._min_rtt_at > FILTER_WINDOW
+            if self._min_rtt == 0.0 or rtt <= self._min_rtt or stale:
+                self._min_rtt = rtt
+                self._min_rtt_at = now
+        if acked_bytes <= 0:
+            return
+        start = self._interval_start
+        if start < 0:
+            self._interval_start = now
+            self._acked = 0
+            return
+        self._acked += acked_bytes
+        elapsed = now - start
+        if elapsed >= RATE_INTERVAL and elapsed >= self._min_rtt:
+            rate = self._acked / elapsed
+            if rate >= self._max_rate or now - self._max_rate_at > FILTER_WINDOW:
+                self._max_rate = rate
+                self._max_rate_at = now
+            self._interval_start = now
+            self._acked = 0
+
+    def on_idle(self) -> None:
+        """Nothing is in flight: the next delivery-rate interval starts with the next data
+        (an idle gap is not a slow path)."""
+        self._interval_start = -1.0
+        self._acked = 0
+
+    def limit(self, now: float, mtu: int, queued: Iterable[int]) -> float:
+        """The most bytes that may be in flight for new data now (``inf``: no cap);
+        ``queued``: the streams with messages waiting."""
+        if self._min_rtt == 0.0 or self._max_rate == 0.0 or not self.mixed(now, queued):
+            return float("inf")
+        return max(GAIN * self._max_rate * self._min_rtt, MIN_PACKETS * mtu)
