@@ -132,8 +132,8 @@ class Options:
             each. With a single packet in flight nothing waits (the peer delays the SACK of a
             lone packet, §6.2), so a request, or a request and one more small message, leaves
             at once; turn this on when every message must leave without the short wait.
-        flight_cap: while messages of more than one stream were queued within the last
-            0.5 s, hold new DATA once the flight reaches twice the path's estimated
+        flight_cap: while messages of more than one stream are waiting or were queued within
+            the last 0.2 s, hold new DATA once the flight reaches twice the path's estimated
             bandwidth-delay product (at least 4 packets), so that a bulk transfer does not
             fill the receiver's queue ahead of other streams' messages (which still leave
             while the bulk waits). A single stream is never capped. See

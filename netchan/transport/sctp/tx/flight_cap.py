@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 #: A stream counts as in use for this many seconds after its last message was queued.
-MIX_HOLD = 0.5
+MIX_HOLD = 0.2
 #: The cap in bandwidth-delay products (BBR's cwnd gain).
 GAIN = 2.0
 #: Never below this many packets in flight.
