@@ -36,50 +36,67 @@ def _fed(cap: FlightCap, *, rtt: float, rate: float, start: float = 0.0) -> floa
 def test_one_stream_is_never_capped() -> None:
     cap = FlightCap()
     for i in range(10):
-        cap.on_enqueue(3, float(i))
+        cap.on_enqueue(3, float(i), small=True)
     now = _fed(cap, rtt=0.01, rate=1e6, start=10.0)
     assert cap.limit(now, MTU, [3]) == INF
 
 
 def test_two_streams_cap_the_flight_at_twice_the_bandwidth_delay_product() -> None:
     cap = FlightCap()
-    cap.on_enqueue(1, 0.0)
-    cap.on_enqueue(2, 0.0)
+    cap.on_enqueue(1, 0.0, small=False)
+    cap.on_enqueue(2, 0.0, small=True)
     # No estimate yet: no cap (nothing to base it on).
     assert cap.limit(0.0, MTU, ()) == INF
     now = _fed(cap, rtt=0.02, rate=5e6, start=0.0)
-    # Stream 1's message still waits, stream 2 sent just now.
-    cap.on_enqueue(2, now)
+    # Stream 1's message still waits, stream 2 sent a small one just now.
+    cap.on_enqueue(2, now, small=True)
     limit = cap.limit(now, MTU, [1])
     assert limit == pytest.approx(GAIN * 5e6 * 0.02, rel=0.05)
     # Both sent within MIX_HOLD, nothing waiting: still two streams in use.
-    cap.on_enqueue(1, now)
+    cap.on_enqueue(1, now, small=False)
     assert cap.limit(now + MIX_HOLD - 0.001, MTU, ()) == pytest.approx(limit)
     # Then nothing for MIX_HOLD: no cap.
     assert cap.limit(now + MIX_HOLD + 0.001, MTU, ()) == INF
     # One stream alone, however long its message waits, is not capped either.
     assert cap.limit(now + MIX_HOLD + 0.001, MTU, [1]) == INF
-    # Two streams waiting at once are.
+    # Two streams waiting at once are not, unless one of them is a stream of small messages.
+    assert cap.limit(now + 5.0, MTU, [1, 2]) == INF
+    cap.on_enqueue(2, now + 5.0, small=True)
     assert cap.limit(now + 5.0, MTU, [1, 2]) == pytest.approx(limit)
+
+
+def test_bulk_streams_alone_are_not_capped() -> None:
+    # Two bulk transfers (a big value's short last piece aside) gain nothing from a cap:
+    # no small message waits behind them.
+    cap = FlightCap()
+    now = _fed(cap, rtt=0.02, rate=5e6, start=0.0)
+    for stream in (1, 2):
+        cap.on_enqueue(stream, now, small=False)
+        cap.on_enqueue(stream, now, small=True)  # the last piece
+    assert cap.limit(now, MTU, [1, 2]) == INF
+    cap.on_enqueue(3, now + 0.01, small=True)  # a request beside them
+    assert cap.limit(now + 0.01, MTU, [1, 2]) == pytest.approx(GAIN * 5e6 * 0.02, rel=0.05)
 
 
 def test_the_cap_never_goes_below_a_few_packets() -> None:
     cap = FlightCap()
     now = _fed(cap, rtt=0.0001, rate=1e5, start=0.0)
-    cap.on_enqueue(2, now)
+    cap.on_enqueue(2, now, small=True)
     assert cap.limit(now, MTU, [1]) == MIN_PACKETS * MTU
 
 
 def test_min_rtt_is_forgotten_after_its_window_and_on_a_new_path() -> None:
     cap = FlightCap()
     now = _fed(cap, rtt=0.001, rate=1e7, start=0.0)
-    low = cap.limit(now, MTU, [1, 2])
+    cap.on_enqueue(2, now, small=True)
+    low = cap.limit(now, MTU, [1])
     assert low == pytest.approx(GAIN * 1e7 * 0.001, rel=0.05)
     # Ten seconds later every sample is 10 ms: the old 1 ms minimum has expired.
     now = _fed(cap, rtt=0.01, rate=1e7, start=now + 10.0)
-    assert cap.limit(now, MTU, [1, 2]) == pytest.approx(10 * low, rel=0.05)
+    cap.on_enqueue(2, now, small=True)
+    assert cap.limit(now, MTU, [1]) == pytest.approx(10 * low, rel=0.05)
     cap.reset_path()
-    assert cap.limit(now, MTU, [1, 2]) == INF  # no estimate for the new destination yet
+    assert cap.limit(now, MTU, [1]) == INF  # no estimate for the new destination yet
 
 
 def test_produce_small_skips_the_bulk_stream() -> None:
@@ -190,3 +207,18 @@ def test_one_stream_alone_is_not_slowed() -> None:
         p.net.run_until(lambda: bool(p.received(B_ADDR)), timeout=10.0)  # noqa: B023
         assert p.received(B_ADDR)[0].data == big
         assert assoc._tx is not None and assoc._tx.rtx.capped == 0
+
+
+def test_two_bulk_transfers_are_not_capped() -> None:
+    # Nothing small waits behind two bulk streams: they share cwnd as without the cap.
+    options = Options(heartbeat_interval=0, plpmtud=False, send_buffer=8 * 1024 * 1024, pmtu=1200)
+    p = make_pair(seed=9, options=options, link=Link(delay=0.005))
+    assoc, _peer = p.connect()
+    p.net.link = Link(delay=0.005, rate=10e6)
+    rng = random.Random(9)
+    bigs = {1: rng.randbytes(1024 * 1024), 2: rng.randbytes(1024 * 1024)}
+    for stream, data in bigs.items():
+        assoc.send(data, stream=stream, ppid=1, unordered=False, now=p.net.now)
+    p.net.run_until(lambda: len(p.received(B_ADDR)) == 2, timeout=10.0)
+    assert {m.stream: m.data for m in p.received(B_ADDR)} == bigs
+    assert assoc._tx is not None and assoc._tx.rtx.capped == 0

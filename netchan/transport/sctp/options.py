@@ -132,11 +132,12 @@ class Options:
             each. With a single packet in flight nothing waits (the peer delays the SACK of a
             lone packet, §6.2), so a request, or a request and one more small message, leaves
             at once; turn this on when every message must leave without the short wait.
-        flight_cap: while messages of more than one stream are waiting or were queued within
-            the last 0.2 s, hold new DATA once the flight reaches twice the path's estimated
-            bandwidth-delay product (at least 4 packets), so that a bulk transfer does not
-            fill the receiver's queue ahead of other streams' messages (which still leave
-            while the bulk waits). A single stream is never capped. See
+        flight_cap: while a stream of small messages (each fits one packet) is used beside
+            another stream (messages waiting, or queued within the last 0.2 s), hold new DATA
+            once the flight reaches twice the path's estimated bandwidth-delay product (at
+            least 4 packets), so that a bulk transfer does not fill the receiver's queue
+            ahead of the small messages (which still leave while the bulk waits). A single
+            stream, or bulk streams alone, are never capped. See
             ``netchan.transport.sctp.tx.flight_cap``. Off: cwnd and the peer's window alone.
         auth_keys: SCTP-AUTH (RFC 4895) endpoint pair shared keys by Shared Key Identifier
             (0..65535). None (the default): no authentication. With keys the endpoint

@@ -90,7 +90,7 @@ class TxPath:
         self.send_queue.add(
             stream, ppid, data, unordered=unordered, outstanding_bytes=self.rtx.outstanding_bytes
         )
-        self.cap.on_enqueue(stream, now)
+        self.cap.on_enqueue(stream, now, len(data) <= self.send_queue.max_fragment)
 
     @property
     def buffered_amount(self) -> int:

@@ -8,13 +8,14 @@ whatever the sender's stream scheduler does (I-DATA, RFC 8260, interleaves only 
 yet sent). Loss-based congestion control (§7.2) keeps that queue full: it backs off only
 when the buffer overflows.
 
-What: while more than one stream is in use (messages of two streams queued now, or queued
-within the last ``MIX_HOLD`` seconds), new
-DATA is held once the flight reaches ``GAIN`` times the path's bandwidth-delay product,
+What: while a stream of small messages (each fits one packet) shares the association with
+another stream (messages queued now, or within the last ``MIX_HOLD`` seconds), new DATA is
+held once the flight reaches ``GAIN`` times the path's bandwidth-delay product,
 estimated as in BBR (the largest recent delivery rate times the smallest recent RTT). That
 keeps the pipe full (the receiver is never starved: ``GAIN`` is 2) and the queue ahead of a
 small message at about one minimum RTT's worth. A single stream (one bulk transfer, or a
-ping-pong) is never capped, nor a flight of ``MIN_PACKETS`` packets or less, nor
+ping-pong) is never capped, nor bulk streams without small messages beside them (nobody
+waits behind them who would gain), nor a flight of ``MIN_PACKETS`` packets or less, nor
 retransmissions (§6.1 rule C and §7.2.4 keep their precedence).
 
 The cap only ever lowers what cwnd and the peer's window allow (§6.1 rules A and B still
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-#: A stream counts as in use for this many seconds after its last message was queued.
+#: A stream counts as in use for this many seconds after its last message was queued (and
+#: as a stream of small messages after its last small one).
 MIX_HOLD = 0.2
 #: The cap in bandwidth-delay products (BBR's cwnd gain).
 GAIN = 2.0
@@ -49,11 +51,16 @@ class FlightCap:
         "_min_rtt",
         "_min_rtt_at",
         "_recent",
+        "_recent_big",
+        "_recent_small",
     )
 
     def __init__(self) -> None:
         # The last time a message was queued, by stream (pruned of old entries).
         self._recent: dict[int, float] = {}
+        # The last time a message that fits one packet, or one that does not, was queued.
+        self._recent_small: dict[int, float] = {}
+        self._recent_big: dict[int, float] = {}
         self._min_rtt = 0.0
         self._min_rtt_at = 0.0
         self._max_rate = 0.0
@@ -68,30 +75,37 @@ class FlightCap:
         self._acked = 0
         self._interval_start = -1.0
 
-    def on_enqueue(self, stream: int, now: float) -> None:
-        """A message was queued on ``stream``."""
+    def on_enqueue(self, stream: int, now: float, small: bool) -> None:
+        """A message was queued on ``stream``; ``small``: it fits one packet."""
         recent = self._recent
         recent[stream] = now
+        if small:
+            self._recent_small[stream] = now
+        else:
+            self._recent_big[stream] = now
         if len(recent) > 32:
-            for old in [s for s, t in recent.items() if now - t >= MIX_HOLD]:
-                del recent[old]
+            for table in (recent, self._recent_small, self._recent_big):
+                for old in [s for s, t in table.items() if now - t >= MIX_HOLD]:
+                    del table[old]
 
     def mixed(self, now: float, queued: Iterable[int]) -> bool:
-        """Whether two streams are in use: ``queued`` (the streams with messages waiting,
-        in any order) and those with a message queued within ``MIX_HOLD``."""
-        first = -1
+        """Whether a stream of small messages (a small one queued within ``MIX_HOLD`` and no
+        big one: a bulk stream's short last piece does not count) shares the association
+        with another stream: one of ``queued`` (the streams with messages waiting) or one
+        with a message queued within ``MIX_HOLD``."""
+        small = -1
+        big = self._recent_big
+        for stream, at in self._recent_small.items():
+            if now - at < MIX_HOLD and now - big.get(stream, -MIX_HOLD) >= MIX_HOLD:
+                small = stream
+                break
+        if small < 0:
+            return False
         for stream in queued:
-            if first < 0:
-                first = stream
-            elif stream != first:
+            if stream != small:
                 return True
-        for stream, at in self._recent.items():
-            if now - at < MIX_HOLD:
-                if first < 0:
-                    first = stream
-                elif stream != first:
-                    return True
-        return False
+        recent = self._recent.items()
+        return any(stream != small and now - at < MIX_HOLD for stream, at in recent)
 
     def on_ack(self, acked_bytes: int, rtt: float | None, now: float) -> None:
         """A SACK acknowledged ``acked_bytes`` of new data; ``rtt`` is its sample, if any."""
