@@ -40,7 +40,7 @@ class TxPath:
     """
 
     __slots__ = (
-        "_capped",
+        "_cap_on",
         "_rto",
         "cap",
         "interleaving",
@@ -78,7 +78,7 @@ class TxPath:
         )
         self._rto = rto
         self.cap = FlightCap()
-        self._capped = options.flight_cap
+        self._cap_on = options.flight_cap
         self.t3_restart = False
         self.retransmitted_now = False
         self.protocol_violations = 0
@@ -190,7 +190,7 @@ class TxPath:
             oversize_ok=oversize_ok,
             flight_limit=(
                 self.cap.limit(now, rtx.congestion.mtu, self.send_queue.queued_streams)
-                if self._capped
+                if self._cap_on
                 else math.inf
             ),
         )
