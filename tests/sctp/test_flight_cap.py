@@ -222,3 +222,33 @@ def test_two_bulk_transfers_are_not_capped() -> None:
     p.net.run_until(lambda: len(p.received(B_ADDR)) == 2, timeout=10.0)
     assert {m.stream: m.data for m in p.received(B_ADDR)} == bigs
     assert assoc._tx is not None and assoc._tx.rtx.capped == 0
+
+
+@pytest.mark.parametrize("loss", [0.1, 0.3])
+def test_capped_transfers_survive_loss(loss: float) -> None:
+    # The cap changes only when new DATA leaves; retransmissions keep their precedence
+    # (§6.1 rule C, §7.2.4). With loss, every message still arrives once and in order per
+    # stream, the bulk beside a stream of small messages.
+    options = Options(
+        heartbeat_interval=0,
+        plpmtud=False,
+        pmtu=1200,
+        send_buffer=4 * 1024 * 1024,
+        association_max_retransmissions=30,
+    )
+    p = make_pair(seed=11, options=options, link=Link(delay=0.005))
+    assoc, _peer = p.connect()
+    p.net.link = Link(delay=0.005, rate=10e6, loss=loss, duplicate=0.02, reorder=0.05)
+    rng = random.Random(11)
+    big = rng.randbytes(512 * 1024)
+    assoc.send(big, stream=1, ppid=1, unordered=False, now=p.net.now)
+    small = [b"small-%03d" % i for i in range(100)]
+    for payload in small:
+        assoc.send(payload, stream=2, ppid=2, unordered=False, now=p.net.now)
+        p.net.run(0.01)
+    p.net.run_until(lambda: len(p.received(B_ADDR)) == 101, timeout=120.0)
+    got = p.received(B_ADDR)
+    assert [m.data for m in got if m.stream == 2] == small
+    assert [m.data for m in got if m.stream == 1] == [big]
+    assert assoc._tx is not None and assoc._tx.rtx.capped > 0
+    assert assoc.statistics().retransmissions > 0
