@@ -135,7 +135,7 @@ class Options:
         flight_cap: while a stream of small messages (each fits one packet) is used beside
             another stream (messages waiting, or queued within the last 0.2 s), hold new DATA
             once the flight reaches twice the path's estimated bandwidth-delay product (at
-            least 4 packets), so that a bulk transfer does not fill the receiver's queue
+            least 2 packets), so that a bulk transfer does not fill the receiver's queue
             ahead of the small messages (which still leave while the bulk waits). A single
             stream, or bulk streams alone, are never capped. See
             ``netchan.transport.sctp.tx.flight_cap``. Off: cwnd and the peer's window alone.
