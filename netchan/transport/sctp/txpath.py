@@ -188,9 +188,11 @@ class TxPath:
             room,
             rto=self._rto.rto,
             oversize_ok=oversize_ok,
+            # The cap concerns new DATA only: not worked out when none waits (most
+            # flushes of a round trip carry a SACK or control only).
             flight_limit=(
                 self.cap.limit(now, rtx.congestion.mtu, self.send_queue.queued_streams)
-                if self._cap_on
+                if self._cap_on and self.send_queue.queued_messages
                 else math.inf
             ),
         )
