@@ -655,9 +655,10 @@ async def test_a_sending_loop_fills_packets() -> None:
                 for _ in range(count):
                     await assoc.send(b"m" * 1024)
             sent = client.statistics().datagrams_sent - before
-    # 15 messages fit a 16000-byte packet: about 18 packets of DATA (plus a few that a
-    # SACK's arrival or the end of the loop sends early); 64 and more with the bug.
-    assert 256 // 15 <= sent <= count // 8, sent
+    # 15 messages fit a 16000-byte packet: about 18 packets of DATA, plus those that a SACK's
+    # arrival or the end of the loop sends early (measured over 200 runs each: 20-27, and
+    # 20-29 with two CPU-bound processes beside it); 59-66 with the bug.
+    assert 256 // 15 <= sent <= count // 6, sent
 
 
 async def test_a_message_handler_overtakes_other_streams_only(open_ep: Opener) -> None:
