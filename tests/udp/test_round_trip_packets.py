@@ -10,6 +10,8 @@ retransmission on a loaded machine, not for a new message per round trip.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
@@ -39,7 +41,12 @@ async def _answer(requests: trio.MemoryReceiveChannel[Any]) -> None:
             await reply.send(request["value"])
 
 
-async def test_packets_per_round_trip() -> None:
+@asynccontextmanager
+async def _echo_nodes() -> AsyncIterator[tuple[netchan.Node, Any, Any, Any]]:
+    """Two nodes on loopback; the server echoes ``echo_in`` to ``echo_out`` and answers
+    ``requests`` on each request's reply channel. Yields the client, the imported
+    ``echo_in``, ``echo_out`` and ``requests``, after five warm-up round trips (congestion
+    window, streams)."""
     async with (
         netchan.open_node("udp://127.0.0.1:0") as server,
         netchan.open_node(client_address="udp://127.0.0.1:0") as client,
@@ -58,9 +65,16 @@ async def test_packets_per_round_trip() -> None:
             send = await client.import_send(server.address, "echo_in")
             recv = await client.import_receive(server.address, "echo_out", max_buffer=1)
             requests = await client.import_send(server.address, "requests")
-            for _ in range(5):  # warm-up: congestion window, streams
+            for _ in range(5):
                 await send.send(b"p")
                 await recv.receive()
+        yield client, send, recv, requests
+        nursery.cancel_scope.cancel()
+
+
+async def test_packets_per_round_trip() -> None:
+    async with _echo_nodes() as (client, send, recv, requests):
+        with trio.fail_after(20):
             before = _packets(client)
             for i in range(ROUND_TRIPS):
                 await send.send(i)
@@ -83,7 +97,6 @@ async def test_packets_per_round_trip() -> None:
             out, into = ((a - b) / ROUND_TRIPS for a, b in zip(after, before, strict=True))
             assert out <= 4.5 and into <= 4.5, (out, into)
             print(f"packets per request/reply round trip: {out:.2f} out, {into:.2f} in")
-        nursery.cancel_scope.cancel()
 
 
 class _TaskSteps(trio.abc.Instrument):
@@ -107,29 +120,13 @@ async def test_messages_are_routed_in_the_reader_task() -> None:
     steps = _TaskSteps()
     trio.lowlevel.add_instrument(steps)
     try:
-        async with (
-            netchan.open_node("udp://127.0.0.1:0") as server,
-            netchan.open_node(client_address="udp://127.0.0.1:0") as client,
-            trio.open_nursery() as nursery,
-        ):
-            echo_in, echo_recv = trio.open_memory_channel[Any](1)
-            out_send, echo_out = trio.open_memory_channel[Any](0)
-            server.export("echo_in", echo_in)
-            server.export("echo_out", echo_out)
-            nursery.start_soon(_echo, echo_recv, out_send)
-            assert server.address is not None
+        async with _echo_nodes() as (_client, send, recv, _requests):
             with trio.fail_after(20):
-                send = await client.import_send(server.address, "echo_in")
-                recv = await client.import_receive(server.address, "echo_out", max_buffer=1)
-                for _ in range(5):
-                    await send.send(b"p")
-                    await recv.receive()
                 steps.counting = True
                 for i in range(ROUND_TRIPS):
                     await send.send(i)
                     assert await recv.receive() == i
                 steps.counting = False
-            nursery.cancel_scope.cancel()
     finally:
         trio.lowlevel.remove_instrument(steps)
     assert "run_receive" not in steps.steps, steps.steps
