@@ -14,6 +14,7 @@ from typing import Any
 
 import trio
 
+from .. import _protocol as P
 from .._listing import ExportQueries
 from ..transport import Endpoint
 from ._exports import Exports
@@ -24,6 +25,7 @@ from ._links import Link
 from ._peers import Peer, PeerTable
 from ._refs import References
 from ._routing import Router
+from ._state import LinkState
 
 
 class Core:
@@ -62,6 +64,9 @@ class Core:
             reference_buffer=reference_buffer,
         )
         self.router = Router(self, endpoint)
+        #: Credit granted while the router handles a batch of messages, sent at its end
+        #: (``grant_credit``).
+        self._credits: dict[Link, int] = {}
 
     def start(self) -> None:
         """Start the tasks that read the endpoint."""
@@ -100,6 +105,28 @@ class Core:
     def call_soon(self, fn: Callable[[], None]) -> None:
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(fn)
+
+    def grant_credit(self, link: Link, n: int) -> None:
+        self._credits[link] = self._credits.get(link, 0) + n
+        if not self.router.routing:
+            self.send_credits()
+
+    def send_credits(self) -> None:
+        """Send the CREDIT messages granted while the router handled a batch of messages.
+
+        Collected so that a link whose END arrived in the same batch sends none (a reply
+        channel's one value and its END come in one packet) and a link granting twice sends
+        one message.
+        """
+        self.router.routing = False
+        credits = self._credits
+        if not credits:
+            return
+        self._credits = {}
+        for link, n in credits.items():
+            peer = link.peer
+            if peer is not None and link.state is LinkState.OPEN and peer.error is None:
+                peer.send_control(P.Credit(link.peer_link, n))
 
     def encode(self, value: Any) -> Payload:
         return self.refs.encode(value)

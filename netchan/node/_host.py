@@ -68,6 +68,11 @@ class Host(Protocol):
     def forget_link(self, link: Link) -> None:
         """Forget a link: late frames for it are dropped from now on."""
 
+    def grant_credit(self, link: Link, n: int) -> None:
+        """Grant ``n`` more values to ``link``'s sender (CREDIT): at the end of the batch
+        of messages being routed, or now outside one; none once the link stopped being
+        open."""
+
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in the node's nursery."""
 

@@ -427,8 +427,8 @@ class _Receiving(Link):
     def consumed_one(self) -> None:
         """A value was consumed (delivered, refused or returned): grant credit back."""
         n = self.window.consume(may_grant=self.peer is not None and self.state is S.OPEN)
-        if n and self.peer is not None:
-            self.peer.send_control(P.Credit(self.peer_link, n))
+        if n:
+            self.host.grant_credit(self, n)
 
 
 # ---------------------------------------------------------------------------- importer

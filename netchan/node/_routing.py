@@ -64,6 +64,9 @@ class Router:
     def __init__(self, core: Core, endpoint: Endpoint) -> None:
         self._core = core
         self._ep = endpoint
+        #: Between a message and the end of its batch (the endpoint's ``done`` callback):
+        #: credit granted meanwhile is sent at the batch's end (``Core.send_credits``).
+        self.routing = False
         #: Control messages not addressed to a link.
         self._node_routes: dict[type, Callable[[Peer, Any], None]] = {
             P.Hello: core.peers.on_hello,
@@ -83,7 +86,9 @@ class Router:
         pace: what it has not read yet counts against the receive window, which keeps a
         big value from filling the path ahead of a small channel's next message.
         """
-        self._ep.set_message_handler(self.on_message, max_size=INLINE_LIMIT)
+        self._ep.set_message_handler(
+            self.on_message, max_size=INLINE_LIMIT, done=self._core.send_credits
+        )
         self._core.spawn(self.run_receive)
         self._core.spawn(self.run_events)
 
@@ -95,9 +100,11 @@ class Router:
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return
             self.on_message(msg)
+            self._core.send_credits()
 
     def on_message(self, msg: Message) -> None:
         """Route one message to its owner (never blocks, never raises)."""
+        self.routing = True
         peers = self._core.peers
         if peers.is_dead(msg.association):
             return

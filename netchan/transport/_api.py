@@ -313,7 +313,11 @@ class Endpoint(abc.ABC):
         """The next message from any association (round-robin across associations)."""
 
     def set_message_handler(
-        self, handler: Callable[[Message], None] | None, *, max_size: int | None = None
+        self,
+        handler: Callable[[Message], None] | None,
+        *,
+        max_size: int | None = None,
+        done: Callable[[], None] | None = None,
     ) -> bool:
         """Hand messages to ``handler`` as they arrive, instead of queueing them for
         :meth:`receive`; returns False where the backend does not offer it (the default).
@@ -330,6 +334,11 @@ class Endpoint(abc.ABC):
         of the task that reads it, and with it the receive window's backpressure.
         Messages that were waiting for :meth:`receive` stay there. ``None`` as the handler
         returns to :meth:`receive`.
+
+        ``done``: called after the handler was given the messages that arrived together,
+        before the packets with its answers are built: where a handler sends what it
+        collected across them (the channel layer grants credit there, and none for a link
+        whose END came in the same batch).
         """
         return False
 

@@ -35,7 +35,11 @@ class _Recording:
         return msg
 
     def set_message_handler(
-        self, handler: Callable[[Message], None] | None, *, max_size: int | None = None
+        self,
+        handler: Callable[[Message], None] | None,
+        *,
+        max_size: int | None = None,
+        done: Callable[[], None] | None = None,
     ) -> bool:
         # udp:// hands small messages to the node's router without receive(): note them.
         if handler is None:
@@ -45,7 +49,7 @@ class _Recording:
             self._streams.add(msg.stream)
             handler(msg)
 
-        return self._ep.set_message_handler(recorded, max_size=max_size)
+        return self._ep.set_message_handler(recorded, max_size=max_size, done=done)
 
 
 def recording(env: Env, streams: set[int]) -> Factory:

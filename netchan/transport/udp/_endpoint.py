@@ -189,6 +189,7 @@ class UdpEndpoint(Endpoint):
         # set_message_handler: a flush hands the messages the stack delivered to it first,
         # then builds packets (what the handler sends goes in them); never re-entered.
         self._handler: Callable[[Message], None] | None = None
+        self._handler_done: Callable[[], None] | None = None
         self._handler_max_size: float = math.inf
         self._handled: collections.deque[Message] = collections.deque()
         self._handling = False
@@ -303,7 +304,11 @@ class UdpEndpoint(Endpoint):
             await self._ready.waiters.park()
 
     def set_message_handler(
-        self, handler: Callable[[Message], None] | None, *, max_size: int | None = None
+        self,
+        handler: Callable[[Message], None] | None,
+        *,
+        max_size: int | None = None,
+        done: Callable[[], None] | None = None,
     ) -> bool:
         """Hand messages to ``handler`` as they arrive (see ``Endpoint``); True.
 
@@ -315,6 +320,7 @@ class UdpEndpoint(Endpoint):
         that stream waits in the association's inbox, goes to ``receive()``.
         """
         self._handler = handler
+        self._handler_done = done if handler is not None else None
         self._handler_max_size = max_size if max_size is not None else math.inf
         return True
 
@@ -734,6 +740,13 @@ class UdpEndpoint(Endpoint):
                 assoc._consumed(message)
         finally:
             self._handling = False
+            done = self._handler_done
+            if done is not None:
+                try:
+                    done()
+                except Exception:
+                    self._drops["handler_error"] += 1
+                    log.exception("message handler's done callback raised")
 
     def _handle_icmp(self, reports: list[IcmpReport], now: float) -> None:
         for report in reports:
