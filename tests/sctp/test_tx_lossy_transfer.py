@@ -97,7 +97,17 @@ def run_transfer(
             if not chunks:
                 break
             wire = [
-                (c.tsn, c.stream, c.ssn, c.ppid, c.data, c.unordered, c.beginning, c.end, c.fsn)
+                (
+                    c.tsn,
+                    c.stream,
+                    c.ssn,
+                    c.ppid,
+                    bytes(c.data),
+                    c.unordered,
+                    c.beginning,
+                    c.end,
+                    c.fsn,
+                )
                 for c in chunks
             ]
             link.send(now, True, chunks=wire)

@@ -37,6 +37,28 @@ def test_small_message_single_chunk_no_copy() -> None:
     assert not q
 
 
+def test_fragments_are_views_of_the_message_and_serialize_exactly() -> None:
+    """A fragment's data is a view of the message, not a copy: the message's bytes are
+    copied once, into the packet (issue 9: 64 KiB packets of a big message, 22 -> 14 us of
+    the sans-io sender per packet). The packets carry exactly the message's bytes, with a
+    valid checksum."""
+    from netchan.transport.sctp.packet import parse_packet, serialize_packet
+
+    q = SendQueue(send_buffer=100_000)
+    data = bytes(range(256)) * 20  # 5120 bytes: five fragments
+    q.add(1, 7, data)
+    chunks = pull_all(q)
+    assert len(chunks) == 5
+    for c in chunks:
+        assert isinstance(c.data, memoryview) and c.data.obj is data
+    received = b""
+    for tsn, c in enumerate(chunks):
+        c.tsn = tsn
+        packet = parse_packet(serialize_packet(5000, 5001, 99, [c]))  # checks the CRC
+        received += packet.chunks[0].user_data  # type: ignore[attr-defined]
+    assert received == data
+
+
 def test_fragmentation_fills_pmtu() -> None:
     q = SendQueue(send_buffer=100_000, pmtu=PMTU)
     data = bytes(range(256)) * 20  # 5120 bytes

@@ -261,13 +261,13 @@ class _Raw(Chunk):
 
     __slots__ = ("parts",)
 
-    def __init__(self, parts: list[bytes]) -> None:
+    def __init__(self, parts: list[bytes | memoryview]) -> None:
         self.parts = parts
 
     def serialized_size(self) -> int:
         return sum(len(p) for p in self.parts)
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         out.extend(self.parts)
 
 
@@ -393,7 +393,7 @@ class AssociationAuth:
             if isinstance(first, CookieEchoChunk) and _COOKIE_ECHO not in self.peer_requires
             else 0
         )
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         for chunk in chunks[at:]:
             chunk.write(parts)
         key_id = self.send_key_id

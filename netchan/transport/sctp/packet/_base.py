@@ -109,7 +109,7 @@ class Chunk:
         """Bytes this chunk occupies in a packet, padding included."""
         raise NotImplementedError
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         """Append the chunk's wire bytes (padding included) to ``out`` as one or more parts.
 
         Parts are joined once per packet by ``serialize_packet``: large user data is never
@@ -131,7 +131,7 @@ class Chunk:
 
     def serialize(self) -> bytes:
         """The chunk's wire bytes, padding included."""
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         self.write(parts)
         return b"".join(parts)
 

@@ -36,7 +36,7 @@ class AbortChunk(Chunk):
             size += cause.serialized_size()
         return size
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         body = join_tlvs(self.causes)
         out.append(CHUNK_HEADER.pack(6, FLAG_T if self.tag_reflected else 0, 4 + len(body)))
         out.append(body)
@@ -68,7 +68,7 @@ class ErrorChunk(Chunk):
             size += cause.serialized_size()
         return size
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         body = join_tlvs(self.causes)
         out.append(CHUNK_HEADER.pack(9, 0, 4 + len(body)))
         out.append(body)

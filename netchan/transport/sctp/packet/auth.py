@@ -133,7 +133,7 @@ class AuthChunk(Chunk):
     def serialized_size(self) -> int:
         return (11 + len(self.hmac)) & ~3
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = len(self.hmac)
         out.append(CHUNK_HEADER.pack(AUTH_CHUNK_TYPE, 0, 8 + n))
         out.append(_U16_PAIR.pack(self.shared_key_id, self.hmac_id))

@@ -22,7 +22,7 @@ class CookieEchoChunk(Chunk):
     def serialized_size(self) -> int:
         return (7 + len(self.cookie)) & ~3
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = len(self.cookie)
         out.append(CHUNK_HEADER.pack(10, 0, 4 + n))
         out.append(self.cookie)
@@ -43,7 +43,7 @@ class CookieAckChunk(Chunk):
     def serialized_size(self) -> int:
         return 4
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         out.append(b"\x0b\x00\x00\x04")
 
     @classmethod

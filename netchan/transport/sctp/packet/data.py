@@ -107,7 +107,7 @@ class DataChunk(Chunk):
     def serialized_size(self) -> int:
         return (19 + len(self.user_data)) & ~3
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         user_data = self.user_data
         n = len(user_data)
         # The flags byte, computed inline (hot path): I, U, B, E bits (§3.3.1).
@@ -185,7 +185,7 @@ class IDataChunk(Chunk):
     def serialized_size(self) -> int:
         return (23 + len(self.user_data)) & ~3
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         user_data = self.user_data
         n = len(user_data)
         beginning = self.beginning

@@ -35,7 +35,7 @@ class ForwardTsnChunk(Chunk):
     def serialized_size(self) -> int:
         return 8 + 4 * len(self.streams)
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = len(self.streams)
         out.append(CHUNK_HEADER.pack(192, 0, 8 + 4 * n) + _U32.pack(self.new_cumulative_tsn))
         if n:
@@ -72,7 +72,7 @@ class IForwardTsnChunk(Chunk):
     def serialized_size(self) -> int:
         return 8 + 8 * len(self.streams)
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = len(self.streams)
         out.append(CHUNK_HEADER.pack(194, 0, 8 + 8 * n) + _U32.pack(self.new_cumulative_tsn))
         for sid, unordered, mid in self.streams:

@@ -29,7 +29,7 @@ class _HeartbeatBase(Chunk):
     def serialized_size(self) -> int:
         return 8 + ((len(self.info) + 3) & ~3)
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = len(self.info)
         out.append(CHUNK_HEADER.pack(self.TYPE, 0, 8 + n) + TLV_HEADER.pack(1, 4 + n))
         out.append(self.info)

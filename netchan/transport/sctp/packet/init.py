@@ -40,7 +40,7 @@ class _InitBase(Chunk):
             size += parameter.serialized_size()
         return size
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         params = join_tlvs(self.parameters)
         out.append(CHUNK_HEADER.pack(self.TYPE, 0, 20 + len(params)))
         out.append(

@@ -38,7 +38,7 @@ class PadChunk(Chunk):
     def serialized_size(self) -> int:
         return (PAD_CHUNK_HEADER_SIZE + self.padding + 3) & ~3
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = self.padding
         out.append(CHUNK_HEADER.pack(self.TYPE, 0, PAD_CHUNK_HEADER_SIZE + n))
         out.append(bytes(n))

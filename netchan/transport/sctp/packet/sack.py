@@ -39,7 +39,7 @@ class SackChunk(Chunk):
     def serialized_size(self) -> int:
         return 16 + 4 * (len(self.gap_ack_blocks) + len(self.duplicate_tsns))
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         ngap = len(self.gap_ack_blocks)
         ndup = len(self.duplicate_tsns)
         out.append(

@@ -114,7 +114,7 @@ def compute_checksum(data: bytes) -> int:
     """
     if len(data) < COMMON_HEADER_SIZE:
         raise ValueError("an SCTP packet is at least 12 bytes long")
-    return _crc(data[COMMON_HEADER_SIZE:], _crc(data[:8] + _ZERO_CRC))
+    return _crc(memoryview(data)[COMMON_HEADER_SIZE:], _crc(data[:8] + _ZERO_CRC))
 
 
 def peek_header(data: bytes) -> tuple[int, int, int]:
@@ -254,7 +254,7 @@ def parse_packet(data: bytes | bytearray | memoryview, verify_checksum: bool = T
     # The checksum is little-endian on the wire (see the module docstring).
     (checksum,) = _CRC.unpack_from(data, 8)
     if verify_checksum:
-        actual = _crc(data[COMMON_HEADER_SIZE:], _crc(data[:8] + _ZERO_CRC))
+        actual = _crc(memoryview(data)[COMMON_HEADER_SIZE:], _crc(data[:8] + _ZERO_CRC))
         if checksum != actual:
             raise ParseError("bad CRC32c checksum")
     return Packet(src, dst, vtag, parse_chunks(data))
@@ -275,7 +275,8 @@ def serialize_packet(
     Raises:
         ValueError: no chunks, or a field does not fit its width (a bug of the caller).
     """
-    parts: list[bytes] = []
+    # parts[0:2] are the common header's: ports and tag, then the checksum (filled in last).
+    parts: list[bytes | memoryview] = [b"", b""]
     chunk: Chunk | None = None
     try:
         for chunk in chunks:
@@ -283,8 +284,13 @@ def serialize_packet(
         ports_tag = _PORTS_TAG.pack(src_port, dst_port, verification_tag)
     except struct.error as exc:
         raise ValueError(f"field out of range while serializing {chunk!r}: {exc}") from exc
-    if not parts:
+    if len(parts) == 2:
         raise ValueError("an SCTP packet needs at least one chunk")
-    body = b"".join(parts)
-    crc = _crc(body, _crc(ports_tag + _ZERO_CRC))
-    return b"".join((ports_tag, _CRC.pack(crc), body))
+    # One copy of the user data into the packet: the CRC runs over the parts (a DATA
+    # chunk's user data is a view of the message), then one join builds the packet.
+    crc = _crc(ports_tag + _ZERO_CRC)
+    for index in range(2, len(parts)):
+        crc = _crc(parts[index], crc)
+    parts[0] = ports_tag
+    parts[1] = _CRC.pack(crc)
+    return b"".join(parts)

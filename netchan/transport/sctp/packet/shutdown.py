@@ -23,7 +23,7 @@ class ShutdownChunk(Chunk):
     def serialized_size(self) -> int:
         return 8
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         out.append(_SHUTDOWN.pack(7, 0, 8, self.cumulative_tsn_ack))
 
     @classmethod
@@ -44,7 +44,7 @@ class ShutdownAckChunk(Chunk):
     def serialized_size(self) -> int:
         return 4
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         out.append(b"\x08\x00\x00\x04")
 
     @classmethod
@@ -69,7 +69,7 @@ class ShutdownCompleteChunk(Chunk):
     def serialized_size(self) -> int:
         return 4
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         out.append(b"\x0e\x01\x00\x04" if self.tag_reflected else b"\x0e\x00\x00\x04")
 
     @classmethod

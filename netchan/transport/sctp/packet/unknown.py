@@ -37,7 +37,7 @@ class UnknownChunk(Chunk):
     def serialized_size(self) -> int:
         return (7 + len(self.value)) & ~3
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         n = len(self.value)
         out.append(CHUNK_HEADER.pack(self.type, self.flags, 4 + n))
         out.append(self.value)

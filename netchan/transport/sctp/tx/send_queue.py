@@ -94,7 +94,7 @@ class OutgoingChunk(Chunk):
         stream: int,
         ssn: int,
         ppid: int,
-        data: bytes,
+        data: bytes | memoryview,
         unordered: bool,
         beginning: bool,
         end: bool,
@@ -131,7 +131,7 @@ class OutgoingChunk(Chunk):
         """Bytes in a packet: header, user data and padding (the same as :attr:`size`)."""
         return self.size
 
-    def write(self, out: list[bytes]) -> None:
+    def write(self, out: list[bytes | memoryview]) -> None:
         """Append the chunk's wire bytes (RFC 9260 §3.3.1 / RFC 8260 §2.1), padding included.
 
         The I bit is never set: the sender does not ask for immediate SACKs.
@@ -404,7 +404,8 @@ class SendQueue:
                 st.sid,
                 0 if unordered and not interleaving else st.cur_ssn,
                 ppid,
-                data if (beginning and end) else data[offset : offset + size],
+                # A fragment is a view of the message, copied once: into the packet.
+                data if (beginning and end) else memoryview(data)[offset : offset + size],
                 unordered,
                 beginning,
                 end,
