@@ -134,3 +134,22 @@ def test_serialized_checksum_matches_compute_checksum() -> None:
 def test_parse_accepts_bytearray_and_memoryview() -> None:
     assert parse_packet(bytearray(CAPTURED_INIT)) == parse_packet(CAPTURED_INIT)
     assert parse_packet(memoryview(CAPTURED_INIT)) == parse_packet(CAPTURED_INIT)
+
+
+@pytest.mark.parametrize("count", [1, 3, 5, 6, 40])
+def test_checksum_over_parts_or_over_the_joined_body(count: int) -> None:
+    """``serialize_packet`` computes the CRC over the chunks' parts one by one when they are
+    few (a big message's fragments, whose user data is copied only into the packet) and over
+    the joined body when there are many (small chunks): both give the checksum of the bytes
+    as sent, and a bit flip anywhere is still caught."""
+    chunks = [
+        DataChunk(tsn=n, stream_id=1, ssn=n, ppid=0, user_data=bytes([n]) * (n % 7 + 1))
+        for n in range(count)
+    ]
+    wire = serialize_packet(5000, 5001, 0xDEADBEEF, chunks)
+    assert struct.unpack_from("<I", wire, 8)[0] == compute_checksum(wire)
+    assert [c.user_data for c in parse_packet(wire).chunks] == [c.user_data for c in chunks]  # type: ignore[attr-defined]
+    flipped = bytearray(wire)
+    flipped[-1] ^= 1
+    with pytest.raises(ParseError):
+        parse_packet(bytes(flipped))
