@@ -7,42 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 import trio
 
 import netchan
+from tests.support.procs import ENV, ROOT, node_process
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEME = os.environ.get("NETCHAN_TEST_SCHEME", "memory")
 WIRE = "udp" if SCHEME == "memory" else SCHEME
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-@contextmanager
-def node_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start ``tests.support.procs`` with ``args``; yields it and the address it serves."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.procs", *args],
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # bounded: the role prints first or dies
-        assert line.startswith("ready "), f"node process failed to start: {line!r}"
-        yield proc, line.split()[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 def local(port: int = 0) -> str:

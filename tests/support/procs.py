@@ -1,6 +1,7 @@
 """Node processes for the multi-process tests: ``python -m tests.support.procs ROLE ...``.
 
-Each role prints ``ready ADDRESS`` once it serves, then runs until its work is done.
+Each role prints ``ready ADDRESS`` once it serves, then runs until its work is done;
+``node_process`` starts one from a test.
 
 * ``worker ADDRESS``: exports ``work``; replies ``("done", n, pid)`` on each job's ``reply``;
   also exports ``events``, a ReceiveChannel that never yields (an importer just waits on it).
@@ -12,12 +13,41 @@ Each role prints ``ready ADDRESS`` once it serves, then runs until its work is d
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
 
 import netchan
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@contextmanager
+def node_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start this module with ``args`` (a role and its arguments) in a new process; yields
+    it and the address it serves. Killed at the end if still running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.procs", *args],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # bounded: the role prints first or dies
+        assert line.startswith("ready "), f"node process failed to start: {line!r}"
+        yield proc, line.split()[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
 
 
 async def worker(address: str) -> None:

@@ -10,20 +10,16 @@ retransmission on a loaded machine, not for a new message per round trip.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import trio
 
 import netchan
+from tests.support.procs import node_process
 
 ROUND_TRIPS = 40
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _packets(node: netchan.Node) -> tuple[int, int]:
@@ -121,20 +117,10 @@ async def test_a_reply_channel_costs_two_messages_from_the_client() -> None:
 
     The worker runs in its own process, as a server would: within one process both nodes
     share the scheduler, and the value and the END often leave in separate flushes."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.procs", "worker", "udp://127.0.0.1:0"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # bounded: the role prints first or dies
-        assert line.startswith("ready "), f"worker failed to start: {line!r}"
+    with node_process("worker", "udp://127.0.0.1:0") as (_proc, address):
         async with netchan.open_node(client_address="udp://127.0.0.1:0") as client:
             with trio.fail_after(30):
-                work = await client.import_send(line.split()[1], "work")
+                work = await client.import_send(address, "work")
                 for n in range(ROUND_TRIPS + 5):
                     if n == 5:  # after the warm-up
                         before = _messages_sent(client)
@@ -144,9 +130,6 @@ async def test_a_reply_channel_costs_two_messages_from_the_client() -> None:
                         assert (await reply_recv.receive())[:2] == ("done", n)
                 await trio.sleep(0.05)  # the last reply link's END and its answers
                 per_round_trip = (_messages_sent(client) - before) / ROUND_TRIPS
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
     # 2.0 when every reply's value and END share a packet (3.0 before); a pair split
     # across two packets costs a CREDIT.
     assert 2.0 <= per_round_trip <= 2.3, per_round_trip
