@@ -253,10 +253,8 @@ def parse_packet(data: bytes | bytearray | memoryview, verify_checksum: bool = T
     src, dst, vtag = _HEADER.unpack_from(data)
     # The checksum is little-endian on the wire (see the module docstring).
     (checksum,) = _CRC.unpack_from(data, 8)
-    if verify_checksum:
-        actual = _crc(memoryview(data)[COMMON_HEADER_SIZE:], _crc(data[:8] + _ZERO_CRC))
-        if checksum != actual:
-            raise ParseError("bad CRC32c checksum")
+    if verify_checksum and checksum != compute_checksum(data):
+        raise ParseError("bad CRC32c checksum")
     return Packet(src, dst, vtag, parse_chunks(data))
 
 
