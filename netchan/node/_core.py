@@ -118,7 +118,6 @@ class Core:
         channel's one value and its END come in one packet) and a link granting twice sends
         one message.
         """
-        self.router.routing = False
         credits = self._credits
         if not credits:
             return

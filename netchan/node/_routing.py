@@ -64,8 +64,8 @@ class Router:
     def __init__(self, core: Core, endpoint: Endpoint) -> None:
         self._core = core
         self._ep = endpoint
-        #: Between a message and the end of its batch (the endpoint's ``done`` callback):
-        #: credit granted meanwhile is sent at the batch's end (``Core.send_credits``).
+        #: Between a message and the end of its batch (:meth:`end_batch`): credit granted
+        #: meanwhile is sent at the batch's end (``Core.send_credits``).
         self.routing = False
         #: Control messages not addressed to a link.
         self._node_routes: dict[type, Callable[[Peer, Any], None]] = {
@@ -86,9 +86,7 @@ class Router:
         pace: what it has not read yet counts against the receive window, which keeps a
         big value from filling the path ahead of a small channel's next message.
         """
-        self._ep.set_message_handler(
-            self.on_message, max_size=INLINE_LIMIT, done=self._core.send_credits
-        )
+        self._ep.set_message_handler(self.on_message, max_size=INLINE_LIMIT, done=self.end_batch)
         self._core.spawn(self.run_receive)
         self._core.spawn(self.run_events)
 
@@ -100,7 +98,12 @@ class Router:
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return
             self.on_message(msg)
-            self._core.send_credits()
+            self.end_batch()
+
+    def end_batch(self) -> None:
+        """The messages that arrived together were routed: send the credit they granted."""
+        self.routing = False
+        self._core.send_credits()
 
     def on_message(self, msg: Message) -> None:
         """Route one message to its owner (never blocks, never raises)."""
