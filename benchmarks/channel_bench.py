@@ -725,6 +725,14 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     sizes = parse_sizes(args.sizes)
     extra = "".join(", " + item for item in args.udp_option)
+    # glibc's malloc tunables, inherited by every process of the run (netchan's and the
+    # baselines' alike): they change what big values cost (docs/benchmarks.md, "Big values
+    # and the allocator").
+    extra += "".join(
+        f", {name}={value}"
+        for name, value in sorted(os.environ.items())
+        if name.startswith("MALLOC_")
+    )
     print(
         f"netchan {args.scheme}:// vs trio TCP + msgpack, two processes on loopback "
         f"({args.shape} values, {args.seconds:g}s per measurement, best of {args.repeat}, "
