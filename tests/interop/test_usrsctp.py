@@ -296,13 +296,15 @@ async def test_our_abort_then_a_new_association_works(tmp_path: Path) -> None:
 async def test_killed_peer_is_detected_through_icmp(tmp_path: Path) -> None:
     """A usrsctp process that dies sends no ABORT; ICMP port unreachable ends it at once.
 
-    The host rate-limits ICMP errors globally (``net.ipv4.icmp_msgs_per_sec``, a bucket shared
-    with every other test's dead ports), so the one datagram of a single message may go
-    unanswered: a message every 0.2 s until the abort (``nodelay``: each leaves at once) still
-    proves that ICMP, not the 3 s RTO, ended the association. With one message, one full run
-    of the host suite in four saw the abort only at the T3 timeout."""
+    The host rate-limits ICMP errors (``net.ipv4.icmp_msgs_per_sec`` and a randomized credit
+    per message, shared with every other test's dead ports), so one datagram may go
+    unanswered: a message every 0.2 s (``nodelay``: each leaves at once) until the abort. The
+    abort must say ICMP and come before the first retransmission timeout (3 s), which is the
+    only other way this association could end; the endpoint's counters are in the failure
+    message. (With one message, one full run of the host suite in four saw the abort only at
+    the T3 timeout; with four messages over 0.8 s, a later run did once more.)"""
     ours, theirs = free_udp_port(), free_udp_port()
-    # Long heartbeats and RTOs: only ICMP can explain a prompt abort.
+    # Long heartbeats and RTOs: only ICMP can explain an abort within 3 s.
     options = {
         "heartbeat_interval": 30.0,
         "rto_initial": 3.0,
@@ -322,11 +324,14 @@ async def test_killed_peer_is_detected_through_icmp(tmp_path: Path) -> None:
             prog.stop()
         start = trio.current_time()
         with trio.fail_after(5), pytest.raises(trio.BrokenResourceError) as info:
-            for n in range(4):
+            for n in range(12):
                 await assoc.send(b"anyone there? %d" % n)
                 with trio.move_on_after(0.2):
                     await assoc.receive()
             await assoc.receive()
-        assert trio.current_time() - start < 1.0
-        assert isinstance(info.value.__cause__, AssociationAbortedError)
+        elapsed = trio.current_time() - start
+        assert elapsed < 2.9, (elapsed, ep.statistics())
+        cause = info.value.__cause__
+        assert isinstance(cause, AssociationAbortedError)
+        assert "ICMP" in str(cause), (str(cause), ep.statistics())
         assert ep.associations == ()
