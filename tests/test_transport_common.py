@@ -137,3 +137,20 @@ async def test_resolve_host_literals_names_and_failures(monkeypatch: pytest.Monk
         await resolve_host("empty.test", 1)
     with pytest.raises(InvalidAddressError, match=r"other\.test"):
         await resolve_host("other.test", 1)
+
+
+def test_a_message_kept_in_fragments_joins_them_only_when_data_is_read() -> None:
+    """``Message.fragments``: the chunks' payloads as they came; ``size`` without a join;
+    ``data`` is their join, made once, on first use. A message of one chunk has no
+    fragments."""
+    parts = [b"abc", b"defg", b"h"]
+    message = Message(parts, 3, 7, False, None)  # type: ignore[arg-type]
+    assert message.fragments is parts
+    assert message.size == 8
+    data = message.data
+    assert data == b"abcdefgh"
+    assert message.data is data
+    whole = Message(b"abcdefgh", 3, 7, False, None)  # type: ignore[arg-type]
+    assert whole.fragments is None and whole.size == 8
+    assert whole == message
+    assert "size=8" in repr(message)

@@ -54,7 +54,7 @@ class ExportSendLink(_Receiving):
             self.pumping = True
             self.host.spawn(self.run_pump)
 
-    def on_value(self, payload: memoryview | Scattered) -> None:
+    def on_value(self, payload: memoryview | bytes | Scattered) -> None:
         if type(payload) is Scattered:
             # A big value: the pump decodes it once a worker thread cut its big fields out
             # (no GIL held for the copy), so this loop keeps serving the other channels.
@@ -81,7 +81,7 @@ class ExportSendLink(_Receiving):
         self.start_pump()
         self.changed.fire()
 
-    def _decode(self, payload: memoryview | Scattered) -> Any:
+    def _decode(self, payload: memoryview | bytes | Scattered) -> Any:
         """The value, counted; ``_REFUSED`` (the sender told, credit given back) if it
         does not decode or type-check."""
         try:

@@ -109,12 +109,21 @@ class Reassembly:
         self._partial = None
         self._size = 0
 
-    def add(self, kind: P.Frame, payload: memoryview) -> memoryview | Scattered | None:
+    def add(
+        self, kind: P.Frame, payload: memoryview | list[bytes]
+    ) -> memoryview | bytes | Scattered | None:
         """Take one piece; returns the whole value on its VALUE frame, else ``None``.
+
+        ``payload`` is a view of the frame's payload, or the payloads of the chunks its
+        message came in (the frame header already cut off the first: see
+        ``Router._on_fragments``), which are kept as they are: no copy.
 
         Raises:
             Oversize: the pieces exceed the limit (the partial value is dropped).
         """
+        if type(payload) is list:
+            return self._add_fragments(kind, payload)
+        assert isinstance(payload, memoryview)
         if kind is P.Frame.MORE:
             if self._partial is None:
                 self._partial = []
@@ -130,3 +139,25 @@ class Reassembly:
             self.reset()
             return whole
         return payload
+
+    def _add_fragments(self, kind: P.Frame, fragments: list[bytes]) -> bytes | Scattered | None:
+        size = 0
+        for fragment in fragments:
+            size += len(fragment)
+        if kind is P.Frame.MORE:
+            if self._partial is None:
+                self._partial = []
+            if self._size + size > self._limit:
+                self.reset()
+                raise Oversize("value over max_value_size")
+            self._partial.extend(fragments)
+            self._size += size
+            return None
+        if self._partial is not None:
+            self._partial.extend(fragments)
+            whole = Scattered(self._partial)
+            self.reset()
+            return whole
+        # A value in one frame that SCTP fragmented (above one packet, up to a piece): one
+        # join, where the SCTP layer would have made it (the value is decoded at once).
+        return b"".join(fragments)

@@ -196,8 +196,8 @@ class Link:
         self.host.counters.count("rejected_by_peer")
         log.warning("peer refused a value on %s: %s", self.describe(), msg.message)
 
-    def on_data(self, kind: P.Frame, payload: memoryview) -> None:
-        """A VALUE or MORE frame."""
+    def on_data(self, kind: P.Frame, payload: memoryview | list[bytes]) -> None:
+        """A VALUE or MORE frame (its payload, or the payloads of the chunks it came in)."""
         raise P.ProtocolError("unexpected_frame", "VALUE toward a sending link")
 
     def on_batch(self, payload: memoryview) -> None:
@@ -383,7 +383,7 @@ class _Receiving(Link):
         self.window = CreditWindow(window)
         self.reassembly = Reassembly(self.host.max_value_size)
 
-    def on_data(self, kind: P.Frame, payload: memoryview) -> None:
+    def on_data(self, kind: P.Frame, payload: memoryview | list[bytes]) -> None:
         if self.window.exhausted:
             # Checked on the first piece too: no credit, no buffering.
             self.reassembly.reset()
@@ -420,7 +420,7 @@ class _Receiving(Link):
             if self.error is not None:
                 return  # credit exceeded: the link failed, the rest is refused with it
 
-    def on_value(self, payload: memoryview | Scattered) -> None:
+    def on_value(self, payload: memoryview | bytes | Scattered) -> None:
         """One whole value arrived within credit (in pieces: a ``Scattered``)."""
         raise NotImplementedError
 
@@ -778,7 +778,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
             self._close_remote()  # every clone closed while opening
         self.changed.fire()
 
-    def on_value(self, payload: memoryview | Scattered) -> None:
+    def on_value(self, payload: memoryview | bytes | Scattered) -> None:
         assert self.peer is not None
         if self.state is S.FINISHING:
             # Closed here: give it back so the work queue hands it to another importer.

@@ -48,6 +48,9 @@ FRAME_ROUTES: dict[P.Frame, Callable[[Link, P.Frame, memoryview], None]] = {
     P.Frame.CLOSE: lambda link, kind, payload: link.on_close(payload),
 }
 
+#: Frames whose payload is a piece of a value (``Router._on_fragments``).
+_PIECE_KINDS = frozenset({int(P.Frame.VALUE), int(P.Frame.MORE)})
+
 #: Link-addressed control message class -> the link method that handles it.
 LINK_CONTROL_ROUTES: dict[type, Callable[[Link, Any], None]] = {
     P.OpenOk: lambda link, msg: link.on_open_ok(msg),
@@ -116,6 +119,9 @@ class Router:
         except trio.BrokenResourceError:
             return
         try:
+            fragments = msg.fragments
+            if fragments is not None and self._on_fragments(peer, fragments):
+                return
             data = msg.data
             if data[:1] in P.FRAME_FIRST_BYTES:
                 self._on_frame(peer, data)
@@ -185,6 +191,27 @@ class Router:
         if link_route is None:
             raise P.ProtocolError("unexpected_control", f"{cls.__name__} not expected")
         link_route(link, msg)
+
+    def _on_fragments(self, peer: Peer, fragments: list[bytes]) -> bool:
+        """A VALUE or MORE frame that came in several chunks (a piece of a big value, up to
+        ``P.FRAGMENT_SIZE``), routed with its chunks' payloads as they are: the piece is not
+        joined into one new object and then copied again without its frame header (two
+        copies of 256 KiB, and fresh pages, per piece; docs/benchmarks.md "Big values:
+        fragments kept as they came"). Whether it was one; anything else (control
+        messages, other frames, a first chunk shorter than a frame header) is routed from
+        the joined message."""
+        first = fragments[0]
+        if len(first) < P.FRAME_HEADER_SIZE or first[0] not in _PIECE_KINDS:
+            return False
+        kind, link_id, _ = P.decode_frame(first)
+        link = self._link(peer, link_id)
+        if link is None:
+            self._core.counters.count("late_frame")
+            return True
+        pieces = fragments.copy()
+        pieces[0] = first[P.FRAME_HEADER_SIZE :]
+        link.on_data(kind, pieces)
+        return True
 
     def _on_frame(self, peer: Peer, data: bytes) -> None:
         kind, link_id, payload = P.decode_frame(data)

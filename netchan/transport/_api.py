@@ -37,23 +37,77 @@ if TYPE_CHECKING:
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
 class Message:
     """One SCTP user message as received.
 
     Attributes:
         data: the payload, reassembled if it was fragmented.
+        fragments: the payloads of the chunks a fragmented message came in, in order, when
+            the endpoint kept them (``udp://``), else None. ``data`` is then their join,
+            made the first time it is read: a consumer that keeps a big message in pieces
+            (netchan's channel layer, for big values) reads ``fragments`` and never pays for
+            that copy of the whole message.
+        size: the payload's length in bytes (without joining fragments).
         stream: the SCTP stream id it arrived on.
         ppid: the payload protocol identifier, passed through as the sender gave it.
         unordered: True if it was sent unordered (U bit).
         association: the association it came from (reply with ``association.send``).
     """
 
-    data: bytes
-    stream: int
-    ppid: int
-    unordered: bool
-    association: Association
+    __slots__ = ("_data", "association", "fragments", "ppid", "size", "stream", "unordered")
+
+    def __init__(
+        self,
+        data: bytes | list[bytes],
+        stream: int,
+        ppid: int,
+        unordered: bool,
+        association: Association,
+    ) -> None:
+        if isinstance(data, list):
+            self._data: bytes | None = None
+            self.fragments: list[bytes] | None = data
+            size = 0
+            for fragment in data:
+                size += len(fragment)
+            self.size = size
+        else:
+            self._data = data
+            self.fragments = None
+            self.size = len(data)
+        self.stream = stream
+        self.ppid = ppid
+        self.unordered = unordered
+        self.association = association
+
+    @property
+    def data(self) -> bytes:
+        """The payload, reassembled if it was fragmented."""
+        data = self._data
+        if data is None:
+            assert self.fragments is not None
+            data = self._data = b"".join(self.fragments)
+        return data
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (self.data, self.stream, self.ppid, self.unordered, self.association) == (
+            other.data,
+            other.stream,
+            other.ppid,
+            other.unordered,
+            other.association,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; like a dataclass with eq
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(size={self.size}, stream={self.stream}, ppid={self.ppid}, "
+            f"unordered={self.unordered}, fragments="
+            f"{None if self.fragments is None else len(self.fragments)})"
+        )
 
 
 # --- association events (past tense, frozen) -------------------------------------------------

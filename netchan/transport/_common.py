@@ -97,7 +97,7 @@ class Inbox:
         """Queue a delivered message and wake one reader; True if the inbox was empty."""
         messages = self.messages
         messages.append(message)
-        self.bytes += len(message.data)
+        self.bytes += message.size
         per_stream = self._per_stream
         per_stream[message.stream] = per_stream.get(message.stream, 0) + 1
         self.waiters.unpark()
@@ -106,7 +106,7 @@ class Inbox:
     def take(self) -> Message:
         """The oldest message (the inbox must not be empty)."""
         message = self.messages.popleft()
-        self.bytes -= len(message.data)
+        self.bytes -= message.size
         per_stream = self._per_stream
         left = per_stream[message.stream] - 1
         if left:

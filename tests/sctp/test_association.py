@@ -409,3 +409,31 @@ def test_sack_for_a_tsn_never_sent_aborts() -> None:
     assert "never sent" in mine.reason
     (theirs,) = p.net.events_of(B_ADDR, ev.AssociationAborted)
     assert theirs.by_peer
+
+
+@pytest.mark.parametrize("interleaving", [False, True])
+def test_delivered_fragments_count_against_the_window_until_consumed(interleaving: bool) -> None:
+    """``Options.deliver_fragments``: a message of several packets arrives as its chunks'
+    payloads (the join is the message), one of one chunk as bytes; the receive window counts
+    the fragments' bytes until ``message_consumed`` with their size, as for a joined one."""
+    options = Options(
+        receive_window=64_000,
+        heartbeat_interval=0,
+        interleaving=interleaving,
+        deliver_fragments=True,
+    )
+    p = make_pair(seed=61, options=options, link=Link(loss=0.1, reorder=0.2))
+    assoc, peer = p.connect()
+    big = bytes(range(256)) * 100  # 25.6 kB: about 22 packets of the 1200-byte PMTU
+    assoc.send(big, stream=1, ppid=5, unordered=False, now=p.net.now)
+    assoc.send(b"small", stream=1, ppid=5, unordered=False, now=p.net.now)
+    p.net.run(10.0)
+    first, second = p.received()
+    assert isinstance(first.data, list) and len(first.data) > 1
+    assert b"".join(first.data) == big
+    assert second.data == b"small"
+    size = sum(len(f) for f in first.data)
+    assert peer.statistics().receive_buffered == size + len(b"small")
+    peer.message_consumed(size, p.net.now)
+    peer.message_consumed(len(b"small"), p.net.now)
+    assert peer.statistics().receive_buffered == 0

@@ -366,3 +366,54 @@ def test_flags_may_be_passed_by_position() -> None:
     assert q.add(1, 2, 0, 9, b"ab", False, True, False)
     assert q.add(2, 2, 0, 9, b"cd", False, False, True)
     assert list(q.delivered) == [(2, 9, b"abcd", False)]
+
+
+# --- keep_fragments (Options.deliver_fragments) ----------------------------------------------
+
+
+@pytest.mark.parametrize("unordered", [False, True])
+def test_kept_fragments_are_the_chunks_payloads_in_order(unordered: bool) -> None:
+    """With ``keep_fragments`` a message of several chunks is the list of their payloads (the
+    same objects, not copies), in order whatever the arrival order; the window accounting
+    counts its bytes as for a joined message."""
+    q = ReassemblyQueue(max_message_size=10_000, keep_fragments=True)
+    message = bytes(range(256)) * 9
+    frags = fragment(50, 4, 0, message, 700, unordered=unordered)
+    rng = random.Random(7)
+    order = frags[:]
+    rng.shuffle(order)
+    for f in order[:-1]:
+        add(q, f)
+    assert q.held_bytes == sum(len(f.data) for f in order[:-1])
+    add(q, order[-1])
+    [(stream, ppid, data, got_unordered)] = drain(q)
+    assert (stream, ppid, got_unordered) == (4, 7, unordered)
+    assert isinstance(data, list)
+    assert all(d is f.data for d, f in zip(data, frags, strict=True))
+    assert b"".join(data) == message
+    assert q.held_bytes == 0
+
+
+def test_kept_fragments_of_interleaved_messages_and_waiting_for_order() -> None:
+    """I-DATA (grouped by MID, ordered by FSN): a complete message waiting for an earlier
+    MID is held as its fragments, counted in ``held_bytes`` by their size, and delivered in
+    order; a single-chunk message stays ``bytes``."""
+    q = ReassemblyQueue(max_message_size=10_000, interleaved=True, keep_fragments=True)
+    # MID 1 in three fragments (FSN 0, 1, 2) arrives before MID 0 (one chunk).
+    parts = [b"a" * 100, b"b" * 100, b"c" * 50]
+    for fsn, data in enumerate(parts):
+        q.add(0, 2, 1, 9, data, False, fsn == 0, fsn == 2, fsn)
+    assert drain(q) == []
+    assert q.held_bytes == 250
+    q.add(0, 2, 0, 9, b"first", False, True, True)
+    delivered = drain(q)
+    assert [d[2] for d in delivered] == [b"first", parts]
+    assert q.held_bytes == 0
+
+
+def test_without_keep_fragments_a_message_is_joined() -> None:
+    q = ReassemblyQueue(max_message_size=10_000)
+    message = b"0123456789" * 50
+    for f in fragment(1, 1, 0, message, 128):
+        add(q, f)
+    assert drain(q) == [(1, 7, message, False)]

@@ -712,3 +712,28 @@ async def test_a_message_handler_overtakes_other_streams_only(open_ep: Opener) -
             # it returned) left the big message in the inbox.
             first = seen[: seen.index(-1)]
             assert first and all(n == 2 for n in first), seen
+
+
+async def test_a_fragmented_message_keeps_its_fragments() -> None:
+    """Over real sockets with a small path MTU: a message of many packets reaches the
+    reader as the chunks' payloads (``Message.fragments``, the join is the message); the
+    endpoint's window accounting takes its size, so the sender keeps going."""
+    options: dict[str, Any] = {"pmtu": 1200, "plpmtud": False}
+    async with (
+        open_udp_endpoint("udp://127.0.0.1:0", **options) as server,
+        open_udp_endpoint("udp://127.0.0.1:0", **options) as client,
+    ):
+        with trio.fail_after(TIMEOUT):
+            big = os.urandom(300_000)
+            assoc = await client.send(big, to=server.address, stream=2)
+            for n in range(20):  # 6 MB through a 4 MiB window: consumption reopens it
+                await assoc.send(big, stream=2)
+                msg = await server.receive()
+                assert msg.fragments is not None and len(msg.fragments) > 200
+                assert msg.size == len(big)
+                assert msg.data == big, n
+            small = b"one chunk"
+            await assoc.send(small, stream=2)
+            assert (await server.receive()).data == big  # the last big one
+            msg = await server.receive()
+            assert msg.fragments is None and msg.data == small

@@ -130,7 +130,9 @@ def setup_datapath(
         pmtu=options.pmtu,
     )
     assoc._reassembly = ReassemblyQueue(
-        max_message_size=options.max_message_size, interleaved=interleaving
+        max_message_size=options.max_message_size,
+        interleaved=interleaving,
+        keep_fragments=options.deliver_fragments,
     )
     assoc._unread = 0
     assoc._advertised_rwnd = options.receive_window

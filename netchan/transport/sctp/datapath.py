@@ -26,6 +26,7 @@ from .packet import (
     ShutdownChunk,
 )
 from .rx.data_tracker import DataTracker
+from .rx.reassembly import message_size
 from .state import State
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ def handle_data(assoc: Association, chunk: DataChunk | IDataChunk, now: float) -
         assoc_id = assoc.id
         while delivered:
             stream, ppid, data, unordered = delivered.popleft()
-            assoc._unread += len(data)
+            assoc._unread += message_size(data)
             assoc.messages_received += 1
             emit(MessageReceived(assoc_id, stream, ppid, data, unordered))
     return True

@@ -34,12 +34,16 @@ class MessageReceived(Event):
     """A complete user message, delivered in stream order unless ``unordered``.
 
     Its bytes count against our receive window until the driver calls
-    ``Association.message_consumed(len(data))`` (that is how memory stays bounded).
+    ``Association.message_consumed(size)`` (that is how memory stays bounded).
+
+    ``data`` is the message's bytes; with ``Options.deliver_fragments`` a message that came
+    in several chunks is the list of their payloads instead (``rx.reassembly.message_size``
+    gives its size either way).
     """
 
     stream: int
     ppid: int
-    data: bytes
+    data: bytes | list[bytes]
     unordered: bool
 
 

@@ -123,6 +123,13 @@ class Options:
             RFC 9260 §6.9 keeps a message's fragments on consecutive TSNs). A peer that does
             not list it gets DATA chunks. On by default: netchan's channels promise
             independence across streams. PR-SCTP (and so I-FORWARD-TSN) is not offered.
+        deliver_fragments: deliver a message that arrived in several chunks as the list of
+            their payloads (``MessageReceived.data`` is then a ``list[bytes]``; a message of
+            one chunk is ``bytes`` as always) instead of joining them into one new object.
+            For a driver whose consumer keeps big messages in pieces anyway: the ``udp://``
+            endpoint turns it on, and netchan's channel layer keeps a big value's fragments
+            as they came, where a join costs a copy and fresh pages of the message's size
+            (docs/benchmarks.md, "Big values: fragments kept as they came").
         nodelay: send every message at once (the kernel's SCTP_NODELAY). Off by default: once
             two DATA packets await their SACK (or the last one left more data queued, a sender
             outpacing its packets), new DATA that does not fill a packet waits until
@@ -181,6 +188,7 @@ class Options:
     shutdown_guard: float = 10.0
     zero_window_probe: bool = True
     interleaving: bool = True
+    deliver_fragments: bool = False
     nodelay: bool = False
     flight_cap: bool = True
     auth_keys: Mapping[int, bytes] | None = None

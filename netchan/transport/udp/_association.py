@@ -355,7 +355,7 @@ class UdpAssociation(Association):
         self._endpoint._ready.waiters.unpark_all()
 
     def _deliver(self, message: Message) -> None:
-        self._bytes_received += len(message.data)
+        self._bytes_received += message.size
         self._endpoint._ready.deliver(self, message)
 
     def _consumed(self, message: Message) -> None:
@@ -369,7 +369,7 @@ class UdpAssociation(Association):
         if self._phase == _ENDED:
             return
         try:
-            due = self._sctp.message_consumed(len(message.data), trio.current_time())
+            due = self._sctp.message_consumed(message.size, trio.current_time())
         except Exception:  # the stack already dropped the association
             return
         if due:

@@ -37,6 +37,7 @@ import random
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import trio
@@ -138,9 +139,11 @@ class UdpEndpoint(Endpoint):
         if options.plpmtud and not all(set_dont_fragment(sock, True) for sock in socks):
             # Without the Don't Fragment bit a probe would be fragmented and confirm a size
             # the path does not carry (RFC 8899 §3 item 2): no path MTU discovery here.
-            from dataclasses import replace
-
             options = replace(options, plpmtud=False)
+        if not options.deliver_fragments:
+            # A fragmented message is kept as its chunks' payloads (``Message.fragments``);
+            # ``Message.data`` joins them only for a reader that asks for it.
+            options = replace(options, deliver_fragments=True)
         self._options = options
         # Local interface limit per peer host (RFC 8899 §3 item 5), asked once per host.
         self._local_mtus: dict[str, int | None] = {}
@@ -774,17 +777,16 @@ class UdpEndpoint(Endpoint):
                 assoc = self._wrapper(event.association_id)
                 if assoc is None:
                     continue
-                data = event.data
-                message = Message(data, event.stream, event.ppid, event.unordered, assoc)
+                message = Message(event.data, event.stream, event.ppid, event.unordered, assoc)
                 if (
                     self._handler is not None
-                    and len(data) <= self._handler_max_size
+                    and message.size <= self._handler_max_size
                     # In order behind a message of its stream waiting there; messages
                     # of other streams may be overtaken (SCTP orders per stream only,
                     # RFC 9260 §6.6): a request is not held behind bulk data.
                     and not assoc.inbox.holds(event.stream)
                 ):
-                    assoc._bytes_received += len(data)
+                    assoc._bytes_received += message.size
                     self._handled.append(message)
                 else:
                     assoc._deliver(message)
@@ -869,8 +871,6 @@ def _make_options(options: dict[str, Any]) -> Options:
     if not options:
         return base
     check_option_names("udp", options, Options.__dataclass_fields__)
-    from dataclasses import replace
-
     return replace(base, **options)
 
 

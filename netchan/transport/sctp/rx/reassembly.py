@@ -10,7 +10,11 @@ How the association uses it:
 2. Complete messages appear in :attr:`ReassemblyQueue.delivered` as
    ``(stream, ppid, data, unordered)`` tuples, in the order the application must see them
    (per stream: SSN order for ordered messages; unordered ones as soon as complete). The
-   association pops them (``popleft``) and emits ``MessageReceived``.
+   association pops them (``popleft``) and emits ``MessageReceived``. ``data`` is the
+   message's bytes, or with ``keep_fragments`` (``Options.deliver_fragments``) the list of
+   its fragments' payloads when it came in more than one chunk: a message of 256 KiB is then
+   not joined into a new object (a copy, and fresh pages from the allocator) for a consumer
+   that keeps it in pieces anyway.
 3. :attr:`ReassemblyQueue.held_bytes` is the user data held here (fragments and complete
    messages waiting for an earlier SSN). The association advertises
    ``a_rwnd = receive_window - held_bytes - delivered-but-unread bytes`` (§6.2).
@@ -32,7 +36,20 @@ from collections import deque
 
 from ..tsn import SSN_MASK, TSN_MASK
 
-__all__ = ["ReassemblyQueue"]
+__all__ = ["MessageData", "ReassemblyQueue", "message_size"]
+
+#: A delivered message: its bytes, or (``keep_fragments``) its fragments' payloads in order.
+MessageData = bytes | list[bytes]
+
+
+def message_size(data: MessageData) -> int:
+    """User bytes in a delivered message, whether joined or kept in fragments."""
+    if isinstance(data, bytes):
+        return len(data)
+    total = 0
+    for fragment in data:
+        total += len(fragment)
+    return total
 
 
 class _UFragment:
@@ -90,7 +107,7 @@ class _InStream:
         # SSN -> fragments of an ordered message not yet complete.
         self.partial: dict[int, _Partial] = {}
         # SSN -> (ppid, data) of a complete ordered message waiting for an earlier SSN.
-        self.ready: dict[int, tuple[int, bytes]] = {}
+        self.ready: dict[int, tuple[int, MessageData]] = {}
 
 
 class ReassemblyQueue:
@@ -99,6 +116,8 @@ class ReassemblyQueue:
     Args:
         max_message_size: largest message accepted (``Options.max_message_size``).
         interleaved: reassemble I-DATA (RFC 8260) instead of DATA chunks.
+        keep_fragments: deliver a message of several chunks as the list of their payloads
+            instead of joining them (``Options.deliver_fragments``).
 
     Attributes:
         delivered: complete messages ``(stream, ppid, data, unordered)`` ready for the
@@ -111,6 +130,7 @@ class ReassemblyQueue:
     __slots__ = (
         "_half",
         "_interleaved",
+        "_keep_fragments",
         "_mask",
         "_max_message_size",
         "_streams",
@@ -122,11 +142,14 @@ class ReassemblyQueue:
         "protocol_errors",
     )
 
-    def __init__(self, *, max_message_size: int, interleaved: bool = False) -> None:
+    def __init__(
+        self, *, max_message_size: int, interleaved: bool = False, keep_fragments: bool = False
+    ) -> None:
         if max_message_size < 1:
             raise ValueError("max_message_size must be positive")
         self._max_message_size = max_message_size
         self._interleaved = interleaved
+        self._keep_fragments = keep_fragments
         # SSNs are 16-bit (RFC 9260 §3.3.1), MIDs 32-bit (RFC 8260 §2.1).
         self._mask = TSN_MASK if interleaved else SSN_MASK
         self._half = (self._mask + 1) >> 1
@@ -135,7 +158,7 @@ class ReassemblyQueue:
         self._unordered: dict[int, _UFragment] = {}
         # I-DATA: (stream, MID) -> fragments of an unordered message.
         self._unordered_mid: dict[tuple[int, int], _Partial] = {}
-        self.delivered: deque[tuple[int, int, bytes, bool]] = deque()
+        self.delivered: deque[tuple[int, int, MessageData, bool]] = deque()
         self.held_bytes = 0
         self.oversize_messages = 0
         self.protocol_errors = 0
@@ -212,7 +235,7 @@ class ReassemblyQueue:
             item = ready.pop(nxt, None)
             if item is None:
                 break
-            self.held_bytes -= len(item[1])
+            self.held_bytes -= message_size(item[1])
             append((stream, item[0], item[1], False))
             nxt = (nxt + 1) & self._mask
         st.next_ssn = nxt
@@ -246,7 +269,7 @@ class ReassemblyQueue:
             return True
         del st.partial[ssn]
         if ssn == st.next_ssn:
-            self.held_bytes -= len(message)
+            self.held_bytes -= part.nbytes
             self.delivered.append((stream, part.ppid, message, False))
             st.next_ssn = (ssn + 1) & self._mask
             if st.ready:
@@ -277,7 +300,7 @@ class ReassemblyQueue:
                 return False
             return True
         del self._unordered_mid[key]
-        self.held_bytes -= len(message)
+        self.held_bytes -= part.nbytes
         self.delivered.append((stream, part.ppid, message, True))
         return True
 
@@ -289,7 +312,7 @@ class ReassemblyQueue:
         data: bytes,
         beginning: bool,
         end: bool,
-    ) -> bytes | None:
+    ) -> MessageData | None:
         """Store one fragment; the message if now complete, else None.
 
         A message exceeding ``max_message_size`` has its bytes released and counted in
@@ -331,7 +354,8 @@ class ReassemblyQueue:
         if b is None or e is None or len(frags) != e - b + 1:
             return None
         # Complete: positions are exactly b..e (all within the bounds checked above).
-        return b"".join([frags[t] for t in range(b, e + 1)])
+        fragments = [frags[t] for t in range(b, e + 1)]
+        return fragments if self._keep_fragments else b"".join(fragments)
 
     def _add_unordered(
         self,
@@ -378,7 +402,15 @@ class ReassemblyQueue:
         if nbytes > self._max_message_size:
             self.oversize_messages += 1
             return False
-        self.delivered.append((head.stream, head.ppid, b"".join([p.data for p in parts]), True))
+        fragments = [p.data for p in parts]
+        self.delivered.append(
+            (
+                head.stream,
+                head.ppid,
+                fragments if self._keep_fragments else b"".join(fragments),
+                True,
+            )
+        )
         return True
 
     def reset(self) -> None:

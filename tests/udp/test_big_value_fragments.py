@@ -1,0 +1,86 @@
+"""A big value's pieces are kept as the chunks they came in (``Message.fragments``).
+
+Over ``udp://`` the endpoint hands a fragmented message to the node as its chunks' payloads;
+the router gives a VALUE or MORE frame's fragments to the link as they are (the first without
+the frame header), so a 256 KiB piece is neither joined into one object by the SCTP layer nor
+copied again without its header (docs/benchmarks.md, "Big values: fragments kept as they
+came"). Values of every size still arrive intact both ways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+
+import netchan
+from netchan import _protocol as P
+from netchan.node import _frames
+from netchan.node._frames import Oversize, Reassembly
+
+MiB = 1 << 20
+
+
+def _blob(n: int, seed: int) -> bytes:
+    return bytes((i * seed) & 0xFF for i in range(251)) * (n // 251) + b"!" * (n % 251)
+
+
+def test_reassembly_keeps_fragments_by_reference() -> None:
+    r = Reassembly(limit=10_000)
+    a, b, c, d = b"a" * 100, b"b" * 100, b"c" * 100, b"d" * 7
+    assert r.add(P.Frame.MORE, [a, b]) is None
+    assert r.partial
+    whole = r.add(P.Frame.VALUE, [c, d])
+    assert isinstance(whole, _frames.Scattered)
+    assert all(x is y for x, y in zip(whole.pieces, [a, b, c, d], strict=True))
+    assert not r.partial
+    # A value in one frame that SCTP fragmented: joined once, decoded at once.
+    assert r.add(P.Frame.VALUE, [a, d]) == a + d
+    # Over the limit: the partial value is dropped.
+    r.add(P.Frame.MORE, [a] * 50)
+    with pytest.raises(Oversize):
+        r.add(P.Frame.MORE, [a] * 60)
+    assert not r.partial
+
+
+async def test_big_values_travel_as_their_fragments_both_ways(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[P.Frame, int]] = []
+    original = Reassembly._add_fragments
+
+    def spy(self: Reassembly, kind: P.Frame, fragments: list[bytes]) -> Any:
+        seen.append((kind, len(fragments)))
+        return original(self, kind, fragments)
+
+    monkeypatch.setattr(Reassembly, "_add_fragments", spy)
+    sizes = [100_000, MiB, 3 * MiB + 17, 5 * MiB]  # one frame; pieces; a worker thread's
+    async with (
+        netchan.open_node("udp://127.0.0.1:0") as server,
+        netchan.open_node(client_address="udp://127.0.0.1:0") as client,
+        trio.open_nursery() as nursery,
+    ):
+        in_send, in_recv = trio.open_memory_channel[Any](1)
+        out_send, out_recv = trio.open_memory_channel[Any](1)
+        server.export("in", in_send)
+        server.export("out", out_recv)
+
+        async def echo() -> None:
+            async for value in in_recv:
+                await out_send.send(value)
+
+        nursery.start_soon(echo)
+        assert server.address is not None
+        with trio.fail_after(60):
+            to_server = await client.import_send(server.address, "in")
+            from_server = await client.import_receive(server.address, "out")
+            for n, size in enumerate(sizes):
+                value = {"n": n, "data": _blob(size, n + 3)}
+                await to_server.send(value)
+                assert await from_server.receive() == value
+        nursery.cancel_scope.cancel()
+    kinds = {kind for kind, _count in seen}
+    assert kinds == {P.Frame.MORE, P.Frame.VALUE}
+    # 256 KiB pieces in 64 KiB packets on loopback: several fragments each.
+    assert all(count >= 2 for _kind, count in seen)
