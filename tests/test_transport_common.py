@@ -152,5 +152,5 @@ def test_a_message_kept_in_fragments_joins_them_only_when_data_is_read() -> None
     assert message.data is data
     whole = Message(b"abcdefgh", 3, 7, False, None)  # type: ignore[arg-type]
     assert whole.fragments is None and whole.size == 8
-    assert whole == message
+    assert whole == message and hash(whole) == hash(message)
     assert "size=8" in repr(message)

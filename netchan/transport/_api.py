@@ -100,7 +100,8 @@ class Message:
             other.association,
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; like a dataclass with eq
+    def __hash__(self) -> int:
+        return hash((self.data, self.stream, self.ppid, self.unordered, self.association))
 
     def __repr__(self) -> str:
         return (
