@@ -58,6 +58,38 @@ async def send_value(assoc: Association, stream: int, peer_link: int, payload: P
         await assoc.send(b"".join((header, *buffers)), stream=stream, ppid=P.PPID_VALUE)
 
 
+#: Frames whose payload is a piece of a value (:func:`piece_fragments`).
+_PIECE_KINDS = frozenset({int(P.Frame.VALUE), int(P.Frame.MORE)})
+
+#: Fragments are kept as a value's pieces only when they average at least this many bytes:
+#: a peer cutting its messages into tiny chunks must not make the node hold a value as
+#: millions of small objects (about 40 bytes of overhead each). Real senders cut at the
+#: path MTU (at least about 1 100 bytes of payload per chunk).
+KEEP_FRAGMENT_MIN = 512
+
+
+def piece_fragments(fragments: list[bytes], size: int) -> tuple[P.Frame, int, list[bytes]] | None:
+    """``(kind, link id, pieces)`` of a VALUE or MORE frame that came as ``fragments``
+    (``Message.fragments``, ``size`` bytes in all): the pieces are the fragments themselves,
+    the first without the frame header. None for anything else (another frame or a control
+    message, a first fragment shorter than a frame header, fragments too small to keep):
+    the caller routes the joined message instead."""
+    first = fragments[0]
+    if (
+        len(first) < P.FRAME_HEADER_SIZE
+        or first[0] not in _PIECE_KINDS
+        or size < KEEP_FRAGMENT_MIN * len(fragments)
+    ):
+        return None
+    kind, link_id, _ = P.decode_frame(first)
+    pieces = fragments.copy()
+    if len(first) > P.FRAME_HEADER_SIZE:
+        pieces[0] = first[P.FRAME_HEADER_SIZE :]
+    else:
+        del pieces[0]
+    return kind, link_id, pieces
+
+
 #: Values from this size on are prepared in a worker thread.
 OFFLOAD_MIN = 4 * 1024 * 1024
 

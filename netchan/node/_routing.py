@@ -23,6 +23,7 @@ from ..transport import (
     Endpoint,
     Message,
 )
+from ._frames import piece_fragments
 from ._peers import Peer
 
 if TYPE_CHECKING:
@@ -47,9 +48,6 @@ FRAME_ROUTES: dict[P.Frame, Callable[[Link, P.Frame, memoryview], None]] = {
     P.Frame.RETURN: lambda link, kind, payload: link.on_return(payload),
     P.Frame.CLOSE: lambda link, kind, payload: link.on_close(payload),
 }
-
-#: Frames whose payload is a piece of a value (``Router._on_fragments``).
-_PIECE_KINDS = frozenset({int(P.Frame.VALUE), int(P.Frame.MORE)})
 
 #: Link-addressed control message class -> the link method that handles it.
 LINK_CONTROL_ROUTES: dict[type, Callable[[Link, Any], None]] = {
@@ -120,7 +118,7 @@ class Router:
             return
         try:
             fragments = msg.fragments
-            if fragments is not None and self._on_fragments(peer, fragments):
+            if fragments is not None and self._on_fragments(peer, fragments, msg.size):
                 return
             data = msg.data
             if data[:1] in P.FRAME_FIRST_BYTES:
@@ -192,24 +190,20 @@ class Router:
             raise P.ProtocolError("unexpected_control", f"{cls.__name__} not expected")
         link_route(link, msg)
 
-    def _on_fragments(self, peer: Peer, fragments: list[bytes]) -> bool:
-        """A VALUE or MORE frame that came in several chunks (a piece of a big value, up to
-        ``P.FRAGMENT_SIZE``), routed with its chunks' payloads as they are: the piece is not
-        joined into one new object and then copied again without its frame header (two
-        copies of 256 KiB, and fresh pages, per piece; docs/benchmarks.md "Big values:
-        fragments kept as they came"). Whether it was one; anything else (control
-        messages, other frames, a first chunk shorter than a frame header) is routed from
-        the joined message."""
-        first = fragments[0]
-        if len(first) < P.FRAME_HEADER_SIZE or first[0] not in _PIECE_KINDS:
+    def _on_fragments(self, peer: Peer, fragments: list[bytes], size: int) -> bool:
+        """A VALUE or MORE frame that came in several chunks (a piece of a big value),
+        routed with its chunks' payloads as they are (``piece_fragments``): the piece is
+        not joined into one new object and then copied again without its frame header
+        (docs/benchmarks.md "Big values: fragments kept as they came"). Whether it was
+        one; anything else is routed from the joined message."""
+        frame = piece_fragments(fragments, size)
+        if frame is None:
             return False
-        kind, link_id, _ = P.decode_frame(first)
+        kind, link_id, pieces = frame
         link = self._link(peer, link_id)
         if link is None:
             self._core.counters.count("late_frame")
             return True
-        pieces = fragments.copy()
-        pieces[0] = first[P.FRAME_HEADER_SIZE :]
         link.on_data(kind, pieces)
         return True
 

@@ -44,6 +44,26 @@ def test_reassembly_keeps_fragments_by_reference() -> None:
     assert not r.partial
 
 
+def test_piece_fragments_keeps_only_value_pieces_of_real_size() -> None:
+    more = P.frame_header(P.Frame.MORE, 9)
+    body = [b"x" * 1000, b"y" * 1000]
+    frame = _frames.piece_fragments([more + b"a" * 995, *body], 2995)
+    assert frame is not None
+    kind, link, pieces = frame
+    assert (kind, link) == (P.Frame.MORE, 9)
+    assert pieces[0] == b"a" * 995 and pieces[1] is body[0] and pieces[2] is body[1]
+    # A first fragment of the header alone: no empty piece.
+    frame = _frames.piece_fragments([more, *body], 2005)
+    assert frame is not None and frame[2] == body
+    # Not a piece of a value, a first fragment shorter than a header, tiny fragments: the
+    # router takes the joined message.
+    end = P.frame_header(P.Frame.END, 9)
+    assert _frames.piece_fragments([end + b"\0" * 600, b"z" * 600], 1205) is None
+    assert _frames.piece_fragments([more[:3], more[3:] + b"a" * 600], 605) is None
+    tiny = [more] + [b"t"] * 2000
+    assert _frames.piece_fragments(tiny, 2005) is None
+
+
 async def test_big_values_travel_as_their_fragments_both_ways(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
