@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import trio
 
-import netchan
 from netchan import _protocol as P
 from netchan.node import _frames
 from netchan.node._frames import Oversize, Reassembly
+from tests.support.echo import echo_nodes
 
 MiB = 1 << 20
 
@@ -76,30 +76,12 @@ async def test_big_values_travel_as_their_fragments_both_ways(
 
     monkeypatch.setattr(Reassembly, "_add_fragments", spy)
     sizes = [100_000, MiB, 3 * MiB + 17, 5 * MiB]  # one frame; pieces; a worker thread's
-    async with (
-        netchan.open_node("udp://127.0.0.1:0") as server,
-        netchan.open_node(client_address="udp://127.0.0.1:0") as client,
-        trio.open_nursery() as nursery,
-    ):
-        in_send, in_recv = trio.open_memory_channel[Any](1)
-        out_send, out_recv = trio.open_memory_channel[Any](1)
-        server.export("in", in_send)
-        server.export("out", out_recv)
-
-        async def echo() -> None:
-            async for value in in_recv:
-                await out_send.send(value)
-
-        nursery.start_soon(echo)
-        assert server.address is not None
+    async with echo_nodes() as (_client, to_server, from_server, _requests):
         with trio.fail_after(60):
-            to_server = await client.import_send(server.address, "in")
-            from_server = await client.import_receive(server.address, "out")
             for n, size in enumerate(sizes):
                 value = {"n": n, "data": _blob(size, n + 3)}
                 await to_server.send(value)
                 assert await from_server.receive() == value
-        nursery.cancel_scope.cancel()
     kinds = {kind for kind, _count in seen}
     assert kinds == {P.Frame.MORE, P.Frame.VALUE}
     # 256 KiB pieces in 64 KiB packets on loopback: several fragments each.

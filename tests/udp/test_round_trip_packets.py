@@ -10,13 +10,12 @@ retransmission on a loaded machine, not for a new message per round trip.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
 import netchan
+from tests.support.echo import echo_nodes
 from tests.support.procs import node_process
 
 ROUND_TRIPS = 40
@@ -31,50 +30,8 @@ def _packets(node: netchan.Node) -> tuple[int, int]:
     return out, into
 
 
-async def _echo(recv: trio.MemoryReceiveChannel[Any], send: trio.MemorySendChannel[Any]) -> None:
-    async for value in recv:
-        await send.send(value)
-
-
-async def _answer(requests: trio.MemoryReceiveChannel[Any]) -> None:
-    async for request in requests:
-        async with request["reply"] as reply:
-            await reply.send(request["value"])
-
-
-@asynccontextmanager
-async def _echo_nodes() -> AsyncIterator[tuple[netchan.Node, Any, Any, Any]]:
-    """Two nodes on loopback; the server echoes ``echo_in`` to ``echo_out`` and answers
-    ``requests`` on each request's reply channel. Yields the client, the imported
-    ``echo_in``, ``echo_out`` and ``requests``, after five warm-up round trips (congestion
-    window, streams)."""
-    async with (
-        netchan.open_node("udp://127.0.0.1:0") as server,
-        netchan.open_node(client_address="udp://127.0.0.1:0") as client,
-        trio.open_nursery() as nursery,
-    ):
-        echo_in, echo_recv = trio.open_memory_channel[Any](1)
-        out_send, echo_out = trio.open_memory_channel[Any](0)
-        req_send, req_recv = trio.open_memory_channel[Any](16)
-        server.export("echo_in", echo_in)
-        server.export("echo_out", echo_out)
-        server.export("requests", req_send)
-        nursery.start_soon(_echo, echo_recv, out_send)
-        nursery.start_soon(_answer, req_recv)
-        assert server.address is not None
-        with trio.fail_after(20):
-            send = await client.import_send(server.address, "echo_in")
-            recv = await client.import_receive(server.address, "echo_out", max_buffer=1)
-            requests = await client.import_send(server.address, "requests")
-            for _ in range(5):
-                await send.send(b"p")
-                await recv.receive()
-        yield client, send, recv, requests
-        nursery.cancel_scope.cancel()
-
-
 async def test_packets_per_round_trip() -> None:
-    async with _echo_nodes() as (client, send, recv, requests):
+    async with echo_nodes() as (client, send, recv, requests):
         with trio.fail_after(20):
             before = _packets(client)
             for i in range(ROUND_TRIPS):
@@ -156,7 +113,7 @@ async def test_messages_are_routed_in_the_reader_task() -> None:
     steps = _TaskSteps()
     trio.lowlevel.add_instrument(steps)
     try:
-        async with _echo_nodes() as (_client, send, recv, _requests):
+        async with echo_nodes() as (_client, send, recv, _requests):
             with trio.fail_after(20):
                 steps.counting = True
                 for i in range(ROUND_TRIPS):
