@@ -153,43 +153,29 @@ class Reassembly:
         Raises:
             Oversize: the pieces exceed the limit (the partial value is dropped).
         """
-        if type(payload) is list:
-            return self._add_fragments(kind, payload)
-        assert isinstance(payload, memoryview)
+        if isinstance(payload, list):
+            pieces = payload
+        elif kind is P.Frame.MORE or self._partial is not None:
+            # A piece of a value, copied out of its message once.
+            pieces = [bytes(payload)]
+        else:
+            # A whole value in one frame: decoded from its view.
+            return payload
         if kind is P.Frame.MORE:
             if self._partial is None:
                 self._partial = []
-            if self._size + len(payload) > self._limit:
-                self.reset()
-                raise Oversize("value over max_value_size")
-            self._partial.append(bytes(payload))
-            self._size += len(payload)
-            return None
-        if self._partial is not None:
-            self._partial.append(bytes(payload))
-            whole = Scattered(self._partial)
-            self.reset()
-            return whole
-        return payload
-
-    def _add_fragments(self, kind: P.Frame, fragments: list[bytes]) -> bytes | Scattered | None:
-        size = 0
-        for fragment in fragments:
-            size += len(fragment)
-        if kind is P.Frame.MORE:
-            if self._partial is None:
-                self._partial = []
+            size = sum(map(len, pieces))
             if self._size + size > self._limit:
                 self.reset()
                 raise Oversize("value over max_value_size")
-            self._partial.extend(fragments)
+            self._partial.extend(pieces)
             self._size += size
             return None
         if self._partial is not None:
-            self._partial.extend(fragments)
+            self._partial.extend(pieces)
             whole = Scattered(self._partial)
             self.reset()
             return whole
         # A value in one frame that SCTP fragmented (above one packet, up to a piece): one
         # join, where the SCTP layer would have made it (the value is decoded at once).
-        return b"".join(fragments)
+        return b"".join(pieces)

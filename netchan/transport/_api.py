@@ -67,10 +67,7 @@ class Message:
         if isinstance(data, list):
             self._data: bytes | None = None
             self.fragments: list[bytes] | None = data
-            size = 0
-            for fragment in data:
-                size += len(fragment)
-            self.size = size
+            self.size = sum(map(len, data))
         else:
             self._data = data
             self.fragments = None

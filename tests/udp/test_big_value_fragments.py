@@ -68,13 +68,14 @@ async def test_big_values_travel_as_their_fragments_both_ways(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[P.Frame, int]] = []
-    original = Reassembly._add_fragments
+    original = Reassembly.add
 
-    def spy(self: Reassembly, kind: P.Frame, fragments: list[bytes]) -> Any:
-        seen.append((kind, len(fragments)))
-        return original(self, kind, fragments)
+    def spy(self: Reassembly, kind: P.Frame, payload: Any) -> Any:
+        if type(payload) is list:
+            seen.append((kind, len(payload)))
+        return original(self, kind, payload)
 
-    monkeypatch.setattr(Reassembly, "_add_fragments", spy)
+    monkeypatch.setattr(Reassembly, "add", spy)
     sizes = [100_000, MiB, 3 * MiB + 17, 5 * MiB]  # one frame; pieces; a worker thread's
     async with echo_nodes() as (_client, to_server, from_server, _requests):
         with trio.fail_after(60):

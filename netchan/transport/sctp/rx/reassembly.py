@@ -44,12 +44,7 @@ MessageData = bytes | list[bytes]
 
 def message_size(data: MessageData) -> int:
     """User bytes in a delivered message, whether joined or kept in fragments."""
-    if isinstance(data, bytes):
-        return len(data)
-    total = 0
-    for fragment in data:
-        total += len(fragment)
-    return total
+    return len(data) if isinstance(data, bytes) else sum(map(len, data))
 
 
 class _UFragment:
