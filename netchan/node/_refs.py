@@ -144,9 +144,9 @@ class References:
             or not isinstance(desc[4], str)
         ):
             raise ValueError("malformed channel reference")
-        direction = P.Dir(desc[0])
+        direction = P.DIRS[desc[0]]
         owner_id: bytes = desc[1]
-        kind = P.TargetKind(desc[3])
+        kind = P.TARGET_KINDS[desc[3]]
         key: str = desc[4]
         if owner_id == self._host.node_id:
             return self._claim_local(direction, kind, key)

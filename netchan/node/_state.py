@@ -41,6 +41,11 @@ class LinkState(enum.Enum):
     #: The link failed (``link.error`` holds the cause).
     BROKEN = "broken"
 
+    # Identity hash (members are singletons compared by identity): the transition table is
+    # looked up with (state, trigger) keys on every state change, and ``Enum.__hash__`` is
+    # Python code (two calls per lookup, a few per value on a reply link).
+    __hash__ = object.__hash__
+
 
 class Trigger(enum.Enum):
     """What moves a link from one state to another."""
@@ -51,6 +56,8 @@ class Trigger(enum.Enum):
     FINAL_SENT = "final_sent"
     DELIVERED = "delivered"
     FAIL = "fail"
+
+    __hash__ = object.__hash__  # as LinkState's
 
 
 S = LinkState

@@ -127,6 +127,35 @@ def test_control_codec_round_trip_and_garbage() -> None:
             P.decode_frame(data)
 
 
+def test_decoded_kinds_are_enum_members_and_unknown_ones_are_refused() -> None:
+    """The decoders look members up by value (no enum call per message): what comes out
+    is still the member, and a value no member has is refused as before."""
+    opened = P.decode_control(
+        P.encode_control(P.Open(5, P.TargetKind.TOKEN, "t", P.Dir.SEND, 1, None))
+    )
+    assert isinstance(opened, P.Open)
+    assert type(opened.target_kind) is P.TargetKind and type(opened.direction) is P.Dir
+    err = P.decode_control(P._pack([P.Ctl.ERROR, 3, 999, "m"]))
+    assert isinstance(err, P.Error) and err.code is P.ErrorCode.PROTOCOL  # unknown code
+    kind, link, _payload = P.decode_frame(P.encode_frame(P.Frame.END, 7, b"\0\0\0\0"))
+    assert kind is P.Frame.END and link == 7
+    inner, _rest = P.decode_early(memoryview(bytes((P.Frame.VALUE,)) + b"v"))
+    assert inner is P.Frame.VALUE
+    refused = [
+        (P._pack([42, 1]), "unknown_control"),
+        (P._pack([P.Ctl.OPEN, 5, 7, "t", 0, 1, None]), "malformed_control"),  # target kind 7
+        (P._pack([P.Ctl.OPEN, 5, 0, "t", 2, 1, None]), "malformed_control"),  # direction 2
+        (P._pack([P.Ctl.CREDIT, 5]), "malformed_control"),  # too short
+    ]
+    for data, reason in refused:
+        with pytest.raises(P.ProtocolError) as info:
+            P.decode_control(data)
+        assert info.value.kind == reason
+    with pytest.raises(P.ProtocolError) as info:
+        P.decode_frame(bytes((99, 0, 0, 0, 1)))
+    assert info.value.kind == "malformed_frame"
+
+
 async def test_random_garbage_from_a_peer_never_stops_the_node(env: Env, clock: object) -> None:
     rng = random.Random(5)
     async with env.node() as server, env.raw_endpoint() as raw:
