@@ -522,9 +522,14 @@ class UdpEndpoint(Endpoint):
                 # sender often runs after this check within the same round (it is then in
                 # no run queue) and one message per flush went out (44k -> 89k 1 KiB msgs/s
                 # for the fix, tests/udp/test_driver.py).
+                # Nothing left unflushed when the timer runs (the request came with a flush
+                # made at once, Nagle's rule for a lone message): no rounds to wait, a round
+                # costs a scheduler batch (an epoll_wait) in the middle of a round trip. A
+                # sender that goes on queues again and asks again; 1 KiB values did not lose
+                # by it (docs/benchmarks.md, "Round trips: enum lookups and timer rounds").
                 seen = self._unflushed
                 quiet_rounds = 0
-                for _ in range(FLUSH_DEFER_ROUNDS):
+                for _ in range(FLUSH_DEFER_ROUNDS if seen else 0):
                     await trio.lowlevel.checkpoint()
                     unflushed = self._unflushed
                     if unflushed == 0:
