@@ -683,16 +683,21 @@ class ImportSendLink(ImportLink, _Sending):
             self._send_via_control(P.Frame.VALUE if last else P.Frame.MORE, piece)
         self.changed.fire()
 
-    def _send_via_control(self, kind: P.Frame, payload: bytes | memoryview) -> None:
+    def _send_via_control(
+        self, kind: P.Frame, payload: bytes | memoryview, *, push: bool = False
+    ) -> None:
         assert self.peer is not None
         if self.opened.is_set():
             frame = b"".join((P.frame_header(kind, self.peer_link), payload))
         else:
             frame = P.encode_early(self.id, kind, payload)
-        self.peer.send_raw(frame)
+        self.peer.send_raw(frame, push=push)
 
     def _send_final_via_control(self) -> None:
-        self._send_via_control(P.Frame.END, P.frame_end(0, self.forwards)[P.FRAME_HEADER_SIZE :])
+        # The link's last frame: its value(s) and this END leave now, in one packet, instead
+        # of after the rounds the endpoint waits for more (a reply's END follows its value).
+        end = P.frame_end(0, self.forwards)[P.FRAME_HEADER_SIZE :]
+        self._send_via_control(P.Frame.END, end, push=True)
         self.final_sent = True
         if self.opened.is_set():
             self.after_final()

@@ -141,8 +141,11 @@ class Peer:
         """Queue a control message on stream 0 (sent in order by the peer's sender task)."""
         self.send_raw(P.encode_control(msg))
 
-    def send_raw(self, data: bytes) -> None:
-        """Queue bytes on stream 0 (control messages, or a link's lifecycle frames)."""
+    def send_raw(self, data: bytes, *, push: bool = False) -> None:
+        """Queue bytes on stream 0 (control messages, or a link's lifecycle frames).
+
+        ``push``: nothing follows from the caller (a link's END): the association's pending
+        flush goes now (``Association.send_nowait``)."""
         if self.error is not None:
             return
         if len(self._ctl) >= MAX_CONTROL_QUEUE:
@@ -158,7 +161,7 @@ class Peer:
                 # ``bundle``: a flush already pending takes it along (the sender task
                 # would only hand it to that same flush, one task hop later).
                 self.assoc.send_nowait(
-                    data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL, bundle=True
+                    data, stream=P.CONTROL_STREAM, ppid=P.PPID_CONTROL, bundle=True, push=push
                 )
             except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass  # the sender task sends it (and reports a broken association)

@@ -273,7 +273,13 @@ class Association(abc.ABC):
         """
 
     def send_nowait(
-        self, data: bytes, *, stream: int = 0, ppid: int = 0, bundle: bool = False
+        self,
+        data: bytes,
+        *,
+        stream: int = 0,
+        ppid: int = 0,
+        bundle: bool = False,
+        push: bool = False,
     ) -> None:
         """Send one ordered message now, without a checkpoint, if it can leave at once.
 
@@ -287,6 +293,11 @@ class Association(abc.ABC):
         with that burst's flush, in its packets) instead of being refused; for messages the
         caller would otherwise queue behind nothing but that same flush (the channel
         layer's control messages), which saves the hop through the caller's sender task.
+
+        ``push=True`` (with ``bundle``): the caller has nothing to add after this message (a
+        link's last frame), so the burst being collected leaves now with it rather than
+        after the rounds a backend waits for more (TCP's PSH); a backend that sends at once
+        ignores it.
 
         Raises:
             trio.WouldBlock: not now (use :meth:`send`).

@@ -575,6 +575,32 @@ async def test_send_nowait_behind_data_in_flight_leaves_at_once(open_ep: Opener)
             assert got == [b"one", b"two", b"three"]
 
 
+async def test_a_pushed_last_message_takes_the_collected_burst_along_now(
+    open_ep: Opener, stack: str
+) -> None:
+    """``push=True`` (a reply channel's END right after its value): what was collected for
+    the timer's flush leaves at once with it (the real stack: in one datagram), without a
+    checkpoint; a push with nothing collected before it waits for that flush like any
+    bundled message (many replies ending in one round still share packets)."""
+    async with open_ep() as server, open_ep() as client:
+        with trio.fail_after(TIMEOUT):
+            assoc = await client.connect(server.address)
+            assoc.send_nowait(b"one", stream=1)  # idle: out at once (an OPEN, say)
+            client._request_flush()  # a burst is being collected
+            sent = client.statistics().datagrams_sent
+            assoc.send_nowait(b"value", stream=2, bundle=True)  # "one" unacked: collected
+            assert client.statistics().datagrams_sent == sent
+            assoc.send_nowait(b"end", stream=2, bundle=True, push=True)
+            pushed = client.statistics().datagrams_sent
+            assert pushed == sent + 1 if stack == "sctp" else pushed > sent
+            # Nothing collected before the push: it waits for the timer's flush.
+            client._request_flush()
+            assoc.send_nowait(b"alone", stream=3, bundle=True, push=True)
+            assert client.statistics().datagrams_sent == pushed
+            got = sorted([(await server.receive()).data for _ in range(4)])
+            assert got == sorted([b"one", b"value", b"end", b"alone"])
+
+
 async def test_message_handler_takes_messages_in_the_reading_task(open_ep: Opener) -> None:
     """``set_message_handler``: each message goes to the handler as soon as its datagram
     was processed, in order, counted as read (its bytes leave the receive window); an

@@ -176,14 +176,20 @@ class UdpAssociation(Association):
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     def send_nowait(
-        self, data: bytes, *, stream: int = 0, ppid: int = 0, bundle: bool = False
+        self,
+        data: bytes,
+        *,
+        stream: int = 0,
+        ppid: int = 0,
+        bundle: bool = False,
+        push: bool = False,
     ) -> None:
         """Hand one message to the stack now if it leaves at once (see the base class).
 
         Not while application sends of a burst are being collected for one flush (the
         message would wait for that flush anyway; the caller can coalesce meanwhile) unless
-        ``bundle`` (then it joins that flush), nor while the send buffer is full or the
-        association is not established.
+        ``bundle`` (then it joins that flush, or with ``push`` makes it now), nor while the
+        send buffer is full or the association is not established.
         """
         endpoint = self._endpoint
         if self._phase == _OPEN and not 0 <= stream < self._outbound:
@@ -212,6 +218,13 @@ class UdpAssociation(Association):
             # is refused until the timer task's flush, so the caller coalesces it.
             endpoint._flush()
             endpoint._request_flush()
+        elif push and endpoint._unflushed > len(data):
+            # The caller's last message (a reply channel's END after its value) and more
+            # was collected before it: all of it leaves now, in one packet, instead of
+            # scheduler rounds later (the timer's pending request then finds nothing left
+            # and costs no rounds). A push that would carry only itself waits as before:
+            # many replies ending in one round (a busy server) then still share packets.
+            endpoint._flush()
         else:
             endpoint._request_flush()
 
