@@ -772,6 +772,9 @@ class ImportReceiveLink(ImportLink, _Receiving):
         self._init_receiving(window)
         self.inbox: deque[bytes | memoryview | Scattered] = deque()
         self.inbox_bytes = 0
+        # The inbox's first value was counted as consumed when it arrived (a receiver was
+        # waiting for it): taking it grants nothing more.
+        self.head_consumed = False
 
     def open_credit(self) -> int:
         return self.window.window
@@ -792,6 +795,16 @@ class ImportReceiveLink(ImportLink, _Receiving):
         # A small value is copied out of its message; a reassembled big one is kept as the
         # view it is (its buffer is its own): no copy of megabytes in the receive loop.
         data = payload if len(payload) > P.FRAGMENT_SIZE else bytes(payload)  # (or pieces)
+        if self.waiting and not self.inbox:
+            # A receiver waits for exactly this value: its buffer slot is free again as it
+            # is handed over (a trio channel's send to a waiting receiver uses no slot
+            # either). The credit is granted now, so the CREDIT leaves with the SACK of the
+            # packet that brought the value, instead of in a packet of its own from the
+            # receiving task, before that task gets the value. Should the receiver be
+            # cancelled before it takes it (a big value's preparation in a thread), the
+            # buffer holds one value more than the window until it is read.
+            self.head_consumed = True
+            self.consumed_one()
         self.inbox.append(data)
         self.inbox_bytes += len(data)
         self.changed.fire()
@@ -817,7 +830,10 @@ class ImportReceiveLink(ImportLink, _Receiving):
         while self.inbox:
             data = self.inbox.popleft()
             self.inbox_bytes -= len(data)
-            self.consumed_one()
+            if self.head_consumed:
+                self.head_consumed = False
+            else:
+                self.consumed_one()
             try:
                 value = self.host.decode(data, self.peer, self.type)
             except Rejected as exc:
@@ -854,6 +870,7 @@ class ImportReceiveLink(ImportLink, _Receiving):
             self.peer.send_raw(P.encode_frame(P.Frame.RETURN, self.peer_link, bytes(data)))
         self.inbox.clear()
         self.inbox_bytes = 0
+        self.head_consumed = False
 
     def _close_remote(self) -> None:
         assert self.peer is not None

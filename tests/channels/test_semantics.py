@@ -63,6 +63,46 @@ async def test_send_blocks_without_credit_and_resumes(env: Env, clock: object) -
             assert [await recv.receive() for _ in range(4)] == [1, 2, 3, 4]
 
 
+async def test_a_work_queue_importer_grants_each_value_once_waiting_or_not(
+    env: Env, clock: object
+) -> None:
+    # A value that reaches a receiver already waiting in receive() is counted as consumed on
+    # arrival (its CREDIT leaves with the SACK of its packet); one that waits in the buffer
+    # is counted when taken. Either way one credit per value: the sender never has more room
+    # than the buffer (a second grant would show as credit above max_buffer, or as the
+    # exporter sending past the window: credit_exceeded breaks the link).
+    async with env.node() as server, env.node(listen=False) as client:
+        out_send, out_recv = trio.open_memory_channel[int](0)
+        server.export("work", out_recv)
+        assert server.address is not None
+        work = await client.import_receive(server.address, "work", max_buffer=1)
+        link = work._link  # the importer's link: where the credit is counted
+
+        async def produce() -> None:
+            async with out_send:
+                for i in range(40):
+                    if i % 2 == 0:
+                        await trio.sleep(0.05)  # the receiver is waiting when it arrives
+                    await out_send.send(i)
+
+        got: list[int] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(produce)
+            with trio.fail_after(60):
+                for i in range(40):
+                    if i % 2 == 1:
+                        await trio.sleep(0.02)  # it arrives first and waits in the buffer
+                    got.append(await work.receive())
+                    stats = work.statistics()
+                    assert stats.credit <= 1, stats
+                    assert stats.current_buffer_used <= 1, stats
+                with pytest.raises(trio.EndOfChannel):
+                    await work.receive()
+        assert got == list(range(40))
+        assert link.window.granted <= 1 + 40
+        assert client.statistics().errors.get("credit_exceeded", 0) == 0
+
+
 async def test_blocked_send_cancelled_loses_and_duplicates_nothing(env: Env, clock: object) -> None:
     async with env.node() as server, env.node(listen=False) as client:
         send, recv = trio.open_memory_channel[int](1)
