@@ -27,6 +27,11 @@ tottime, then the share of time per source file with calls per message. ``--stag
 it once more and splits the time between the sender's and the receiver's driver calls.
 ``--option NAME=VALUE`` sets an ``Options`` field on both endpoints (for instance
 ``interleaving=False`` to measure DATA instead of I-DATA chunks).
+
+``--round-trips N`` measures a ping-pong instead: one 64 B message from A to B and back, N
+times, with the calls the ``udp://`` driver makes for it (after reading a packet the reader
+builds what is due, usually nothing, then the answer is queued and its packet built): the
+stack's share of a channel round trip, both sides, in µs, best of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -198,6 +203,53 @@ class Transfer:
 _OVERRIDES: dict[str, object] = {}
 
 
+def round_trips(count: int, options: Options, seed: int = 1) -> dict[str, float]:
+    """``count`` ping-pongs of one 64 B message; CPU µs per round trip (both sides)."""
+    setup = Transfer(64, 1, options, seed=seed)
+    a, b, assoc = setup.a, setup.b, setup.assoc
+    for ep in (a, b):
+        while ep.next_event() is not None:
+            pass
+    now = setup.now
+    message = b"p" * 64
+    datagrams = 0
+
+    def answer(ep: SctpEndpoint) -> tuple[Association, bytes]:
+        while (event := ep.next_event()) is not None:
+            if isinstance(event, MessageReceived):
+                peer_assoc = ep.associations[event.association_id]
+                data = event.data if isinstance(event.data, bytes) else b"".join(event.data)
+                peer_assoc.message_consumed(len(data), now)
+                return peer_assoc, data
+        raise RuntimeError("the message did not arrive")
+
+    start = time.process_time()
+    for _ in range(count):
+        now += 0.0002
+        assoc.send(message, stream=0, ppid=0, now=now)
+        for data, _addr in a.datagrams_to_send(now):
+            b.receive_datagram(data, A_ADDR, now)
+            datagrams += 1
+        datagrams += len(b.datagrams_to_send(now))  # the reader's flush
+        b_assoc, data = answer(b)
+        b_assoc.send(data, stream=0, ppid=0, now=now)
+        for data, _addr in b.datagrams_to_send(now):
+            a.receive_datagram(data, B_ADDR, now)
+            datagrams += 1
+        datagrams += len(a.datagrams_to_send(now))
+        answer(a)
+        for ep in (a, b):
+            deadline = ep.next_deadline()
+            if deadline is not None and deadline <= now:
+                ep.handle_timeout(now)
+    elapsed = time.process_time() - start
+    return {
+        "round_trips": count,
+        "us_per_round_trip": round(elapsed / count * 1e6, 2),
+        "datagrams_per_round_trip": round(datagrams / count, 3),
+    }
+
+
 def bench_options() -> Options:
     """The options both endpoints use: defaults, no heartbeats, plus ``--option`` values."""
     return dataclasses.replace(Options(heartbeat_interval=0), **_OVERRIDES)  # type: ignore[arg-type]
@@ -301,6 +353,9 @@ def main() -> None:
     parser.add_argument(
         "--stages", action="store_true", help="share of time per side and driver call"
     )
+    parser.add_argument(
+        "--round-trips", type=int, default=0, metavar="N", help="a 64 B ping-pong instead"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     for item in args.option:
@@ -309,6 +364,20 @@ def main() -> None:
     results = []
     if not args.json:
         print(f"sans-io core: {'compiled (mypyc)' if COMPILED else 'pure Python'}", flush=True)
+    if args.round_trips:
+        runs = [
+            round_trips(args.round_trips, bench_options(), seed)
+            for seed in range(1, 1 + max(1, args.repeat))
+        ]
+        best = min(runs, key=lambda r: r["us_per_round_trip"])
+        if args.json:
+            print(json.dumps(best | {"compiled": COMPILED}))
+        else:
+            print(
+                f"64 B ping-pong x {args.round_trips}: {best['us_per_round_trip']:.2f} us per "
+                f"round trip (both sides), {best['datagrams_per_round_trip']:.2f} datagrams"
+            )
+        return
     for size in sizes:
         count = args.messages or default_count(size)
         result = measure(size, count, max(1, args.repeat))

@@ -86,7 +86,12 @@ def datagrams_to_send(assoc: Association, now: float) -> list[bytes]:
                 chunks.append(sack)
                 budget -= size
         if budget > DATA_HEADER_SIZE:
-            budget -= datapath.fill_data(assoc, chunks, budget, now)
+            if tx is not None and tx.has_data_ready:
+                budget -= datapath.fill_data(assoc, chunks, budget, now)
+            else:
+                # Nothing to send: what fill_data would do with an empty queue (Nagle's
+                # hold ends), without asking the queues for chunks.
+                datapath.no_data_ready(assoc)
         if not chunks:
             break
         if auth is None:
@@ -99,6 +104,10 @@ def datagrams_to_send(assoc: Association, now: float) -> list[bytes]:
             packet = Fragmentable(packet)
         out.append(packet)
         packets += 1
+        if not assoc._control and (tx is None or not tx.has_data_ready):
+            # Everything went into this packet, the SACK too if one was due: another round
+            # would only find that out.
+            break
     datapath.update_sack_timer(assoc)
     account(assoc, out)
     return out

@@ -225,6 +225,13 @@ def after_ack(assoc: Association, now: float) -> None:
     shutdown.check_shutdown_progress(assoc, now)
 
 
+def no_data_ready(assoc: Association) -> None:
+    """A packet is built and no DATA waits: Nagle's hold (below) has nothing left to hold."""
+    if assoc._nagle_enabled:
+        assoc._nagle.stop()
+        assoc._nagle_expired = False
+
+
 def fill_data(assoc: Association, chunks: list[Chunk], budget: int, now: float) -> int:
     """Append DATA chunks that fit ``budget`` bytes; returns the bytes used."""
     tx = assoc._tx

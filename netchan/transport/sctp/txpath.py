@@ -121,7 +121,8 @@ class TxPath:
     @property
     def has_data_ready(self) -> bool:
         """Retransmissions pending or new data queued."""
-        return self.rtx.has_data_to_send
+        # The queues' own test, inlined: asked several times per packet.
+        return bool(self.rtx._rtx_heap) or self.send_queue.queued_messages > 0
 
     def holds_tail(self, room: int) -> bool:
         """Nagle's rule (RFC 896; RFC 9260 §6.1 leaves bundling policy to the sender).

@@ -146,7 +146,7 @@ class UdpAssociation(Association):
                     stream=stream,
                     ppid=ppid,
                     unordered=unordered,
-                    now=trio.current_time(),
+                    now=self._endpoint._now(),
                 )
             except BufferError:
                 # Send buffer full: wait for SendBufferAvailable (or the end).
@@ -198,9 +198,7 @@ class UdpAssociation(Association):
             self._check_sendable()
             raise trio.WouldBlock
         try:
-            self._sctp.send(
-                data, stream=stream, ppid=ppid, unordered=False, now=trio.current_time()
-            )
+            self._sctp.send(data, stream=stream, ppid=ppid, unordered=False, now=endpoint._now())
         except BufferError:
             raise trio.WouldBlock from None
         except (ValueError, TransportError):
@@ -382,7 +380,7 @@ class UdpAssociation(Association):
         if self._phase == _ENDED:
             return
         try:
-            due = self._sctp.message_consumed(message.size, trio.current_time())
+            due = self._sctp.message_consumed(message.size, self._endpoint._now())
         except Exception:  # the stack already dropped the association
             return
         if due:

@@ -196,7 +196,7 @@ class RetransmissionQueue:
     @property
     def has_data_to_send(self) -> bool:
         """Retransmissions are pending or the send queue has data."""
-        return bool(self._rtx_heap) or bool(self.send_queue)
+        return bool(self._rtx_heap) or self.send_queue.queued_messages > 0
 
     @property
     def is_idle(self) -> bool:
