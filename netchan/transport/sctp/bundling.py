@@ -89,9 +89,9 @@ def datagrams_to_send(assoc: Association, now: float) -> list[bytes]:
             if tx is not None and tx.has_data_ready:
                 budget -= datapath.fill_data(assoc, chunks, budget, now)
             else:
-                # Nothing to send: what fill_data would do with an empty queue (Nagle's
-                # hold ends), without asking the queues for chunks.
-                datapath.no_data_ready(assoc)
+                # No DATA waits: what fill_data would do with empty queues, without asking
+                # them for chunks.
+                datapath.end_nagle_hold(assoc)
         if not chunks:
             break
         if auth is None:

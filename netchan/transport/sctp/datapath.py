@@ -225,8 +225,8 @@ def after_ack(assoc: Association, now: float) -> None:
     shutdown.check_shutdown_progress(assoc, now)
 
 
-def no_data_ready(assoc: Association) -> None:
-    """A packet is built and no DATA waits: Nagle's hold (below) has nothing left to hold."""
+def end_nagle_hold(assoc: Association) -> None:
+    """No DATA is held back for Nagle's rule (:func:`fill_data`) now: its timer stops."""
     if assoc._nagle_enabled:
         assoc._nagle.stop()
         assoc._nagle_expired = False
@@ -258,8 +258,7 @@ def fill_data(assoc: Association, chunks: list[Chunk], budget: int, now: float) 
                 assoc._nagle.start_if_stopped(now, NAGLE_HOLD)
                 return 0
         else:
-            assoc._nagle.stop()
-            assoc._nagle_expired = False
+            end_nagle_hold(assoc)
     used = 0
     # An otherwise empty packet may carry one retransmission cut for a larger PLPMTU.
     out = tx.next_chunks(budget, now, oversize_ok=not chunks)

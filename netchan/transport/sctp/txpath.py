@@ -120,8 +120,7 @@ class TxPath:
 
     @property
     def has_data_ready(self) -> bool:
-        """Retransmissions pending or new data queued."""
-        # The queues' own test, inlined: asked several times per packet.
+        """Retransmissions pending or new data queued (asked several times per packet)."""
         return bool(self.rtx._rtx_heap) or self.send_queue.queued_messages > 0
 
     def holds_tail(self, room: int) -> bool:

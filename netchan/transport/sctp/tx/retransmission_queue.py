@@ -194,11 +194,6 @@ class RetransmissionQueue:
         return len(self._outstanding)
 
     @property
-    def has_data_to_send(self) -> bool:
-        """Retransmissions are pending or the send queue has data."""
-        return bool(self._rtx_heap) or self.send_queue.queued_messages > 0
-
-    @property
     def is_idle(self) -> bool:
         """Nothing outstanding and nothing queued (graceful shutdown may proceed, §9.2)."""
         return not self._outstanding and not self.send_queue
