@@ -16,18 +16,18 @@ workloads measured the same way, one after the other:
   README's idiom, ``examples/request_reply.py``).
 
 Both processes stamp events with ``time.perf_counter()``, which is CLOCK_MONOTONIC on Linux:
-one clock for every process of the machine, so the events of the two processes line up. A
-trio ``Instrument`` stamps each return from the I/O wait (``wake``); netchan's ``udp://``
-driver is wrapped to stamp each send of datagrams (``tx``); the UDP baseline stamps its own
-sends. Each round trip is cut into five phases:
+one clock for every process of the machine, so the events of the two processes line up.
+netchan's ``udp://`` driver is wrapped to stamp each send of datagrams (``tx``) and each
+datagram it hands to the SCTP stack (``rx``); the UDP baseline stamps its own sends and
+receives. Each round trip is cut into five phases:
 
 1. ``client out``: from the call to the request's datagram leaving the client;
-2. ``to server``: from there to the server's next wake-up (the kernel's loopback and the
-   scheduler: the same work for every workload);
-3. ``server``: from that wake-up to the server's last send before the reply's arrival (its
-   whole turnaround, in Python);
-4. ``to client``: from that send to the client's last wake-up of the round trip;
-5. ``client in``: from that wake-up to the round trip's end.
+2. ``to server``: from there to the server reading its next datagram (the kernel's loopback,
+   the wake-up and the scheduler: the same work for every workload);
+3. ``server``: from there to the server's last send before the client's last read of the
+   round trip (its whole turnaround, in Python);
+4. ``to client``: from that send to the client's last read of the round trip;
+5. ``client in``: from that read to the round trip's end.
 
 The table gives each phase's median per workload, and the time beyond the floor: a phase
 that costs more than the UDP ping-pong's is Python on the critical path. The stamps cost
