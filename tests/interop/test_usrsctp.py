@@ -296,13 +296,19 @@ async def test_our_abort_then_a_new_association_works(tmp_path: Path) -> None:
 async def test_killed_peer_is_detected_through_icmp(tmp_path: Path) -> None:
     """A usrsctp process that dies sends no ABORT; ICMP port unreachable ends it at once.
 
-    The host rate-limits ICMP errors (``net.ipv4.icmp_msgs_per_sec`` and a randomized credit
-    per message, shared with every other test's dead ports), so one datagram may go
-    unanswered: a message every 0.2 s (``nodelay``: each leaves at once) until the abort. The
-    abort must say ICMP and come before the first retransmission timeout (3 s), which is the
-    only other way this association could end; the endpoint's counters are in the failure
-    message. (With one message, one full run of the host suite in four saw the abort only at
-    the T3 timeout; with four messages over 0.8 s, a later run did once more.)"""
+    The host rate-limits ICMP errors (``net.ipv4.icmp_msgs_per_sec``, shared with every
+    other test's dead ports), so one datagram may go unanswered: a message every 0.2 s
+    (``nodelay``: each leaves at once) until the abort. The abort must say ICMP and come
+    before the first retransmission timeout (3 s), which is the only other way this
+    association could end; the endpoint's counters are in the failure message.
+
+    usrsctp lists every address of its host in the INIT ACK, so on a host with an interface
+    besides loopback the association is multihomed: while that second address has not yet
+    answered a HEARTBEAT (a loaded machine, a peer killed right after the handshake), it is
+    no path to fail over to, and the ICMP must end the association all the same (once in a
+    few loaded runs it waited for the T3 timeout instead; the sans-io case is
+    ``tests/sctp/test_multihoming.py::
+    test_icmp_unreachable_with_only_unconfirmed_other_addresses_aborts``)."""
     ours, theirs = free_udp_port(), free_udp_port()
     # Long heartbeats and RTOs: only ICMP can explain an abort within 3 s.
     options = {

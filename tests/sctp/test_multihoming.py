@@ -19,6 +19,7 @@ from netchan.transport.sctp.packet import (
     IPv4AddressParameter,
     parse_packet,
 )
+from netchan.transport.sctp.state import State
 from tests.sctp.netsim import Link, NetSim
 
 A1 = ("10.0.0.1", 5000)
@@ -358,6 +359,32 @@ def test_icmp_unreachable_for_one_address_fails_that_path_only() -> None:
     assert a_assoc.address == B2 and not a_assoc.closed
     hosts.stream(a_assoc, 10, 0.01)
     assert len(hosts.received()) == 10
+
+
+def test_icmp_unreachable_with_only_unconfirmed_other_addresses_aborts() -> None:
+    """The peer's second address never answered a HEARTBEAT (path 2 cut from the start):
+    DATA may not go there (§5.4), so an unreachable primary leaves no path to fail over to
+    and the association ends at once instead of waiting for the retransmission timeouts.
+    (A dead usrsctp peer that listed a second address did the latter.)"""
+    hosts = Hosts(seed=13)
+    net = hosts.net
+    net.cut(A2[0], B2[0])
+    net.cut(A1[0], B2[0])
+    # B2 learned from the INIT ACK only (an address the user names counts as confirmed).
+    a_assoc = hosts.a.connect(B1, 6000, net.now)
+    net.run(1.0)
+    assert a_assoc.state is State.ESTABLISHED
+    assert a_assoc.path_states()[B2][1] is False
+    quoted = next(
+        data
+        for _t, src, dst, data in reversed(net.sent)
+        if src == A1 and dst == B1 and parse_packet(data).verification_tag == a_assoc.peer_tag
+    )
+    hosts.a.icmp_unreachable(B1, quoted[:64], net.now)
+    net.flush()
+    assert a_assoc.closed
+    aborted = net.events_of(A1, ev.AssociationAborted)
+    assert aborted and "ICMP" in aborted[-1].reason
 
 
 def test_listed_addresses_no_host_owns_are_ignored_and_the_count_is_bounded() -> None:

@@ -794,14 +794,17 @@ class Association:
         """The peer's host reported it unreachable (RFC 9260 §10), tag verified.
 
         Multihomed, an unreachable ``addr`` is a failed path (§8.2): data moves to another
-        one; the association ends only when no other path is left.
+        one; the association ends only when no other path is left. A path counts only once
+        confirmed (§5.4: DATA never goes to an address that has not answered a HEARTBEAT):
+        with nothing but unconfirmed addresses besides, the association would keep sending
+        into the unreachable one until its retransmission timeouts ran out.
         """
         if self.state is State.CLOSED:
             return
         if self._multihomed and addr is not None:
             path = paths.find(self, addr)
             if path is not None and any(
-                p is not path and p.state is not paths.INACTIVE for p in self._paths
+                p is not path and p.confirmed and p.state is not paths.INACTIVE for p in self._paths
             ):
                 path.error_count = max(path.error_count, self._options.path_max_retransmissions)
                 paths.path_failed_once(self, path, now)
