@@ -373,6 +373,9 @@ def child_argv(args: argparse.Namespace, role: str, **extra: Any) -> list[str]:
         args.kinds,
         "--repeat",
         str(args.repeat),
+        # The receiver exports one data channel per size measured.
+        "--sizes",
+        args.sizes,
     ]
     for key, value in extra.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
