@@ -28,7 +28,6 @@ import threading
 from bisect import bisect_right
 
 from ._gather import GATHER_MIN, WALK_DEPTH, WALK_ITEMS
-from ._huge import join_huge
 from ._shape import _FIXED as _shape_FIXED
 from ._shape import _SIZED as _shape_SIZED
 
@@ -115,10 +114,9 @@ class Scattered:
             out += self.pieces[i][: n - len(out)]
         return out
 
-    def _slice(self, start: int, end: int, *, field: bool = False) -> bytes:
+    def _slice(self, start: int, end: int) -> bytes:
         """Bytes ``start:end`` as one new object; exact ``bytes`` joined: no GIL held for
-        the copy from 1 MiB on (a piece fully inside is joined by reference). A ``field``
-        (what the application gets) asks for huge pages when big (:mod:`._huge`)."""
+        the copy from 1 MiB on (a piece fully inside is joined by reference)."""
         parts: list[bytes] = []
         i = bisect_right(self._starts, start) - 1
         while start < end:
@@ -127,7 +125,7 @@ class Scattered:
             parts.append(piece if a == 0 and b == len(piece) else piece[a:b])
             start = base + b
             i += 1
-        return join_huge(parts) if field else b"".join(parts)
+        return b"".join(parts)
 
     def _cut(self) -> tuple[bytes, dict[bytes, bytes]]:
         try:
@@ -143,7 +141,7 @@ class Scattered:
             skeleton.append(self._slice(done, head))
             token = os.urandom(_TOKEN_SIZE)
             skeleton.append(_TOKEN_HEADER + token)
-            fields[token] = self._slice(start, end, field=True)
+            fields[token] = self._slice(start, end)
             done = end
         skeleton.append(self._slice(done, self.size))
         return b"".join(skeleton), fields
