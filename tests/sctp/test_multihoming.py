@@ -82,6 +82,17 @@ class Hosts:
                 break
         return arrivals
 
+    def icmp_unreachable_at_a(self, assoc: Association, dest: tuple[str, int]) -> None:
+        """A's host reports ICMP unreachable for ``dest``, quoting the last packet A1 sent
+        there on ``assoc`` (its verification tag: a report the stack accepts)."""
+        quoted = next(
+            data
+            for _t, src, dst, data in reversed(self.net.sent)
+            if src == A1 and dst == dest and parse_packet(data).verification_tag == assoc.peer_tag
+        )
+        self.a.icmp_unreachable(dest, quoted[:64], self.net.now)
+        self.net.flush()
+
     def check_in_order(self, count: int) -> None:
         values = [int.from_bytes(m.data[:4], "big") for m in self.received()]
         assert values == list(range(count)), "each message exactly once, in order"
@@ -347,13 +358,7 @@ def test_icmp_unreachable_for_one_address_fails_that_path_only() -> None:
     a_assoc, _ = hosts.connect()
     net = hosts.net
     net.run(1.0)
-    quoted = next(
-        data
-        for _t, src, dst, data in reversed(net.sent)
-        if src == A1 and dst == B1 and parse_packet(data).verification_tag == a_assoc.peer_tag
-    )
-    hosts.a.icmp_unreachable(B1, quoted[:64], net.now)
-    net.flush()
+    hosts.icmp_unreachable_at_a(a_assoc, B1)
     assert a_assoc.path_states()[B1][0] == "inactive"
     assert (B1, "unreachable") in hosts.address_events(A1)
     assert a_assoc.address == B2 and not a_assoc.closed
@@ -375,13 +380,7 @@ def test_icmp_unreachable_with_only_unconfirmed_other_addresses_aborts() -> None
     net.run(1.0)
     assert a_assoc.state is State.ESTABLISHED
     assert a_assoc.path_states()[B2][1] is False
-    quoted = next(
-        data
-        for _t, src, dst, data in reversed(net.sent)
-        if src == A1 and dst == B1 and parse_packet(data).verification_tag == a_assoc.peer_tag
-    )
-    hosts.a.icmp_unreachable(B1, quoted[:64], net.now)
-    net.flush()
+    hosts.icmp_unreachable_at_a(a_assoc, B1)
     assert a_assoc.closed
     aborted = net.events_of(A1, ev.AssociationAborted)
     assert aborted and "ICMP" in aborted[-1].reason
