@@ -30,14 +30,20 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import msgpack
 import trio
 
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import _udp_baseline as udp
+from benchmarks._chan_common import HOST, payload_value
+
 RECV_SIZE = 65535
 #: The acknowledgment datagram's size: a SACK chunk and a CREDIT message in a packet.
 ACK = b"A" * 64
+SIZE = 64
 WARMUP = 500
 
 
@@ -49,17 +55,6 @@ def _recv_all(sock: socket.socket) -> list[tuple[bytes, object]]:
             got.append(sock.recvfrom(RECV_SIZE))
         except BlockingIOError:
             return got
-
-
-async def serve_bare(sock: socket.socket) -> None:
-    """One task, trio's socket calls: each value unpacked, packed again, sent back (the
-    floor, as ``benchmarks/_udp_baseline.py`` serves it)."""
-    tsock = trio.socket.from_stdlib_socket(sock)
-    while True:
-        data, addr = await tsock.recvfrom(RECV_SIZE)
-        if data == b"stop":
-            return
-        await tsock.sendto(msgpack.packb(msgpack.unpackb(data)), addr)
 
 
 async def serve_shaped(sock: socket.socket) -> None:
@@ -84,9 +79,6 @@ async def serve_shaped(sock: socket.socket) -> None:
         while True:
             await trio.lowlevel.wait_readable(sock)
             for data, addr in _recv_all(sock):
-                if data == b"stop":
-                    nursery.cancel_scope.cancel()
-                    return
                 if data == ACK:
                     continue
                 peer[0] = addr
@@ -95,30 +87,27 @@ async def serve_shaped(sock: socket.socket) -> None:
 
 
 async def serve(shape: str) -> None:
-    """Bind, print the port, serve until a ``stop`` datagram."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((HOST, 0))
-    sock.setblocking(False)
-    print(sock.getsockname()[1], flush=True)
-    with sock:
-        await (serve_bare(sock) if shape == "bare" else serve_shaped(sock))
+    """Serve ``shape`` on an ephemeral port, print the port, stop when stdin closes."""
+    async with trio.open_nursery() as nursery:
+        if shape == "bare":
+            port = await udp.start_server(nursery)
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((HOST, 0))
+            sock.setblocking(False)
+            port = sock.getsockname()[1]
+            nursery.start_soon(serve_shaped, sock)
+        print(port, flush=True)
+        await trio.to_thread.run_sync(sys.stdin.read, abandon_on_cancel=True)
+        nursery.cancel_scope.cancel()
 
 
-async def ping_bare(sock: socket.socket, value: bytes, count: int) -> list[float]:
-    """Round trips with one task and trio's socket calls: send, wait for the reply."""
-    tsock = trio.socket.from_stdlib_socket(sock)
-    times = []
-    for _ in range(count):
-        t = time.perf_counter()
-        await tsock.send(msgpack.packb(value))
-        if msgpack.unpackb(await tsock.recv(RECV_SIZE)) != value:
-            raise RuntimeError("the echo did not return the value")
-        times.append(time.perf_counter() - t)
-    return times
-
-
-async def ping_shaped(sock: socket.socket, value: bytes, count: int) -> list[float]:
+async def ping_shaped(port: int, count: int) -> list[float]:
     """netchan's client shape: the caller sends; a reader task hands the reply over."""
+    value = payload_value(SIZE, "bytes", b"p")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect((HOST, port))
+    sock.setblocking(False)
     replies_send, replies_recv = trio.open_memory_channel[object](1)
     times = []
 
@@ -131,16 +120,17 @@ async def ping_shaped(sock: socket.socket, value: bytes, count: int) -> list[flo
                     replies_send.send_nowait(msgpack.unpackb(data))
                     sock.send(ACK)
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(reader)
-        await trio.lowlevel.checkpoint()
-        for _ in range(count):
-            t = time.perf_counter()
-            sock.send(msgpack.packb(value))
-            if await replies_recv.receive() != value:
-                raise RuntimeError("the echo did not return the value")
-            times.append(time.perf_counter() - t)
-        nursery.cancel_scope.cancel()
+    with sock:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await trio.lowlevel.checkpoint()
+            for _ in range(count):
+                t = time.perf_counter()
+                sock.send(msgpack.packb(value))
+                if await replies_recv.receive() != value:
+                    raise RuntimeError("the echo did not return the value")
+                times.append(time.perf_counter() - t)
+            nursery.cancel_scope.cancel()
     return times
 
 
@@ -148,25 +138,25 @@ def run_shape(shape: str, count: int) -> float:
     """The p50 round trip (seconds) of ``count`` round trips of ``shape`` in two processes."""
     server = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--serve", shape],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert server.stdout is not None
+        assert server.stdin is not None and server.stdout is not None
         port = int(server.stdout.readline())
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.connect((HOST, port))
-        sock.setblocking(False)
-        ping = ping_bare if shape == "bare" else ping_shaped
-        with sock:
-            times = trio.run(ping, sock, b"p" * 64, WARMUP + count)[WARMUP:]
-            sock.send(b"stop")
+        if shape == "bare":
+            # The floor exactly as channel_bench.py measures it (no time bound here).
+            times = trio.run(udp.pingpong, port, WARMUP + count, float("inf"), SIZE)
+        else:
+            times = trio.run(ping_shaped, port, WARMUP + count)
+        server.stdin.close()
         server.wait(timeout=30)
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
-    return statistics.median(times)
+    return statistics.median(times[WARMUP:])
 
 
 def main() -> None:
